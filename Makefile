@@ -1,0 +1,34 @@
+# Quick start:  make demo   (set up, then run the SNGP two-moons comparison)
+#               make test   (set up, then run the test suite)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+OUT    ?= demo_output
+
+# Threads: numba kernels and OpenBLAS share the cores; a passive OpenMP wait policy stops their
+# thread pools from spinning against each other (see DESIGN.md, performance notes).
+export OMP_WAIT_POLICY ?= PASSIVE
+export OPENBLAS_THREAD_TIMEOUT ?= 4
+
+.PHONY: demo test bench setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/numpyuq demo --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/moons.py
+
+clean:
+	rm -rf $(VENV) $(OUT) figures .pytest_cache

@@ -1,0 +1,32 @@
+"""The SNGP seed's data: two moons, a grid over the plane, and an out-of-domain Gaussian blob."""
+import numpy as np
+import sklearn.datasets
+
+DEFAULT_X_RANGE = (-3.5, 3.5)
+DEFAULT_Y_RANGE = (-2.5, 2.5)
+DEFAULT_N_GRID = 100
+
+
+def make_moons_data(sample_size=500, noise=0.1, seed=0):
+    """Two interleaved moons, ``sample_size`` points per class, shifted apart as in the seed.
+
+    Returns x: (2 * sample_size, 2) float64, y: (2 * sample_size,) int64 in {0, 1}.
+    """
+    x, y = sklearn.datasets.make_moons(n_samples=2 * sample_size, noise=noise, random_state=seed)
+    x[y == 0] += [-0.1, 0.2]
+    x[y == 1] += [0.1, -0.2]
+    return x, y.astype(np.int64)
+
+
+def make_grid(x_range=DEFAULT_X_RANGE, y_range=DEFAULT_Y_RANGE, n_grid=DEFAULT_N_GRID):
+    """Row-major mesh over the rectangle: (n_grid * n_grid, 2); row i*n_grid + j is (x_j, y_i)."""
+    xs = np.linspace(x_range[0], x_range[1], n_grid)
+    ys = np.linspace(y_range[0], y_range[1], n_grid)
+    xv, yv = np.meshgrid(xs, ys)
+    return np.stack([xv.ravel(), yv.ravel()], axis=-1)
+
+
+def make_ood_data(sample_size=500, means=(2.5, -1.75), vars=(0.01, 0.01), seed=1):
+    """Out-of-domain points: a Gaussian blob N(means, diag(vars)).  Returns (sample_size, 2)."""
+    rng = np.random.default_rng(seed)
+    return rng.multivariate_normal(means, np.diag(vars), size=sample_size)

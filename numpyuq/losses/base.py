@@ -1,0 +1,14 @@
+"""Loss protocol: ``forward(inputs, targets) -> scalar``, ``backward(dy=1) -> d inputs``."""
+
+
+class Loss:
+    """A scalar objective with a hand-written gradient with respect to its first argument."""
+
+    def forward(self, inputs, targets):
+        raise NotImplementedError
+
+    def backward(self, dy=1.0):
+        raise NotImplementedError
+
+    def __call__(self, inputs, targets):
+        return self.forward(inputs, targets)

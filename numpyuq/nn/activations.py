@@ -1,0 +1,59 @@
+"""Elementwise activations: ReLU and Softplus."""
+from ..backend import get_array_module
+from .module import Module
+
+
+def relu_forward(x):
+    """y = max(x, 0).  x: any shape -> y: same shape."""
+    y = get_array_module(x).maximum(x, 0)
+    return y, y
+
+
+def relu_backward(dy, cache):
+    """dx = dy * [x > 0]; the output y > 0 exactly where x > 0, so y is all we keep."""
+    y = cache
+    return (dy * (y > 0),)
+
+
+def stable_sigmoid(x):
+    """1 / (1 + exp(-x)) without overflow: exp is only ever taken of -|x|."""
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def softplus_forward(x):
+    """y = log(1 + exp(x)) computed as max(x, 0) + log1p(exp(-|x|)), finite for any |x|."""
+    xp = get_array_module(x)
+    y = xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+    return y, x
+
+
+def softplus_backward(dy, cache):
+    """dy/dx of softplus is the logistic sigmoid."""
+    x = cache
+    return (dy * stable_sigmoid(x),)
+
+
+class ReLU(Module):
+    """Rectified linear unit, y = max(x, 0)."""
+
+    def forward(self, x, training=False):
+        y, self._cache = relu_forward(x)
+        return y
+
+    def backward(self, dy):
+        (dx,) = relu_backward(dy, self._cache)
+        return dx
+
+
+class Softplus(Module):
+    """y = log(1 + e^x), stable for large |x|; EDL's default evidence function."""
+
+    def forward(self, x, training=False):
+        y, self._cache = softplus_forward(x)
+        return y
+
+    def backward(self, dy):
+        (dx,) = softplus_backward(dy, self._cache)
+        return dx

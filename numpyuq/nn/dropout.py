@@ -1,0 +1,63 @@
+"""Inverted dropout (Srivastava et al. 2014): drop with probability ``rate``, scale survivors by 1/(1-rate)."""
+import contextlib
+
+from ..validation import check_probability
+from .init import as_generator
+from .module import Module
+
+
+def dropout_forward(x, keep_mask, rate):
+    """y = x * keep_mask / (1 - rate).  x, keep_mask: same shape (mask boolean or 0/1)."""
+    scale = 1.0 / (1.0 - rate)
+    kept = keep_mask * x.dtype.type(scale)
+    return x * kept, kept
+
+
+def dropout_backward(dy, cache):
+    """The map is linear with diagonal (mask / (1 - rate)): dx = dy * that diagonal."""
+    kept = cache
+    return (dy * kept,)
+
+
+class Dropout(Module):
+    """Dropout with its own seeded Generator, active only when ``training=True``.
+
+    MC dropout needs dropout at prediction time *without* the other training-time side effects
+    (power iteration, GP precision updates); ``dropout_at_inference(model)`` switches it on alone.
+    """
+
+    def __init__(self, rate, rng=None):
+        check_probability(rate, "rate")
+        self.rate = rate
+        self.rng = as_generator(rng)
+        self.active_at_inference = False
+
+    def forward(self, x, training=False):
+        if self.rate == 0 or not (training or self.active_at_inference):
+            self._cache = None
+            return x
+        keep_mask = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+        y, self._cache = dropout_forward(x, keep_mask, self.rate)
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            return dy
+        (dx,) = dropout_backward(dy, self._cache)
+        return dx
+
+    def __repr__(self):
+        return f"Dropout(rate={self.rate})"
+
+
+@contextlib.contextmanager
+def dropout_at_inference(model):
+    """Within the block, every ``Dropout`` in ``model`` drops units even when ``training=False``."""
+    layers = [m for m in model.modules() if isinstance(m, Dropout)]
+    for layer in layers:
+        layer.active_at_inference = True
+    try:
+        yield model
+    finally:
+        for layer in layers:
+            layer.active_at_inference = False

@@ -1,0 +1,160 @@
+"""The module protocol: ``Parameter``, ``Module``.
+
+A module owns its parameters (``Parameter``: value, grad, trainable) and its buffers (state that
+is saved but never optimised: spectral-norm vectors, GP random features and precision).
+``forward(x, training)`` keeps what ``backward`` needs; ``backward(dy)`` returns the input gradient
+and *accumulates* into ``p.grad`` (a parameter used twice receives both contributions).
+
+Children are discovered from attributes, in definition order: a ``Parameter``, a ``Module``, or a
+list/tuple of modules. Buffers are registered explicitly with ``register_buffer``.
+
+In-place rule: optimizers may pack every parameter into one flat array and rebind ``p.value`` and
+``p.grad`` to views of it, so that one fused kernel updates the whole model. After that, code must
+only ever update parameters in place (``p.value *= s``, ``p.grad[...] = 0``), never rebind them.
+"""
+import numpy as np
+
+from ..backend import asarray, get_array_module, to_numpy
+
+
+class Parameter:
+    """A trainable array and its gradient.  value, grad: same shape and dtype."""
+
+    __slots__ = ("value", "grad", "trainable")
+
+    def __init__(self, value, trainable=True):
+        self.value = value
+        self.grad = get_array_module(value).zeros_like(value)
+        self.trainable = trainable
+
+    @property
+    def shape(self):
+        return self.value.shape
+
+    def __repr__(self):
+        return f"Parameter(shape={tuple(self.value.shape)}, dtype={self.value.dtype}, trainable={self.trainable})"
+
+
+class Module:
+    """Base class: forward/backward by hand, parameters and buffers discovered by walking attributes."""
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def __call__(self, x, training=False):
+        return self.forward(x, training=training)
+
+    # ---- the tree ------------------------------------------------------------------------
+    def named_children(self):
+        """Yield ``(name, module)`` for direct sub-modules; list entries are named ``name.i``."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def modules(self):
+        """Yield this module and every descendant, depth first."""
+        yield self
+        for _, child in self.named_children():
+            yield from child.modules()
+
+    def named_parameters(self, prefix=""):
+        """Yield ``(dotted_name, Parameter)`` over the whole tree, e.g. ``"blocks.3.dense.w"``."""
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_parameters(prefix + name + ".")
+
+    def parameters(self, trainable_only=True):
+        """List of parameters (only the trainable ones unless ``trainable_only=False``)."""
+        return [p for _, p in self.named_parameters() if p.trainable or not trainable_only]
+
+    def register_buffer(self, name, value):
+        """Store ``value`` as attribute ``name`` and include it in ``state_dict``."""
+        names = vars(self).setdefault("_buffer_names", [])
+        if name not in names:
+            names.append(name)
+        setattr(self, name, value)
+
+    def named_buffers(self, prefix=""):
+        for name in vars(self).get("_buffer_names", []):
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child.named_buffers(prefix + name + ".")
+
+    def zero_grad(self):
+        for p in self.parameters(trainable_only=False):
+            p.grad[...] = 0
+
+    # ---- state -----------------------------------------------------------------------------
+    def state_dict(self):
+        """Copies of every parameter value and buffer, keyed by dotted name."""
+        state = {name: p.value.copy() for name, p in self.named_parameters()}
+        state.update({name: get_array_module(b).array(b, copy=True) for name, b in self.named_buffers()})
+        return state
+
+    def load_state_dict(self, state):
+        """Copy ``state`` into parameters and buffers in place, after checking every name and shape.
+
+        Nothing is modified unless the whole dictionary matches.
+        """
+        targets = {name: p.value for name, p in self.named_parameters()}
+        targets.update(dict(self.named_buffers()))
+        missing = sorted(set(targets) - set(state))
+        unexpected = sorted(set(state) - set(targets))
+        wrong = [f"{k}: expected {tuple(targets[k].shape)}, got {tuple(np.shape(state[k]))}"
+                 for k in sorted(set(targets) & set(state))
+                 if tuple(targets[k].shape) != tuple(np.shape(state[k]))]
+        if missing or unexpected or wrong:
+            problems = []
+            if missing:
+                problems.append(f"missing {missing}")
+            if unexpected:
+                problems.append(f"unexpected {unexpected}")
+            if wrong:
+                problems.append("shape mismatch " + "; ".join(wrong))
+            raise ValueError("state does not match the model: " + ", ".join(problems))
+        for name, target in targets.items():
+            target[...] = get_array_module(target).asarray(state[name], dtype=target.dtype)
+
+    def astype(self, dtype):
+        """Cast every floating parameter and buffer to ``dtype`` (rebinds: call before building an optimizer)."""
+        for module in self.modules():
+            for value in vars(module).values():
+                if isinstance(value, Parameter) and value.value.dtype.kind == "f":
+                    value.value = value.value.astype(dtype)
+                    value.grad = value.grad.astype(dtype)
+            for name in vars(module).get("_buffer_names", []):
+                buffer = getattr(module, name)
+                if buffer.dtype.kind == "f":
+                    setattr(module, name, buffer.astype(dtype))
+        return self
+
+    @property
+    def dtype(self):
+        """dtype of the first parameter (the dtype inputs are cast to by ``fit``)."""
+        for _, p in self.named_parameters():
+            return p.value.dtype
+        return np.dtype(np.float32)
+
+    def to_backend(self):
+        """Move every parameter and buffer to the current backend (see ``set_backend``)."""
+        for module in self.modules():
+            for value in vars(module).values():
+                if isinstance(value, Parameter):
+                    value.value = asarray(to_numpy(value.value))
+                    value.grad = asarray(to_numpy(value.grad))
+            for name in vars(module).get("_buffer_names", []):
+                setattr(module, name, asarray(to_numpy(getattr(module, name))))
+        return self
+
+    def __repr__(self):
+        children = ", ".join(name for name, _ in self.named_children())
+        return f"{type(self).__name__}({children})"

@@ -1,0 +1,22 @@
+"""Optimizer base: owns flat parameter groups, clears gradients in one call."""
+from .flat import pack_parameters
+
+
+class Optimizer:
+    """Base class.  ``params``: iterable of ``Parameter`` (e.g. ``model.parameters()``)."""
+
+    def __init__(self, params, lr, weight_decay=0.0, decoupled=False):
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.groups = pack_parameters(params)
+        self.lr, self.weight_decay, self.decoupled = lr, weight_decay, decoupled
+        self.step_count = 0
+
+    def zero_grad(self):
+        for group in self.groups:
+            group.grad.fill(0)
+
+    def step(self):
+        raise NotImplementedError

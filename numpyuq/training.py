@@ -1,0 +1,118 @@
+"""The training loop: shuffled minibatches, callbacks, a progress bar, per-epoch history."""
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .backend import asarray, get_array_module, to_numpy
+from .nn.init import as_generator
+from .validation import check_finite, check_positive_int
+
+
+class Callback:
+    """Hooks into ``fit``; override what you need.  ``trainer`` exposes model, optimizer, loss,
+    epoch, step (batches done) and samples_seen."""
+
+    def on_epoch_begin(self, trainer):
+        pass
+
+    def on_batch_end(self, trainer, logs):
+        pass
+
+    def on_epoch_end(self, trainer, logs):
+        pass
+
+
+@dataclass
+class History:
+    """Per-epoch mean training loss and accuracy (over the batches of that epoch)."""
+    loss: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+
+
+@dataclass
+class Trainer:
+    """The state callbacks see."""
+    model: object
+    loss: object
+    optimizer: object
+    epochs: int
+    num_samples: int
+    epoch: int = 0
+    step: int = 0
+    samples_seen: int = 0
+
+
+def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), rng=None,
+        progress=True):
+    """Train ``model`` by minibatch gradient descent.
+
+    Each epoch visits the data in a fresh random order (the last batch may be smaller, as in Keras).
+    A step is: zero_grad, forward(training=True), loss, loss.backward, model.backward, optimizer.step.
+
+    Args:
+        model: Module producing the loss's inputs.  loss: a Loss (e.g. SoftmaxCrossEntropy).
+        optimizer: built on ``model.parameters()``.
+        x: (N, ...) float inputs, cast to the model's dtype.  y: (N,) integer labels, or (N, K) targets.
+        epochs, batch_size: positive integers.  callbacks: Callback instances.
+        rng: Generator or seed for the shuffling.  progress: show a tqdm bar over epochs.
+    Returns:
+        History with per-epoch ``loss`` and ``accuracy`` (accuracy = argmax of the model output).
+    """
+    check_positive_int(epochs, "epochs")
+    check_positive_int(batch_size, "batch_size")
+    if not hasattr(x, "shape") or x.ndim < 2:
+        raise ValueError(f"x must be an array of shape (N, ...), got {getattr(x, 'shape', type(x).__name__)}")
+    if not hasattr(y, "shape") or y.shape[0] != x.shape[0]:
+        raise ValueError(f"y must have one entry per row of x ({x.shape[0]}), got shape {getattr(y, 'shape', None)}")
+    check_finite(x, "x")
+    x = asarray(x, dtype=model.dtype)
+    y = asarray(y)
+    xp = get_array_module(x)
+    rng = as_generator(rng)
+    trainer = Trainer(model, loss, optimizer, epochs, x.shape[0])
+    history = History()
+    bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        trainer.epoch = epoch
+        for cb in callbacks:
+            cb.on_epoch_begin(trainer)
+        order = xp.asarray(rng.permutation(x.shape[0]))
+        loss_sum = xp.zeros((), dtype=np.float64)
+        correct = xp.zeros((), dtype=np.int64)
+        for start in range(0, x.shape[0], batch_size):
+            index = order[start:start + batch_size]
+            xb, yb = x[index], y[index]
+            optimizer.zero_grad()
+            out = model(xb, training=True)
+            batch_loss = loss(out, yb)
+            model.backward(loss.backward())
+            optimizer.step()
+            labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
+            loss_sum += batch_loss * len(index)
+            correct += (out.argmax(axis=1) == labels).sum()
+            trainer.step += 1
+            trainer.samples_seen += len(index)
+            for cb in callbacks:
+                cb.on_batch_end(trainer, {"loss": batch_loss})
+        logs = {"loss": float(loss_sum) / x.shape[0], "accuracy": float(correct) / x.shape[0]}
+        if not np.isfinite(logs["loss"]):
+            raise FloatingPointError(f"training loss became {logs['loss']} in epoch {epoch}")
+        history.loss.append(logs["loss"])
+        history.accuracy.append(logs["accuracy"])
+        bar.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.3f}", refresh=False)
+        for cb in callbacks:
+            cb.on_epoch_end(trainer, logs)
+    return history
+
+
+def predict(model, x, batch_size=4096):
+    """Inference-mode outputs of ``model`` on ``x`` in batches, as one array on the model's device."""
+    check_finite(x, "x")
+    x = asarray(x, dtype=model.dtype)
+    xp = get_array_module(x)
+    outs = [model(x[i:i + batch_size], training=False) for i in range(0, x.shape[0], batch_size)]
+    return xp.concatenate(outs, axis=0)
+
+
+__all__ = ["fit", "predict", "Callback", "History", "Trainer", "to_numpy"]
