@@ -6,11 +6,6 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 OUT    ?= demo_output
 
-# Threads: numba kernels and OpenBLAS share the cores; a passive OpenMP wait policy stops their
-# thread pools from spinning against each other (see DESIGN.md, performance notes).
-export OMP_WAIT_POLICY ?= PASSIVE
-export OPENBLAS_THREAD_TIMEOUT ?= 4
-
 .PHONY: demo test bench setup clean
 
 setup: $(STAMP)

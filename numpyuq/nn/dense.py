@@ -3,7 +3,7 @@ import numpy as np
 
 from ..backend import asarray
 from ..validation import check_features
-from .activations import relu_backward, relu_forward
+from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from .init import as_generator, glorot_uniform, torch_uniform
 from .module import Module, Parameter
 
@@ -19,7 +19,20 @@ def dense_backward(dy, cache):
     return dy @ w.T, x.T @ dy, dy.sum(axis=0)
 
 
-_ACTIVATIONS = (None, "relu")
+def dense_relu_forward(x, w, b):
+    """y = max(x w + b, 0), bias and ReLU fused in one pass.  x: (N, D) -> y: (N, M)."""
+    y = bias_relu_forward(x @ w, b)
+    return y, (x, w, y)
+
+
+def dense_relu_backward(dy, cache):
+    """dz = dy [y > 0] (ReLU passes gradient where its output is positive), then as dense_backward."""
+    x, w, y = cache
+    dz, db = relu_bias_backward(dy, y)
+    return dz @ w.T, x.T @ dz, db
+
+
+_ACTIVATIONS = {None: (dense_forward, dense_backward), "relu": (dense_relu_forward, dense_relu_backward)}
 
 
 class Dense(Module):
@@ -38,7 +51,7 @@ class Dense(Module):
     def __init__(self, in_features, out_features, activation=None, trainable=True,
                  init="glorot_uniform", rng=None, dtype=np.float32):
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+            raise ValueError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
         rng = as_generator(rng)
         if init == "glorot_uniform":
             w = glorot_uniform(rng, in_features, out_features, (in_features, out_features), dtype)
@@ -49,22 +62,19 @@ class Dense(Module):
         else:
             raise ValueError(f"init must be 'glorot_uniform' or 'torch', got {init!r}")
         self.in_features, self.out_features, self.activation = in_features, out_features, activation
+        self._forward, self._backward = _ACTIVATIONS[activation]
         self.w = Parameter(asarray(w), trainable)
         self.b = Parameter(asarray(b), trainable)
 
     def forward(self, x, training=False):
         check_features(x, "Dense input x", ndim=2, size=self.in_features)
-        y, self._cache = dense_forward(x, self.w.value, self.b.value)
-        if self.activation == "relu":
-            y, self._act_cache = relu_forward(y)
+        y, self._cache = self._forward(x, self.w.value, self.b.value)
         return y
 
     def backward(self, dy):
-        if self.activation == "relu":
-            (dy,) = relu_backward(dy, self._act_cache)
+        dx, dw, db = self._backward(dy, self._cache)
         if not self.w.trainable:
-            return dy @ self._cache[1].T
-        dx, dw, db = dense_backward(dy, self._cache)
+            return dx
         self.w.grad += dw          # accumulate: a parameter may be used twice
         self.b.grad += db
         return dx

@@ -1,6 +1,7 @@
 """Inverted dropout (Srivastava et al. 2014): drop with probability ``rate``, scale survivors by 1/(1-rate)."""
 import contextlib
 
+from ..kernels.dropout_mask import keep_mask
 from ..validation import check_probability
 from .init import as_generator
 from .module import Module
@@ -36,8 +37,9 @@ class Dropout(Module):
         if self.rate == 0 or not (training or self.active_at_inference):
             self._cache = None
             return x
-        keep_mask = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
-        y, self._cache = dropout_forward(x, keep_mask, self.rate)
+        # One 63-bit key from our Generator per call; the mask is a hash of (key, position).
+        key = int(self.rng.integers(0, 2**63))
+        y, self._cache = dropout_forward(x, keep_mask(key, x.shape, self.rate, like=x), self.rate)
         return y
 
     def backward(self, dy):
