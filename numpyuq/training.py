@@ -48,7 +48,8 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), rng=
     """Train ``model`` by minibatch gradient descent.
 
     Each epoch visits the data in a fresh random order (the last batch may be smaller, as in Keras).
-    A step is: zero_grad, forward(training=True), loss, loss.backward, model.backward, optimizer.step.
+    A step is: zero_grad, forward(training=True), loss (+ the model's ``penalty()``), loss.backward,
+    model.backward, model.penalty_backward, optimizer.step.
 
     Args:
         model: Module producing the loss's inputs.  loss: a Loss (e.g. SoftmaxCrossEntropy).
@@ -85,8 +86,9 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), rng=
             xb, yb = x[index], y[index]
             optimizer.zero_grad()
             out = model(xb, training=True)
-            batch_loss = loss(out, yb)
+            batch_loss = loss(out, yb) + model.penalty()
             model.backward(loss.backward())
+            model.penalty_backward()
             optimizer.step()
             labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
             loss_sum += batch_loss * len(index)

@@ -1,4 +1,4 @@
 """Reference models of the two seeds."""
-from .resnet import DeepResNet
+from .resnet import DeepResNet, DeepResNetSNGP
 
-__all__ = ["DeepResNet"]
+__all__ = ["DeepResNet", "DeepResNetSNGP"]

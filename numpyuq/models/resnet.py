@@ -1,7 +1,8 @@
 """The SNGP seed's residual MLP (``DeepResNet``) and its distance-aware version (``DeepResNetSNGP``)."""
 import numpy as np
 
-from ..nn import Dense, Dropout, Module, Residual, Sequential
+from ..backend import get_array_module
+from ..nn import Dense, Dropout, Module, RandomFeatureGP, Residual, Sequential, SpectralNorm
 from ..nn.init import as_generator
 
 
@@ -52,3 +53,46 @@ class DeepResNet(Module):
         for block in reversed(self.blocks):
             dy = block.backward(dy)
         return self.input_layer.backward(dy)
+
+
+class DeepResNetSNGP(DeepResNet):
+    """SNGP (Liu et al. 2020): ``DeepResNet`` with spectrally normalised hidden layers and a
+    random-feature GP output layer, as the seed's ``DeepResNetSNGP``.
+
+    Args:
+        spec_norm_bound: c, the bound on each hidden layer's spectral norm (0.9 in the seed).
+        spec_norm_mode: ``"project"`` (the seed), ``"reparam"`` or ``"reparam_stopgrad"``.
+        num_inducing, cov_momentum (-1, exact, as the seed), and any other ``RandomFeatureGP``
+            argument through ``gp_kwargs``.  Other arguments as ``DeepResNet``.
+    """
+
+    def __init__(self, num_classes, spec_norm_bound=0.9, spec_norm_mode="project", num_inducing=1024,
+                 cov_momentum=-1, gp_kwargs=None, **kwargs):
+        self.spec_norm_bound, self.spec_norm_mode = spec_norm_bound, spec_norm_mode
+        self.gp_kwargs = dict(num_inducing=num_inducing, cov_momentum=cov_momentum, **(gp_kwargs or {}))
+        super().__init__(num_classes, **kwargs)
+
+    def make_dense_layer(self, rng):
+        """Hidden layer: spectrally normalised Dense + ReLU."""
+        return SpectralNorm(super().make_dense_layer(rng), norm_multiplier=self.spec_norm_bound,
+                            mode=self.spec_norm_mode, rng=rng)
+
+    def make_output_layer(self, rng):
+        """Output layer: random-feature Gaussian process."""
+        return RandomFeatureGP(self.num_hidden, self.num_classes, rng=rng, dtype=self._dtype,
+                               **self.gp_kwargs)
+
+    def predict(self, x, return_covmat=False, batch_size=2048):
+        """Inference: posterior-mean logits (N, K) and the GP variance (N,) (or the (N, N) covariance).
+
+        Batched, so a 10,000-point grid never needs a 10,000^2 matrix unless ``return_covmat``.
+        """
+        xp = get_array_module(x)
+        if return_covmat:
+            logits = self.forward(x)
+            return logits, self.classifier.predictive_covariance()
+        logits, variance = [], []
+        for start in range(0, x.shape[0], batch_size):
+            logits.append(self.forward(x[start:start + batch_size]))
+            variance.append(self.classifier.predictive_variance())
+        return xp.concatenate(logits), np.concatenate(variance)

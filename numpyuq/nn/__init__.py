@@ -2,11 +2,13 @@
 from .activations import ReLU, Softplus
 from .dense import Dense
 from .dropout import Dropout, dropout_at_inference
+from .gaussian_process import RandomFeatureGP
 from .module import Module, Parameter
 from .normalization import LayerNorm
 from .reshape import Flatten
 from .residual import Residual
 from .sequential import Sequential
+from .spectral_norm import SpectralNorm
 
 __all__ = ["Module", "Parameter", "Sequential", "Dense", "ReLU", "Softplus", "Dropout", "Flatten",
-           "Residual", "LayerNorm", "dropout_at_inference"]
+           "Residual", "LayerNorm", "SpectralNorm", "RandomFeatureGP", "dropout_at_inference"]

@@ -66,8 +66,11 @@ class Dense(Module):
         self.w = Parameter(asarray(w), trainable)
         self.b = Parameter(asarray(b), trainable)
 
-    def forward(self, x, training=False):
+    def check_input(self, x):
         check_features(x, "Dense input x", ndim=2, size=self.in_features)
+
+    def forward(self, x, training=False):
+        self.check_input(x)
         y, self._cache = self._forward(x, self.w.value, self.b.value)
         return y
 

@@ -123,6 +123,27 @@ class Module:
             raise ValueError("state does not match the model: " + ", ".join(problems))
         for name, target in targets.items():
             target[...] = get_array_module(target).asarray(state[name], dtype=target.dtype)
+        for module in self.modules():
+            module.state_changed()
+
+    def state_changed(self):
+        """Hook run after ``load_state_dict``: drop anything cached from the old state."""
+
+    # ---- regularisation -----------------------------------------------------------------------
+    def own_penalty(self):
+        """This module's own term added to the training loss (0 unless overridden)."""
+        return 0.0
+
+    def own_penalty_backward(self):
+        """Accumulate the gradient of ``own_penalty`` into this module's parameters."""
+
+    def penalty(self):
+        """Sum of every module's regularisation term (e.g. the GP layer's L2 on its output weights)."""
+        return sum(m.own_penalty() for m in self.modules())
+
+    def penalty_backward(self):
+        for m in self.modules():
+            m.own_penalty_backward()
 
     def astype(self, dtype):
         """Cast every floating parameter and buffer to ``dtype`` (rebinds: call before building an optimizer)."""

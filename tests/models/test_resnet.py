@@ -46,3 +46,23 @@ def test_seed_configuration_reaches_99_percent_training_accuracy():
     print(f"\nDeepResNet 6x128, 100 epochs, 800 Adam steps: {time.perf_counter() - start:.2f} s")
     assert history.accuracy[-1] >= 0.99
     assert history.loss[-1] < history.loss[0] / 10
+
+
+@pytest.mark.parametrize("mode", ["project", "reparam"])
+@pytest.mark.parametrize("training", [False, True])
+def test_deep_resnet_sngp_gradients(rng, mode, training):
+    from numpyuq.models import DeepResNetSNGP
+    model = DeepResNetSNGP(num_classes=2, num_layers=2, num_hidden=6, num_inducing=10, seed=0,
+                           spec_norm_bound=50.0 if training else 0.9, spec_norm_mode=mode,
+                           dtype=np.float64)
+    model(rng.standard_normal((4, 2)), training=True)     # settle the projection
+    assert_grad_ok(check_module(model, rng.standard_normal((5, 2)), training=training))
+
+
+def test_sngp_structure():
+    from numpyuq.models import DeepResNetSNGP
+    from numpyuq.nn import RandomFeatureGP, SpectralNorm
+    model = DeepResNetSNGP(num_classes=2, num_layers=6, num_hidden=128)
+    assert sum(isinstance(m, SpectralNorm) for m in model.modules()) == 6
+    assert isinstance(model.classifier, RandomFeatureGP)
+    assert model.classifier.cov_momentum == -1 and model.classifier.num_inducing == 1024

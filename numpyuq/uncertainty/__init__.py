@@ -1,0 +1,8 @@
+"""Prediction procedures that produce uncertainty: SNGP, MC dropout, deep ensembles, Dirichlet."""
+from .dirichlet import dirichlet_uncertainty
+from .ensemble import DeepEnsemble
+from .mc_dropout import mc_dropout_predict
+from .sngp import ResetCovariance, mc_probabilities, mean_field_logits, refit_covariance, sample_logits
+
+__all__ = ["mean_field_logits", "sample_logits", "mc_probabilities", "refit_covariance",
+           "ResetCovariance", "mc_dropout_predict", "DeepEnsemble", "dirichlet_uncertainty"]

@@ -1,0 +1,31 @@
+"""Monte-Carlo dropout (Gal & Ghahramani 2016): average the softmax over dropout masks at test time."""
+import numpy as np
+
+from ..backend import asarray, to_numpy
+from ..losses.cross_entropy import softmax
+from ..nn.dropout import dropout_at_inference
+from ..validation import check_finite, check_positive_int
+
+
+def mc_dropout_predict(model, x, num_samples=10, return_samples=False, batch_size=4096):
+    """Mean of softmax(model(x)) over ``num_samples`` dropout masks.
+
+    Only dropout is switched on: the pass is otherwise an inference pass, so spectral-norm vectors
+    and GP precisions are left untouched.
+
+    Args:
+        model: a Module with Dropout layers.  x: (N, D).  num_samples: >= 1.
+    Returns:
+        probs (N, K) as NumPy; with ``return_samples`` also the per-sample probs (S, N, K).
+    """
+    check_positive_int(num_samples, "num_samples")
+    check_finite(x, "x")
+    x = asarray(x, dtype=model.dtype)
+    samples = []
+    with dropout_at_inference(model):
+        for _ in range(num_samples):
+            samples.append(np.concatenate([to_numpy(softmax(model(x[i:i + batch_size])))
+                                           for i in range(0, x.shape[0], batch_size)]))
+    samples = np.stack(samples)
+    probs = samples.mean(axis=0)
+    return (probs, samples) if return_samples else probs

@@ -1,0 +1,82 @@
+"""SNGP prediction: mean-field logits, Monte-Carlo sampling, covariance reset and refit."""
+import math
+
+import numpy as np
+
+from ..backend import asarray, get_array_module, to_numpy
+from ..losses.cross_entropy import softmax
+from ..nn.gaussian_process import RandomFeatureGP
+from ..training import Callback
+from ..validation import check_finite, check_positive_int
+
+
+def mean_field_logits(logits, variance, lambda_=math.pi / 8):
+    """logits / sqrt(1 + lambda variance): softmax of these approximates E[softmax(f)] under
+    f ~ N(logits, variance) (Liu et al. 2020, eq. 10; lambda = pi/8 as the seed, or 3/pi^2).
+
+    logits: (N, K); variance: (N,) or a full (N, N) covariance (its diagonal is used).
+    """
+    variance = to_numpy(variance)
+    if variance.ndim == 2:
+        variance = np.diagonal(variance)
+    xp = get_array_module(logits)
+    scale = xp.asarray(np.sqrt(1.0 + lambda_ * variance)[:, None], dtype=logits.dtype)
+    return logits / scale
+
+
+def sample_logits(logits, variance, num_samples, rng=None):
+    """Draws f ~ N(logits, variance) independently per class: (num_samples, N, K).
+
+    The GP posterior of every class has the same feature covariance, hence one variance per row.
+    """
+    check_positive_int(num_samples, "num_samples")
+    rng = np.random.default_rng(rng)
+    logits_np = to_numpy(logits).astype(np.float64)
+    std = np.sqrt(np.maximum(to_numpy(variance), 0.0))[None, :, None]
+    return logits_np[None] + std * rng.standard_normal((num_samples,) + logits_np.shape)
+
+
+def mc_probabilities(logits, variance, num_samples=100, rng=None):
+    """Posterior-mean probabilities by Monte Carlo: mean over samples of softmax(f).  -> (N, K)."""
+    samples = sample_logits(logits, variance, num_samples, rng)
+    return softmax(samples.reshape(-1, samples.shape[-1])).reshape(samples.shape).mean(axis=0)
+
+
+def _gp_layers(model):
+    layers = [m for m in model.modules() if isinstance(m, RandomFeatureGP)]
+    if not layers:
+        raise ValueError(f"model {type(model).__name__} has no RandomFeatureGP layer")
+    return layers
+
+
+class ResetCovariance(Callback):
+    """Reset every GP layer's precision at the start of each epoch but the first (as the seed), so
+    that the exact (momentum -1) precision counts each training point once."""
+
+    def on_epoch_begin(self, trainer):
+        for gp in _gp_layers(trainer.model):
+            gp.num_training_samples = trainer.num_samples
+            if trainer.epoch > 0:
+                gp.reset_covariance()
+
+
+def refit_covariance(model, x, batch_size=1024, reset=True):
+    """Rebuild the GP precision from clean features: reset, then one inference-mode pass over ``x``.
+
+    The seed's per-epoch reset leaves a precision built from the last epoch's *training-mode*
+    features (dropout on, weights moving between steps). After training, this computes the exact
+    ridge I + Phi^T Phi of the final model. With ``reset=False`` the pass adds to the current
+    precision, and a warning is raised if that counts data twice.
+    """
+    check_finite(x, "x")
+    x = asarray(x, dtype=model.dtype)
+    layers = _gp_layers(model)
+    for gp in layers:
+        if reset:
+            gp.reset_covariance()
+        gp.num_training_samples = x.shape[0] if reset else gp.num_training_samples
+    for start in range(0, x.shape[0], batch_size):
+        model.forward(x[start:start + batch_size], training=False)
+        for gp in layers:
+            gp.accumulate(gp.last_features)
+    return model

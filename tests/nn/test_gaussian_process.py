@@ -1,0 +1,121 @@
+"""RandomFeatureGP: gradients, the kernel it approximates, and its posterior covariance."""
+import warnings
+
+import numpy as np
+import pytest
+
+from numpyuq.gradcheck import check_module
+from numpyuq.nn import RandomFeatureGP
+from tests.conftest import assert_grad_ok
+
+
+def small_gp(rng, **kwargs):
+    kwargs.setdefault("num_inducing", 12)
+    return RandomFeatureGP(4, 3, rng=rng, dtype=np.float64, **kwargs)
+
+
+@pytest.mark.parametrize("normalize_input", [False, True])
+@pytest.mark.parametrize("training", [False, True])
+def test_gp_gradients(rng, normalize_input, training):
+    gp = small_gp(rng, normalize_input=normalize_input, kernel_scale=2.0)
+    if normalize_input:
+        gp.input_norm.gamma.value[...] = rng.uniform(0.5, 1.5, 4)
+        gp.input_norm.beta.value[...] = rng.standard_normal(4) * 0.1
+    report = check_module(gp, rng.standard_normal((6, 4)), training=training)
+    expected = {"input", "output_weights"} | ({"input_norm.gamma", "input_norm.beta"} if normalize_input else set())
+    assert set(report.per_array) == expected
+    assert_grad_ok(report)
+
+
+def test_l2_penalty_gradient(rng):
+    gp = small_gp(rng, l2_regularization=0.3)
+    beta = gp.output_weights.value
+    gp.zero_grad()
+    gp.penalty_backward()
+    np.testing.assert_allclose(gp.penalty(), 0.3 * (beta ** 2).sum())
+    np.testing.assert_allclose(gp.output_weights.grad, 0.6 * beta)
+
+
+@pytest.mark.parametrize("kernel_scale", [1.0, 3.0])
+def test_random_features_approximate_the_rbf_kernel_with_factor_two(kernel_scale):
+    rng = np.random.default_rng(0)
+    points = rng.standard_normal((30, 5)) * 0.8
+    sq_dist = ((points[:, None] - points[None]) ** 2).sum(-1)
+    exact = np.exp(-sq_dist / (2 * kernel_scale))
+    errors = {}
+    for m in (640, 10240):
+        gp = RandomFeatureGP(5, 2, num_inducing=m, kernel_scale=kernel_scale, rng=1, dtype=np.float64)
+        phi = gp.random_features(points)
+        errors[m] = np.abs(phi @ phi.T - exact).max()
+    assert errors[10240] < 0.05
+    # Monte-Carlo error shrinks like 1/sqrt(M): 16x the features, about 4x smaller error.
+    assert 2.0 < errors[640] / errors[10240] < 8.0
+    wrong = np.exp(-sq_dist / kernel_scale)          # the reference docstring's formula
+    assert np.abs(phi @ phi.T - wrong).max() > 5 * errors[10240]
+
+
+def test_posterior_variance_matches_dense_inverse(rng):
+    gp = small_gp(rng, num_inducing=20, cov_ridge_penalty=0.7)
+    train = rng.standard_normal((15, 4))
+    gp(train, training=True)
+    gp(train[:5], training=True)
+    test = rng.standard_normal((9, 4))
+    phi = gp.random_features(test)
+    phi_train = np.concatenate([gp.random_features(train), gp.random_features(train[:5])])
+    precision = 0.7 * np.eye(20) + phi_train.T @ phi_train
+    expected = 0.7 * phi @ np.linalg.inv(precision) @ phi.T
+    np.testing.assert_allclose(gp.precision, precision, rtol=1e-12)
+    np.testing.assert_allclose(gp.predictive_covariance(phi), expected, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(gp.predictive_variance(phi), np.diag(expected), rtol=1e-8, atol=1e-12)
+
+
+def test_momentum_update_and_reset(rng):
+    gp = small_gp(rng, cov_momentum=0.9, cov_ridge_penalty=2.0)
+    a, b = rng.standard_normal((5, 4)), rng.standard_normal((3, 4))
+    gp(a, training=True)
+    gp(b, training=True)
+    pa, pb = gp.random_features(a), gp.random_features(b)
+    expected = 2.0 * np.eye(12)
+    for p in (pa, pb):
+        expected = 0.9 * expected + 0.1 * p.T @ p / len(p)
+    np.testing.assert_allclose(gp.precision, expected, rtol=1e-12)
+    gp.reset_covariance()
+    np.testing.assert_array_equal(gp.precision, 2.0 * np.eye(12))
+    assert gp.num_accumulated == 0
+
+
+def test_inference_leaves_precision_alone_and_cholesky_is_refreshed(rng):
+    gp = small_gp(rng)
+    x = rng.standard_normal((5, 4))
+    gp(x)
+    np.testing.assert_array_equal(gp.precision, np.eye(12))
+    v0 = gp.predictive_variance(gp.random_features(x))
+    gp(x, training=True)
+    v1 = gp.predictive_variance(gp.random_features(x))
+    assert np.all(v1 < v0)              # more data, less posterior variance
+
+
+def test_large_grid_diagonal_needs_no_square_matrix(rng):
+    gp = RandomFeatureGP(4, 2, num_inducing=64, rng=0)
+    phi = gp.random_features(rng.standard_normal((20000, 4)).astype(np.float32))
+    variance = gp.predictive_variance(phi)          # 20,000^2 float64 would be 3.2 GB
+    assert variance.shape == (20000,) and np.all(variance > 0)
+
+
+def test_counting_data_twice_warns(rng):
+    gp = small_gp(rng)
+    gp.num_training_samples = 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gp(rng.standard_normal((8, 4)), training=True)
+    with pytest.warns(RuntimeWarning, match="counted twice"):
+        gp(rng.standard_normal((8, 4)), training=True)
+
+
+def test_bad_arguments(rng):
+    with pytest.raises(ValueError, match="cov_momentum"):
+        RandomFeatureGP(4, 2, cov_momentum=1.5)
+    with pytest.raises(ValueError, match="kernel_scale must be > 0"):
+        RandomFeatureGP(4, 2, kernel_scale=0)
+    with pytest.raises(ValueError, match=r"4 features.*\(3, 5\)"):
+        RandomFeatureGP(4, 2)(np.zeros((3, 5), np.float32))

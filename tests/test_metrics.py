@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss, roc_auc_score
+
+from numpyuq import metrics
+
+
+def test_metrics_against_hand_values_and_sklearn(rng):
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    labels = np.array([0, 1, 1, 1])
+    assert metrics.accuracy(probs, labels) == 0.75
+    np.testing.assert_allclose(metrics.nll(probs, labels), log_loss(labels, probs))
+    np.testing.assert_allclose(metrics.brier_score(probs, labels),
+                               np.mean([0.02, 0.08, 0.72, 0.18]))
+
+
+def test_ece_hand_example():
+    # Two bins used (B = 2): confidences 0.9, 0.8 (bin 2, both right), 0.6 (bin 2, wrong), 0.7 (bin 2, right)
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    labels = np.array([0, 1, 1, 1])
+    # All four in (0.5, 1]: accuracy 0.75, mean confidence 0.75 -> ECE 0.
+    assert metrics.expected_calibration_error(probs, labels, num_bins=2) == pytest.approx(0.0)
+    # Ten bins: {0.9: right} {0.8: right} {0.6: wrong} {0.7: right} -> (0.1 + 0.2 + 0.6 + 0.3) / 4
+    assert metrics.expected_calibration_error(probs, labels, num_bins=10) == pytest.approx(0.3)
+    conf, acc, counts = metrics.reliability_curve(probs, labels, num_bins=10)
+    assert counts.tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 0]
+
+
+def test_entropy_and_mutual_information():
+    uniform = np.full((1, 4), 0.25)
+    np.testing.assert_allclose(metrics.predictive_entropy(uniform), np.log(4))
+    agree = np.stack([np.array([[0.5, 0.5]])] * 3)
+    disagree = np.stack([np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])])
+    np.testing.assert_allclose(metrics.mutual_information(agree), 0, atol=1e-12)
+    np.testing.assert_allclose(metrics.mutual_information(disagree), np.log(2), atol=1e-9)
+
+
+def test_ood_scores(rng):
+    score_in, score_out = rng.normal(0, 1, 200), rng.normal(1, 1, 100)
+    expected = roc_auc_score(np.r_[np.zeros(200), np.ones(100)], np.r_[score_in, score_out])
+    assert metrics.ood_auroc(score_in, score_out) == pytest.approx(expected)
+    assert metrics.ood_auroc(np.zeros(3), np.ones(3)) == 1.0
+    assert 0 < metrics.ood_aupr(score_in, score_out) <= 1
+
+
+def test_dempster_shafer_is_edl_uncertainty_with_exp_evidence_and_stable():
+    logits = np.array([[0.0, 0.0], [1e4, -1e4], [-1e4, -1e4]])
+    u = metrics.dempster_shafer(logits)
+    assert np.all(np.isfinite(u))
+    np.testing.assert_allclose(u, [2 / (2 + 2), 0.0, 1.0], atol=1e-12)
+    small = np.array([[0.3, -0.2, 1.0]])
+    np.testing.assert_allclose(metrics.dempster_shafer(small), 3 / (3 + np.exp(small).sum()))
+
+
+def test_metrics_reject_bad_labels():
+    with pytest.raises(ValueError, match="labels must lie in"):
+        metrics.accuracy(np.full((2, 2), 0.5), np.array([0, 2]))

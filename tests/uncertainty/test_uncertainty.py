@@ -1,0 +1,120 @@
+import math
+
+import numpy as np
+import pytest
+
+from numpyuq.data import make_moons_data
+from numpyuq.losses import softmax
+from numpyuq.models import DeepResNet, DeepResNetSNGP
+from numpyuq.uncertainty import (DeepEnsemble, ResetCovariance, dirichlet_uncertainty,
+                                 mc_dropout_predict, mc_probabilities, mean_field_logits,
+                                 refit_covariance, sample_logits)
+
+
+def test_mean_field_logits_formula_and_covariance_input(rng):
+    logits = rng.standard_normal((4, 3))
+    variance = rng.uniform(0, 5, 4)
+    expected = logits / np.sqrt(1 + math.pi / 8 * variance)[:, None]
+    np.testing.assert_allclose(mean_field_logits(logits, variance), expected)
+    cov = np.diag(variance) + 0.1
+    np.testing.assert_allclose(mean_field_logits(logits, cov), logits / np.sqrt(1 + math.pi / 8 * (variance + 0.1))[:, None])
+
+
+def expected_sigmoid(mean, var):
+    """E[sigmoid(f)], f ~ N(mean, var), by Gauss-Hermite quadrature (the exact value to ~1e-10)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    return (weights * (1 / (1 + np.exp(-(mean + np.sqrt(var) * nodes))))).sum() / weights.sum()
+
+
+def test_mean_field_is_the_probit_approximation():
+    # One random logit against a fixed zero logit: softmax is sigmoid(f), and mean-field with
+    # lambda = pi / 8 is MacKay's approximation E[sigmoid(f)] ~ sigmoid(mean / sqrt(1 + pi var / 8)).
+    for mean, var in [(2.0, 0.5), (0.5, 2.0), (3.0, 8.0)]:
+        mf = softmax(mean_field_logits(np.array([[mean, 0.0]]), np.array([var])))[0, 0]
+        assert abs(mf - expected_sigmoid(mean, var)) < 0.02
+
+
+def test_monte_carlo_probabilities_match_quadrature():
+    # Both logits get independent noise of variance v: their difference has variance 2 v.
+    logits = np.array([[2.0, -1.0], [0.5, 0.0], [4.0, 1.0]])
+    variance = np.array([0.5, 2.0, 8.0])
+    mc = mc_probabilities(logits, variance, num_samples=200000, rng=0)
+    exact = [expected_sigmoid(a - b, 2 * v) for (a, b), v in zip(logits, variance)]
+    np.testing.assert_allclose(mc[:, 0], exact, atol=0.005)
+    samples = sample_logits(logits, variance, 50000, rng=1)
+    np.testing.assert_allclose(samples.var(axis=0), np.repeat(variance[:, None], 2, 1), rtol=0.05)
+    with pytest.raises(ValueError, match="num_samples must be >= 1, got 0"):
+        sample_logits(logits, variance, 0)
+
+
+def test_mc_dropout_averages_and_leaves_state_alone(rng):
+    model = DeepResNetSNGP(2, num_layers=2, num_hidden=16, num_inducing=32, dropout_rate=0.3, seed=0)
+    x = rng.standard_normal((20, 2)).astype(np.float32)
+    before = model.state_dict()
+    probs, samples = mc_dropout_predict(model, x, num_samples=5, return_samples=True)
+    assert samples.shape == (5, 20, 2)
+    assert not np.allclose(samples[0], samples[1])            # dropout really was on
+    np.testing.assert_allclose(probs, samples.mean(axis=0))
+    for name, value in model.state_dict().items():           # no power iteration, no precision update
+        np.testing.assert_array_equal(value, before[name])
+    np.testing.assert_array_equal(softmax(model(x)), softmax(model(x)))    # dropout off again
+    with pytest.raises(ValueError, match="num_samples must be >= 1"):
+        mc_dropout_predict(model, x, num_samples=0)
+    bad = x.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="x must be finite"):
+        mc_dropout_predict(model, bad)
+
+
+def make_small_member(seed):
+    return DeepResNet(2, num_layers=2, num_hidden=16, seed=seed)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_ensemble_members_differ_and_average(n_jobs):
+    x, y = make_moons_data(sample_size=50, seed=0)
+    ensemble = DeepEnsemble(make_small_member, size=3).fit(x, y, epochs=3, batch_size=32, n_jobs=n_jobs,
+                                                           progress=False)
+    probs, samples = ensemble.predict_proba(x, return_samples=True)
+    assert samples.shape == (3, 100, 2)
+    assert not np.allclose(samples[0], samples[1])
+    np.testing.assert_allclose(probs, samples.mean(axis=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="size must be >= 1, got 0"):
+        DeepEnsemble(make_small_member, size=0)
+
+
+def test_refit_covariance_equals_exact_gram_of_clean_features(rng):
+    model = DeepResNetSNGP(2, num_layers=2, num_hidden=8, num_inducing=16, seed=0, dtype=np.float64)
+    x = rng.standard_normal((30, 2))
+    model(x, training=True)
+    refit_covariance(model, x, batch_size=7)
+    phi = model.classifier.random_features(model.features(x))
+    np.testing.assert_allclose(model.classifier.precision, np.eye(16) + phi.T @ phi, rtol=1e-10)
+    with pytest.warns(RuntimeWarning, match="counted twice"):
+        refit_covariance(model, x, reset=False)
+    with pytest.raises(ValueError, match="no RandomFeatureGP"):
+        refit_covariance(DeepResNet(2), x)
+
+
+def test_reset_callback_makes_epoch_precision_exact():
+    from numpyuq.losses import SoftmaxCrossEntropy
+    from numpyuq.optim import Adam
+    from numpyuq.training import Callback, fit
+
+    x, y = make_moons_data(sample_size=20, seed=0)
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, trainer, logs):
+            self.count = trainer.model.classifier.num_accumulated
+
+    snap = Snapshot()
+    model = DeepResNetSNGP(2, num_layers=1, num_hidden=8, num_inducing=16, seed=0)
+    fit(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y, epochs=3, batch_size=16,
+        callbacks=[ResetCovariance(), snap], progress=False)
+    assert snap.count == 40              # one epoch's worth, not three
+
+
+def test_dirichlet_uncertainty():
+    probs, u = dirichlet_uncertainty(np.array([[0.0, 0.0, 0.0], [7.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(u, [1.0, 0.3])
+    np.testing.assert_allclose(probs[1], [0.8, 0.1, 0.1])
