@@ -1,9 +1,11 @@
 from numpyuq.cli import main
 
 
-def test_demo_writes_the_surface_figure(tmp_path, capsys):
-    main(["demo", "--out", str(tmp_path), "--epochs", "3", "--no-progress"])
+def test_demo_prints_the_table_and_writes_the_figure(tmp_path, capsys):
+    main(["demo", "--out", str(tmp_path), "--epochs", "2", "--ensemble-size", "2", "--num-samples", "2",
+          "--jobs", "1", "--no-progress"])
     out = capsys.readouterr().out
-    assert "wrote" in out
+    for method in ("Deterministic", "SNGP", "MC dropout", "Deep ensemble"):
+        assert method in out
     png = tmp_path / "moons_surfaces.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

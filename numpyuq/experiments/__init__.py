@@ -1,0 +1,1 @@
+"""End-to-end experiments that reproduce the seeds (used by the CLI, the tutorials and benchmarks)."""
