@@ -9,3 +9,14 @@ def test_demo_prints_the_table_and_writes_the_figure(tmp_path, capsys):
         assert method in out
     png = tmp_path / "moons_surfaces.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_moons_benchmark_quick_produces_numbers():
+    import pathlib
+    import subprocess
+    import sys
+    script = pathlib.Path(__file__).parent.parent / "benchmarks" / "moons.py"
+    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "numpyuq" in out.stdout and " s" in out.stdout
