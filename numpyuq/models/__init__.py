@@ -1,4 +1,5 @@
 """Reference models of the two seeds."""
+from .lenet import LeNet
 from .resnet import DeepResNet, DeepResNetSNGP
 
-__all__ = ["DeepResNet", "DeepResNetSNGP"]
+__all__ = ["LeNet", "DeepResNet", "DeepResNetSNGP"]

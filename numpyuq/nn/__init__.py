@@ -1,14 +1,16 @@
 """Layers with hand-written forward and backward passes."""
 from .activations import ReLU, Softplus
+from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout, dropout_at_inference
 from .gaussian_process import RandomFeatureGP
 from .module import Module, Parameter
 from .normalization import LayerNorm
+from .pooling import MaxPool2D
 from .reshape import Flatten
 from .residual import Residual
 from .sequential import Sequential
 from .spectral_norm import SpectralNorm
 
-__all__ = ["Module", "Parameter", "Sequential", "Dense", "ReLU", "Softplus", "Dropout", "Flatten",
+__all__ = ["Module", "Parameter", "Sequential", "Dense", "Conv2D", "MaxPool2D", "ReLU", "Softplus", "Dropout", "Flatten",
            "Residual", "LayerNorm", "SpectralNorm", "RandomFeatureGP", "dropout_at_inference"]

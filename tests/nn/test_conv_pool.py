@@ -1,0 +1,83 @@
+"""Conv2D and MaxPool2D: gradient checks, and outputs against scipy and a direct loop."""
+import numpy as np
+import pytest
+import scipy.signal
+
+from numpyuq.gradcheck import check_module
+from numpyuq.models import LeNet
+from numpyuq.nn import Conv2D, MaxPool2D
+from tests.conftest import assert_grad_ok
+
+
+@pytest.mark.parametrize("shape, out_ch, k, stride, padding", [
+    ((2, 3, 7, 7), 4, 3, 1, 0), ((2, 2, 8, 7), 3, 3, 2, 0), ((1, 2, 5, 6), 2, 5, 1, 2),
+    ((2, 1, 9, 9), 3, 4, 2, 2), ((1, 3, 6, 5), 2, (3, 2), 1, 1)])
+def test_conv2d_gradients(rng, shape, out_ch, k, stride, padding):
+    layer = Conv2D(shape[1], out_ch, k, stride=stride, padding=padding, rng=rng, dtype=np.float64)
+    assert_grad_ok(check_module(layer, rng.standard_normal(shape)))
+
+
+def test_conv2d_matches_scipy_correlate(rng):
+    layer = Conv2D(3, 4, 3, padding=1, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((2, 3, 6, 5))
+    y = layer(x)
+    w, b = layer.w.value, layer.b.value
+    for n in range(2):
+        for f in range(4):
+            expected = sum(scipy.signal.correlate(np.pad(x[n, c], 1), w[f, c], mode="valid") for c in range(3)) + b[f]
+            np.testing.assert_allclose(y[n, f], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_strided_conv_matches_direct_loop(rng):
+    layer = Conv2D(2, 3, 3, stride=2, padding=1, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((1, 2, 7, 6))
+    y = layer(x)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    assert y.shape == (1, 3, 4, 3)
+    for f in range(3):
+        for i in range(4):
+            for j in range(3):
+                window = xp[0, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3]
+                assert y[0, f, i, j] == pytest.approx((window * layer.w.value[f]).sum() + layer.b.value[f], abs=1e-12)
+
+
+def distinct_values(rng, shape):
+    """A random permutation of well-separated values: no ties inside any pooling window."""
+    return rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) * 0.1
+
+
+@pytest.mark.parametrize("shape, size, stride", [((2, 3, 6, 6), 2, 2), ((1, 2, 7, 5), 2, 2), ((2, 1, 7, 7), 3, 2)])
+def test_maxpool_gradients(rng, shape, size, stride):
+    assert_grad_ok(check_module(MaxPool2D(size, stride), distinct_values(rng, shape)))
+
+
+def test_maxpool_matches_direct_loop(rng):
+    x = rng.standard_normal((2, 3, 7, 6))
+    y = MaxPool2D(2, 2)(x)
+    assert y.shape == (2, 3, 3, 3)
+    for idx in np.ndindex(*y.shape):
+        n, c, i, j = idx
+        assert y[idx] == x[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max()
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_lenet_gradients(rng, training):
+    model = LeNet(dropout=0.3, channels=(2, 3), hidden=8, seed=0, dtype=np.float64)
+    assert_grad_ok(check_module(model, rng.standard_normal((2, 1, 28, 28)), training=training))
+
+
+def test_lenet_shapes_and_size():
+    model = LeNet()
+    assert model(np.zeros((3, 1, 28, 28), np.float32)).shape == (3, 10)
+    sizes = [p.value.size for p in model.parameters()]
+    assert sum(sizes) == 500 + 20 + 25000 + 50 + 400000 + 500 + 5000 + 10
+
+
+def test_conv_bad_input(rng):
+    layer = Conv2D(3, 2, 3)
+    with pytest.raises(ValueError, match=r"Conv2D input x must have 4 dimensions, got shape \(3, 5, 5\)"):
+        layer(np.zeros((3, 5, 5), np.float32))
+    with pytest.raises(ValueError, match="3 features on axis 1"):
+        layer(np.zeros((1, 2, 5, 5), np.float32))
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        layer(np.zeros((1, 3, 2, 2), np.float32))
