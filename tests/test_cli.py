@@ -20,3 +20,14 @@ def test_moons_benchmark_quick_produces_numbers():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "numpyuq" in out.stdout and " s" in out.stdout
+
+
+def test_lenet_benchmark_quick_produces_numbers():
+    import pathlib
+    import subprocess
+    import sys
+    script = pathlib.Path(__file__).parent.parent / "benchmarks" / "lenet.py"
+    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "images/s" in out.stdout and "GFLOP/s" in out.stdout

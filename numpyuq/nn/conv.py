@@ -3,6 +3,7 @@ import numpy as np
 
 from ..backend import asarray
 from ..kernels.im2col import col2im, conv_output_size, im2col
+from ..kernels.layout import nchw_to_rows, rows_to_nchw
 from ..validation import check_features
 from .init import as_generator, torch_uniform
 from .module import Module, Parameter
@@ -18,12 +19,12 @@ def conv2d_forward(x, w, b, stride, padding):
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     cols = im2col(x, KH, KW, stride, padding)                     # (N*OH*OW, C*KH*KW)
     w_mat = w.reshape(F, -1)                                      # (F, C*KH*KW)
-    y = cols @ w_mat.T + b                                        # (N*OH*OW, F)
-    y = y.reshape(N, OH, OW, F).transpose(0, 3, 1, 2)             # (N, F, OH, OW), a view
+    y_rows = cols @ w_mat.T                                       # (N*OH*OW, F): one GEMM
+    y = rows_to_nchw(y_rows, b, N, OH, OW)                        # (N, F, OH, OW), bias fused
     return y, (cols, w, x.shape, stride, padding)
 
 
-def conv2d_backward(dy, cache):
+def conv2d_backward(dy, cache, input_grad=True):
     """dy: (N, F, OH, OW) -> dx: (N, C, H, W), dw: (F, C, KH, KW), db: (F,).
 
     With y_mat = cols w_mat^T + b:  dw_mat = dy_mat^T cols,  dcols = dy_mat w_mat,  db = column sums;
@@ -31,24 +32,28 @@ def conv2d_backward(dy, cache):
     """
     cols, w, x_shape, stride, padding = cache
     F, _, KH, KW = w.shape
-    dy_mat = dy.transpose(0, 2, 3, 1).reshape(-1, F)             # (N*OH*OW, F)
+    dy_mat, db = nchw_to_rows(dy)                                 # (N*OH*OW, F), (F,)
     dw = (dy_mat.T @ cols).reshape(w.shape)
+    if not input_grad:                    # a network's first layer: nobody needs d(image)
+        return None, dw, db
     dcols = dy_mat @ w.reshape(F, -1)                             # (N*OH*OW, C*KH*KW)
-    return col2im(dcols, x_shape, KH, KW, stride, padding), dw, dy_mat.sum(axis=0)
+    return col2im(dcols, x_shape, KH, KW, stride, padding), dw, db
 
 
 class Conv2D(Module):
     """Convolution layer, NCHW.  x: (N, C, H, W) -> y: (N, F, OH, OW), OH = (H + 2p - K) // s + 1.
 
     Weights (F, C, KH, KW) and bias are initialised as PyTorch's defaults: U(+-1/sqrt(C KH KW)).
+    ``input_grad=False`` makes ``backward`` skip dx (returning None): for a network's first layer
+    it saves a GEMM and the col2im scatter, the costliest pass of LeNet's first convolution.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None,
-                 dtype=np.float32):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, input_grad=True,
+                 rng=None, dtype=np.float32):
         kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
         rng = as_generator(rng)
         fan_in = in_channels * kh * kw
-        self.in_channels, self.stride, self.padding = in_channels, stride, padding
+        self.in_channels, self.stride, self.padding, self.input_grad = in_channels, stride, padding, input_grad
         self.w = Parameter(asarray(torch_uniform(rng, fan_in, (out_channels, in_channels, kh, kw), dtype)))
         self.b = Parameter(asarray(torch_uniform(rng, fan_in, (out_channels,), dtype)))
 
@@ -62,7 +67,7 @@ class Conv2D(Module):
         return y
 
     def backward(self, dy):
-        dx, dw, db = conv2d_backward(dy, self._cache)
+        dx, dw, db = conv2d_backward(dy, self._cache, self.input_grad)
         self.w.grad += dw
         self.b.grad += db
         return dx

@@ -16,6 +16,8 @@ class Sequential(Module):
     def backward(self, dy):
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
+            if dy is None:            # a first layer that skips its input gradient
+                return None
         return dy
 
     def __getitem__(self, i):

@@ -103,3 +103,24 @@ def test_maxpool_ties_go_to_the_first_element():
     assert arg.item() == 0
     dx = pool_mod.maxpool_backward(np.ones_like(y), arg, x.shape, 2, 2)
     np.testing.assert_array_equal(dx, [[[[1, 0], [0, 0]]]])
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 4, 5), (64, 20, 24, 24)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_layout_kernels_equal_reference(shape, dtype, rng):
+    from numpyuq.kernels import layout
+    N, F, OH, OW = shape
+    y_rows = rng.standard_normal((N * OH * OW, F)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    ref = layout.rows_to_nchw_reference(y_rows, b, N, OH, OW)
+    out = np.empty((N, F, OH * OW), dtype)
+    for impl in (layout._rows_to_nchw_loops, layout._rows_to_nchw_numba):
+        impl(y_rows, b, out)
+        np.testing.assert_array_equal(out.reshape(ref.shape), ref)
+    dy = rng.standard_normal(shape).astype(dtype)
+    rows_ref, db_ref = layout.nchw_to_rows_reference(dy)
+    for impl in (layout._nchw_to_rows_loops, layout._nchw_to_rows_numba):
+        rows, db = np.empty_like(rows_ref), np.empty(F, dtype)
+        impl(dy.reshape(N, F, OH * OW), rows, db)
+        np.testing.assert_array_equal(rows, rows_ref)
+        np.testing.assert_allclose(db, db_ref, rtol=1e-5 if dtype == np.float32 else 1e-12)

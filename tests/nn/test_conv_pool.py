@@ -62,8 +62,21 @@ def test_maxpool_matches_direct_loop(rng):
 
 @pytest.mark.parametrize("training", [False, True])
 def test_lenet_gradients(rng, training):
-    model = LeNet(dropout=0.3, channels=(2, 3), hidden=8, seed=0, dtype=np.float64)
+    model = LeNet(dropout=0.3, channels=(2, 3), hidden=8, seed=0, input_grad=True, dtype=np.float64)
     assert_grad_ok(check_module(model, rng.standard_normal((2, 1, 28, 28)), training=training))
+
+
+def test_lenet_without_input_grad_gives_the_same_parameter_gradients(rng):
+    x = rng.standard_normal((3, 1, 28, 28))
+    grads = []
+    for input_grad in (True, False):
+        model = LeNet(channels=(2, 3), hidden=8, seed=0, input_grad=input_grad, dtype=np.float64)
+        model(x)
+        dx = model.backward(rng.standard_normal((3, 10)) * 0 + 1.0)
+        assert (dx is None) == (not input_grad)
+        grads.append([p.grad.copy() for p in model.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_lenet_shapes_and_size():

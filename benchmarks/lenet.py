@@ -1,0 +1,180 @@
+"""Side-by-side LeNet throughput (the EDL seed's model, 28 x 28 inputs, float32):
+
+  (a) numpyuq with its numba kernels, (b) numpyuq with the plain NumPy references
+  (NUMPYUQ_KERNELS=reference), (c) PyTorch CPU when installed, with as many threads as we use.
+
+Training = forward + backward + Adam step; inference = forward only. Every measurement runs in its
+own process (numba and PyTorch share the OpenMP runtime), the competitors alternate, and the
+medians are compared. Also prints the achieved GFLOP/s against this machine's float32 GEMM peak.
+
+    python benchmarks/lenet.py [--rounds 3] [--threads 2] [--quick] [--profile]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+# FLOPs per image (multiply-add = 2): conv1 2*20*25*24*24, conv2 2*50*500*8*8, fc1 2*800*500, fc2 2*500*10.
+FORWARD_FLOP = 2 * (20 * 25 * 576 + 50 * 500 * 64 + 800 * 500 + 500 * 10)
+# Backward is two GEMMs per layer (weights and inputs) except conv1, whose input gradient is not needed.
+TRAIN_FLOP = 3 * FORWARD_FLOP - 2 * 20 * 25 * 576
+
+
+def numpyuq_worker(batch, steps, mode):
+    from numpyuq.losses import SoftmaxCrossEntropy
+    from numpyuq.models import LeNet
+    from numpyuq.optim import Adam
+
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()
+    optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+
+    def train_step():
+        optimizer.zero_grad()
+        loss(model(x, training=True), y)
+        model.backward(loss.backward())
+        optimizer.step()
+
+    step = train_step if mode == "train" else (lambda: model(x, training=False))
+    for _ in range(3):
+        step()                                             # compile and warm caches off the clock
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def torch_worker(batch, steps, mode, threads):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5),
+                          nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(),
+                          nn.Dropout(0.5), nn.Linear(500, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def train_step():
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+    def infer():
+        with torch.no_grad():
+            model.eval()(x)
+
+    step = train_step if mode == "train" else infer
+    for _ in range(3):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def measure(competitor, batch, steps, mode, threads):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               NUMBA_NUM_THREADS=str(threads))
+    env["NUMPYUQ_KERNELS"] = "reference" if competitor == "numpyuq-reference" else "numba"
+    out = subprocess.run([sys.executable, __file__, "--worker", competitor, "--batch", str(batch),
+                          "--steps", str(steps), "--mode", mode, "--threads", str(threads)],
+                         env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{competitor} worker failed:\n{out.stderr[-2000:]}")
+    return float(out.stdout.split()[-1])
+
+
+def gemm_peak():
+    """Best of five 1024^3 float32 matmuls, in GFLOP/s."""
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(5))
+    return 2 * 1024 ** 3 / best / 1e9
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def profile(batch, steps):
+    import cProfile
+    import pstats
+    from numpyuq.losses import SoftmaxCrossEntropy
+    from numpyuq.models import LeNet
+    from numpyuq.optim import Adam
+    rng = np.random.default_rng(0)
+    x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
+    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()
+    opt = Adam(model.parameters(), lr=1e-3)
+
+    def run():
+        for _ in range(steps):
+            opt.zero_grad()
+            loss(model(x, training=True), y)
+            model.backward(loss.backward())
+            opt.step()
+    run()
+    prof = cProfile.Profile()
+    prof.runcall(run)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="one round, few steps, batch 64 (CI smoke test)")
+    parser.add_argument("--profile", action="store_true", help="cProfile numpyuq training at batch 64")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="train", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        if args.worker == "torch":
+            print(torch_worker(args.batch, args.steps, args.mode, args.threads))
+        else:
+            print(numpyuq_worker(args.batch, args.steps, args.mode))
+        return
+    if args.profile:
+        return profile(64, args.steps)
+    batches, rounds, steps = ([64], 1, 3) if args.quick else ([64, 128], args.rounds, args.steps)
+    competitors = ["numpyuq", "numpyuq-reference"]
+    try:
+        import torch  # noqa: F401
+        competitors.append("torch")
+    except ImportError:
+        print("PyTorch is not installed: comparing numpyuq with its references only (see README).")
+    peak = gemm_peak()
+    print(f"float32 GEMM peak (1024^3, {args.threads} threads): {peak:.0f} GFLOP/s; "
+          f"LeNet {TRAIN_FLOP / 1e6:.1f} MFLOP per training image, {FORWARD_FLOP / 1e6:.2f} per inference")
+    for mode in ("train", "infer"):
+        for batch in batches:
+            results = {c: [] for c in competitors}
+            for r in range(rounds):
+                order = competitors if r % 2 == 0 else competitors[::-1]
+                for competitor in order:
+                    results[competitor].append(measure(competitor, batch, steps, mode, args.threads))
+            flop = TRAIN_FLOP if mode == "train" else FORWARD_FLOP
+            print(f"\n{mode} batch {batch}: images/s (median of {rounds})")
+            medians = {c: statistics.median(v) for c, v in results.items()}
+            for c, v in medians.items():
+                print(f"  {c:18s} {v:9.0f}   {v * flop / 1e9:6.1f} GFLOP/s ({100 * v * flop / 1e9 / peak:4.1f}% of peak)")
+            if "torch" in medians:
+                print(f"  ratio numpyuq / PyTorch: {medians['numpyuq'] / medians['torch']:.2f}  (target >= 1.0)")
+            print(f"  ratio numba / reference: {medians['numpyuq'] / medians['numpyuq-reference']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
