@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/moons.py
+	$(PY) benchmarks/lenet.py
 
 clean:
 	rm -rf $(VENV) $(OUT) figures .pytest_cache
