@@ -1,3 +1,9 @@
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
 from numpyuq.cli import main
 
 
@@ -11,23 +17,10 @@ def test_demo_prints_the_table_and_writes_the_figure(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_moons_benchmark_quick_produces_numbers():
-    import pathlib
-    import subprocess
-    import sys
-    script = pathlib.Path(__file__).parent.parent / "benchmarks" / "moons.py"
-    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
-                         timeout=300)
+@pytest.mark.parametrize("script, expected", [("moons.py", "numpyuq"), ("lenet.py", "images/s")])
+def test_benchmark_quick_produces_numbers(script, expected):
+    """The benchmarks run in CI-size time with --quick; only that they report numbers is asserted."""
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / script
+    out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "numpyuq" in out.stdout and " s" in out.stdout
-
-
-def test_lenet_benchmark_quick_produces_numbers():
-    import pathlib
-    import subprocess
-    import sys
-    script = pathlib.Path(__file__).parent.parent / "benchmarks" / "lenet.py"
-    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "images/s" in out.stdout and "GFLOP/s" in out.stdout
+    assert expected in out.stdout and any(ch.isdigit() for ch in out.stdout)
