@@ -6,6 +6,7 @@ from tqdm.auto import tqdm
 
 from .backend import asarray, get_array_module, to_numpy
 from .nn.init import as_generator
+from .nn.module import Module
 from .validation import check_finite, check_positive_int
 
 
@@ -71,6 +72,9 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), rng=
     y = asarray(y)
     xp = get_array_module(x)
     rng = as_generator(rng)
+    # Only modules that define a regulariser are visited each step (walking the whole tree twice
+    # a step cost about 60 us, 5% of a DeepResNet step).
+    penalised = [m for m in model.modules() if type(m).own_penalty is not Module.own_penalty]
     trainer = Trainer(model, loss, optimizer, epochs, x.shape[0])
     history = History()
     bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress, leave=False)
@@ -86,9 +90,10 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), rng=
             xb, yb = x[index], y[index]
             optimizer.zero_grad()
             out = model(xb, training=True)
-            batch_loss = loss(out, yb) + model.penalty()
+            batch_loss = loss(out, yb) + sum(m.own_penalty() for m in penalised)
             model.backward(loss.backward())
-            model.penalty_backward()
+            for m in penalised:
+                m.own_penalty_backward()
             optimizer.step()
             labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
             loss_sum += batch_loss * len(index)

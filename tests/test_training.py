@@ -65,3 +65,19 @@ def test_fit_rejects_bad_input():
         fit(*args, x, y, epochs=0, progress=False)
     with pytest.raises(ValueError, match=r"Dense input x must have 2 features"):
         fit(*args, np.zeros((64, 3)), y, epochs=1, progress=False)
+
+
+def test_fit_adds_the_gp_penalty_to_the_loss_and_gradient():
+    from numpyuq.models import DeepResNetSNGP
+    x, y = small_problem(32)
+    histories = []
+    for l2 in (0.0, 10.0):
+        model = DeepResNetSNGP(2, num_layers=1, num_hidden=8, num_inducing=16, seed=0,
+                               gp_kwargs={"l2_regularization": l2})
+        beta0 = model.classifier.output_weights.value.copy()
+        histories.append(fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-2), x, y,
+                             epochs=3, batch_size=32, progress=False))
+        shrink = np.abs(model.classifier.output_weights.value).sum() / np.abs(beta0).sum()
+        if l2:
+            assert shrink < 0.99             # the penalty's gradient pulls the output weights in
+    assert histories[1].loss[0] > histories[0].loss[0] + 1.0      # and its value is in the loss
