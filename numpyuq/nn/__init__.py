@@ -7,10 +7,10 @@ from .gaussian_process import RandomFeatureGP
 from .module import Module, Parameter
 from .normalization import LayerNorm
 from .pooling import MaxPool2D
-from .reshape import Flatten
+from .reshape import ChannelsLast, Flatten
 from .residual import Residual
 from .sequential import Sequential
 from .spectral_norm import SpectralNorm
 
 __all__ = ["Module", "Parameter", "Sequential", "Dense", "Conv2D", "MaxPool2D", "ReLU", "Softplus", "Dropout", "Flatten",
-           "Residual", "LayerNorm", "SpectralNorm", "RandomFeatureGP", "dropout_at_inference"]
+           "Residual", "LayerNorm", "ChannelsLast", "SpectralNorm", "RandomFeatureGP", "dropout_at_inference"]

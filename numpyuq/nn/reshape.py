@@ -1,4 +1,5 @@
-"""Flatten: (N, ...) -> (N, prod(...))."""
+"""Reshapes: Flatten (N, ...) -> (N, prod(...)); ChannelsLast NCHW -> NHWC."""
+from ..backend import get_array_module
 from .module import Module
 
 
@@ -11,3 +12,16 @@ class Flatten(Module):
 
     def backward(self, dy):
         return dy.reshape(self._shape)
+
+
+class ChannelsLast(Module):
+    """NCHW -> NHWC: x (N, C, H, W) -> (N, H, W, C); backward transposes dy back.
+
+    For one channel the two layouts are the same memory, and no copy is made.
+    """
+
+    def forward(self, x, training=False):
+        return get_array_module(x).ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+    def backward(self, dy):
+        return dy.transpose(0, 3, 1, 2)

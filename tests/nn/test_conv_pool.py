@@ -17,6 +17,26 @@ def test_conv2d_gradients(rng, shape, out_ch, k, stride, padding):
     assert_grad_ok(check_module(layer, rng.standard_normal(shape)))
 
 
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("shape, out_ch, k, stride, padding", [
+    ((2, 7, 7, 3), 4, 3, 1, 0), ((2, 8, 7, 2), 3, 3, 2, 0), ((1, 5, 6, 2), 2, 5, 1, 2), ((2, 6, 6, 1), 3, 3, 1, 1)])
+def test_conv2d_nhwc_gradients(rng, shape, out_ch, k, stride, padding, activation):
+    layer = Conv2D(shape[3], out_ch, k, stride=stride, padding=padding, activation=activation,
+                   data_format="NHWC", rng=rng, dtype=np.float64)
+    assert_grad_ok(check_module(layer, rng.standard_normal(shape)))
+
+
+def test_conv2d_nhwc_and_relu_match_the_nchw_layer(rng):
+    nchw = Conv2D(3, 4, 3, stride=2, padding=1, rng=0, dtype=np.float64)
+    nhwc = Conv2D(3, 4, 3, stride=2, padding=1, activation="relu", data_format="NHWC", rng=0,
+                  dtype=np.float64)
+    x = rng.standard_normal((2, 3, 7, 6))
+    expected = np.maximum(nchw(x), 0).transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(nhwc(x.transpose(0, 2, 3, 1).copy()), expected, rtol=1e-12, atol=1e-12)
+    relu_nchw = Conv2D(3, 4, 3, activation="relu", rng=0, dtype=np.float64)
+    assert_grad_ok(check_module(relu_nchw, rng.standard_normal((2, 3, 6, 5))))
+
+
 def test_conv2d_matches_scipy_correlate(rng):
     layer = Conv2D(3, 4, 3, padding=1, rng=rng, dtype=np.float64)
     x = rng.standard_normal((2, 3, 6, 5))
@@ -51,6 +71,13 @@ def test_maxpool_gradients(rng, shape, size, stride):
     assert_grad_ok(check_module(MaxPool2D(size, stride), distinct_values(rng, shape)))
 
 
+def test_maxpool_nhwc_gradients_and_agreement(rng):
+    x = distinct_values(rng, (2, 6, 7, 3))
+    assert_grad_ok(check_module(MaxPool2D(2, 2, data_format="NHWC"), x))
+    np.testing.assert_array_equal(MaxPool2D(2, 2, data_format="NHWC")(x),
+                                  MaxPool2D(2, 2)(x.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1))
+
+
 def test_maxpool_matches_direct_loop(rng):
     x = rng.standard_normal((2, 3, 7, 6))
     y = MaxPool2D(2, 2)(x)
@@ -60,9 +87,11 @@ def test_maxpool_matches_direct_loop(rng):
         assert y[idx] == x[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max()
 
 
+@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("training", [False, True])
-def test_lenet_gradients(rng, training):
-    model = LeNet(dropout=0.3, channels=(2, 3), hidden=8, seed=0, input_grad=True, dtype=np.float64)
+def test_lenet_gradients(rng, training, data_format):
+    model = LeNet(dropout=0.3, channels=(2, 3), hidden=8, seed=0, input_grad=True,
+                  data_format=data_format, dtype=np.float64)
     assert_grad_ok(check_module(model, rng.standard_normal((2, 1, 28, 28)), training=training))
 
 

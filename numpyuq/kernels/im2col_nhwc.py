@@ -1,0 +1,114 @@
+"""im2col / col2im for channels-last (NHWC) convolutions.
+
+Same row order as the NCHW version (one row per output pixel, (n, oh, ow)), but the columns are
+ordered (kh, kw, c). For every kernel row kh the KW * C input values a row needs are *contiguous*
+in an NHWC image, so each copy is a run of KW * C floats (100 for LeNet's second layer) instead of
+runs of KW = 5; and the GEMM output (N*OH*OW, F) already *is* the NHWC output, with no layout pass.
+"""
+import numba
+import numpy as np
+
+from ..backend import get_array_module
+from .dispatch import PARALLEL, use_numba
+from .im2col import col2im, conv_output_size, im2col
+
+
+def im2col_nhwc_reference(x, KH, KW, stride, padding):
+    """x: (N, H, W, C) -> cols: (N*OH*OW, KH*KW*C), one strided slice per kernel offset."""
+    xp = get_array_module(x)
+    N, H, W, C = x.shape
+    OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
+    xpad = xp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    cols = xp.empty((N, OH, OW, KH, KW, C), x.dtype)
+    for kh in range(KH):
+        for kw in range(KW):
+            cols[:, :, :, kh, kw, :] = xpad[:, kh:kh + stride * OH:stride, kw:kw + stride * OW:stride, :]
+    return cols.reshape(N * OH * OW, KH * KW * C)
+
+
+def col2im_nhwc_reference(cols, x_shape, KH, KW, stride, padding):
+    """Adjoint of im2col_nhwc: cols (N*OH*OW, KH*KW*C) -> dx (N, H, W, C), summing overlaps."""
+    xp = get_array_module(cols)
+    N, H, W, C = x_shape
+    OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
+    cols6 = cols.reshape(N, OH, OW, KH, KW, C)
+    dxpad = xp.zeros((N, H + 2 * padding, W + 2 * padding, C), cols.dtype)
+    for kh in range(KH):
+        for kw in range(KW):
+            dxpad[:, kh:kh + stride * OH:stride, kw:kw + stride * OW:stride, :] += cols6[:, :, :, kh, kw, :]
+    return dxpad[:, padding:padding + H, padding:padding + W, :]
+
+
+def _im2col_nhwc_loops(x, KH, KW, stride, padding, cols):
+    """Fill cols (N*OH*OW, KH*KW*C) from x (N, H, W, C); zeros where the window leaves the image."""
+    N, H, W, C = x.shape
+    OH = (H + 2 * padding - KH) // stride + 1
+    OW = (W + 2 * padding - KW) // stride + 1
+    for n in numba.prange(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                row = (n * OH + oh) * OW + ow
+                col = 0
+                for kh in range(KH):
+                    ih = oh * stride + kh - padding
+                    for kw in range(KW):
+                        iw = ow * stride + kw - padding
+                        if 0 <= ih < H and 0 <= iw < W:
+                            for c in range(C):
+                                cols[row, col + c] = x[n, ih, iw, c]
+                        else:
+                            for c in range(C):
+                                cols[row, col + c] = 0
+                        col += C
+
+
+def _col2im_nhwc_loops(cols, KH, KW, stride, padding, dx):
+    """dx (N, H, W, C) <- every cols entry added back at the pixel it was read from."""
+    N, H, W, C = dx.shape
+    OH = (H + 2 * padding - KH) // stride + 1
+    OW = (W + 2 * padding - KW) // stride + 1
+    for n in numba.prange(N):          # each n owns its image: no write races in parallel mode
+        dx[n] = 0
+        for oh in range(OH):
+            for ow in range(OW):
+                row = (n * OH + oh) * OW + ow
+                col = 0
+                for kh in range(KH):
+                    ih = oh * stride + kh - padding
+                    for kw in range(KW):
+                        iw = ow * stride + kw - padding
+                        if 0 <= ih < H and 0 <= iw < W:
+                            for c in range(C):
+                                dx[n, ih, iw, c] += cols[row, col + c]
+                        col += C
+
+
+_im2col_nhwc_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_im2col_nhwc_loops)
+_col2im_nhwc_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_col2im_nhwc_loops)
+
+
+def im2col_nhwc(x, KH, KW, stride=1, padding=0):
+    """x: (N, H, W, C) -> cols: (N*OH*OW, KH*KW*C)."""
+    if not use_numba(x):
+        return im2col_nhwc_reference(x, KH, KW, stride, padding)
+    N, H, W, C = x.shape
+    if C == 1:
+        # One channel: NHWC and NCHW are the same memory and the same column order, and the NCHW
+        # loops (innermost run KW) beat these (innermost run C = 1) by 2x.
+        return im2col(x.reshape(N, 1, H, W), KH, KW, stride, padding)
+    OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
+    cols = np.empty((N * OH * OW, KH * KW * C), x.dtype)
+    _im2col_nhwc_numba(np.ascontiguousarray(x), KH, KW, stride, padding, cols)
+    return cols
+
+
+def col2im_nhwc(cols, x_shape, KH, KW, stride=1, padding=0):
+    """cols: (N*OH*OW, KH*KW*C) -> dx: (N, H, W, C), the adjoint of ``im2col_nhwc``."""
+    if not use_numba(cols):
+        return col2im_nhwc_reference(cols, x_shape, KH, KW, stride, padding)
+    N, H, W, C = x_shape
+    if C == 1:
+        return col2im(cols, (N, 1, H, W), KH, KW, stride, padding).reshape(x_shape)
+    dx = np.empty(x_shape, cols.dtype)
+    _col2im_nhwc_numba(np.ascontiguousarray(cols), KH, KW, stride, padding, dx)
+    return dx
