@@ -117,13 +117,13 @@ _col2im_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_
 
 
 # ---- dispatchers ---------------------------------------------------------------------------
-def im2col(x, KH, KW, stride=1, padding=0):
-    """x: (N, C, H, W) -> cols: (N*OH*OW, C*KH*KW)."""
+def im2col(x, KH, KW, stride=1, padding=0, out=None):
+    """x: (N, C, H, W) -> cols: (N*OH*OW, C*KH*KW), written into ``out`` when given (NumPy path)."""
     if not use_numba(x):
         return im2col_reference(x, KH, KW, stride, padding)
     N, C, H, W = x.shape
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
-    cols = np.empty((N * OH * OW, C * KH * KW), x.dtype)
+    cols = np.empty((N * OH * OW, C * KH * KW), x.dtype) if out is None else out
     _im2col_numba(np.ascontiguousarray(x), KH, KW, stride, padding, cols)
     return cols
 

@@ -87,17 +87,17 @@ _im2col_nhwc_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALL
 _col2im_nhwc_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_col2im_nhwc_loops)
 
 
-def im2col_nhwc(x, KH, KW, stride=1, padding=0):
-    """x: (N, H, W, C) -> cols: (N*OH*OW, KH*KW*C)."""
+def im2col_nhwc(x, KH, KW, stride=1, padding=0, out=None):
+    """x: (N, H, W, C) -> cols: (N*OH*OW, KH*KW*C), written into ``out`` when given (NumPy path)."""
     if not use_numba(x):
         return im2col_nhwc_reference(x, KH, KW, stride, padding)
     N, H, W, C = x.shape
     if C == 1:
         # One channel: NHWC and NCHW are the same memory and the same column order, and the NCHW
         # loops (innermost run KW) beat these (innermost run C = 1) by 2x.
-        return im2col(x.reshape(N, 1, H, W), KH, KW, stride, padding)
+        return im2col(x.reshape(N, 1, H, W), KH, KW, stride, padding, out)
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
-    cols = np.empty((N * OH * OW, KH * KW * C), x.dtype)
+    cols = np.empty((N * OH * OW, KH * KW * C), x.dtype) if out is None else out
     _im2col_nhwc_numba(np.ascontiguousarray(x), KH, KW, stride, padding, cols)
     return cols
 
