@@ -7,17 +7,16 @@ from .init import as_generator
 from .module import Module
 
 
-def dropout_forward(x, keep_mask, rate):
-    """y = x * keep_mask / (1 - rate).  x, keep_mask: same shape (mask boolean or 0/1)."""
-    scale = 1.0 / (1.0 - rate)
-    kept = keep_mask * x.dtype.type(scale)
-    return x * kept, kept
+def dropout_forward(x, multiplier):
+    """y = x * multiplier, with multiplier = keep / (1 - rate): 0 for dropped units, 1 / (1 - rate)
+    for kept ones (inverted dropout keeps E[y] = x).  x, multiplier: same shape."""
+    return x * multiplier, multiplier
 
 
 def dropout_backward(dy, cache):
-    """The map is linear with diagonal (mask / (1 - rate)): dx = dy * that diagonal."""
-    kept = cache
-    return (dy * kept,)
+    """The map is linear and diagonal: dx = dy * multiplier."""
+    multiplier = cache
+    return (dy * multiplier,)
 
 
 class Dropout(Module):
@@ -39,7 +38,8 @@ class Dropout(Module):
             return x
         # One 63-bit key from our Generator per call; the mask is a hash of (key, position).
         key = int(self.rng.integers(0, 2**63))
-        y, self._cache = dropout_forward(x, keep_mask(key, x.shape, self.rate, like=x), self.rate)
+        multiplier = keep_mask(key, x.shape, self.rate, like=x, value=1.0 / (1.0 - self.rate))
+        y, self._cache = dropout_forward(x, multiplier)
         return y
 
     def backward(self, dy):

@@ -1,4 +1,5 @@
 """Residual connection, y = x + f(x) (He et al. 2016)."""
+from ..backend import get_array_module
 from .module import Module
 
 
@@ -12,7 +13,11 @@ class Residual(Module):
         return x + self.branch(x, training=training)
 
     def backward(self, dy):
-        return dy + self.branch.backward(dy)
+        dx = self.branch.backward(dy)
+        if get_array_module(dx).may_share_memory(dx, dy):    # e.g. a branch that passes dy through
+            return dx + dy
+        dx += dy             # in place: saves an allocation on every step
+        return dx
 
     def __repr__(self):
         return f"Residual({self.branch!r})"

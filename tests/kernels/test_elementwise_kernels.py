@@ -15,6 +15,11 @@ def test_keep_mask_numba_equals_reference(shape, rate):
     slow = keep_mask_reference(2024, like.size, rate_threshold(rate)).reshape(shape)
     np.testing.assert_array_equal(fast, slow)
     assert fast.dtype == np.float32
+    scale = 1 / (1 - rate)
+    scaled = keep_mask(2024, shape, rate, like, value=scale)
+    np.testing.assert_array_equal(scaled, keep_mask_reference(2024, like.size, rate_threshold(rate),
+                                                              value=scale).reshape(shape))
+    np.testing.assert_array_equal(scaled, fast * np.float32(scale))
 
 
 def test_keep_mask_statistics_and_keys():

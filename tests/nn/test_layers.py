@@ -109,3 +109,13 @@ def test_parameters_are_named_by_path(rng):
     net = Sequential(Dense(2, 3, rng=rng), Residual(Sequential(Dense(3, 3, rng=rng))))
     names = [name for name, _ in net.named_parameters()]
     assert names == ["layers.0.w", "layers.0.b", "layers.1.branch.layers.0.w", "layers.1.branch.layers.0.b"]
+
+
+def test_residual_with_a_pass_through_branch_does_not_corrupt_dy(rng):
+    block = Residual(Dropout(0.0))             # the branch returns dy itself
+    x = rng.standard_normal((3, 4))
+    block(x)
+    dy = rng.standard_normal((3, 4))
+    saved = dy.copy()
+    np.testing.assert_array_equal(block.backward(dy), 2 * saved)
+    np.testing.assert_array_equal(dy, saved)
