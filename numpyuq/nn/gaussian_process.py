@@ -123,7 +123,10 @@ class RandomFeatureGP(Module):
         # The precision lives on the host in float64 whatever the backend: it is only ever
         # factorised, and a (M, M) Cholesky in float32 loses the small eigenvalues that matter.
         self._precision = np.eye(num_inducing) * cov_ridge_penalty
+        # A buffer behind a property (reads fold the queue in), so it is listed by hand rather
+        # than through register_buffer, which would assign the attribute.
         self._buffer_names.append("precision")
+        self.last_features = None       # phi of the last forward pass, (N, M)
         self._pending = []              # queued phi batches not yet folded into the precision
         self._cholesky = None
         self.num_accumulated = 0        # samples added to the precision since the last reset
@@ -212,15 +215,20 @@ class RandomFeatureGP(Module):
         self.output_weights.grad += (2 * self.l2_regularization) * self.output_weights.value
 
     # ---- posterior ---------------------------------------------------------------------------
+    def _features(self, phi):
+        if phi is not None:
+            return phi
+        if self.last_features is None:
+            raise RuntimeError("no features yet: call the layer (or pass phi) before asking for the posterior")
+        return self.last_features
+
     def predictive_variance(self, phi=None):
         """(N,) diagonal of ridge Phi P^-1 Phi^T for phi (default: the last forward's features)."""
-        phi = self.last_features if phi is None else phi
-        return posterior_variance(phi, self.cholesky(), self.ridge)
+        return posterior_variance(self._features(phi), self.cholesky(), self.ridge)
 
     def predictive_covariance(self, phi=None):
         """(N, N) ridge Phi P^-1 Phi^T, the seed's ``covmat``."""
-        phi = self.last_features if phi is None else phi
-        return posterior_covariance(phi, self.cholesky(), self.ridge)
+        return posterior_covariance(self._features(phi), self.cholesky(), self.ridge)
 
     def __repr__(self):
         return (f"RandomFeatureGP({self.in_features}, {self.units}, num_inducing={self.num_inducing}, "

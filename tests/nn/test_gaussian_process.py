@@ -119,3 +119,8 @@ def test_bad_arguments(rng):
         RandomFeatureGP(4, 2, kernel_scale=0)
     with pytest.raises(ValueError, match=r"4 features.*\(3, 5\)"):
         RandomFeatureGP(4, 2)(np.zeros((3, 5), np.float32))
+
+
+def test_posterior_before_any_forward_is_a_clear_error(rng):
+    with pytest.raises(RuntimeError, match="no features yet"):
+        small_gp(rng).predictive_variance()
