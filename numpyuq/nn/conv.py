@@ -1,4 +1,4 @@
-"""2-D convolution (cross-correlation, as every deep-learning library), NCHW, by im2col + one GEMM."""
+"""2-D convolution (cross-correlation, as every deep-learning library), NCHW or NHWC, by im2col + one GEMM."""
 import numpy as np
 
 from ..backend import asarray, get_array_module
