@@ -31,7 +31,7 @@ def test_im2col_nhwc_equals_reference(fn, shape, kh, kw, s, p, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     expected = mod.im2col_nhwc_reference(x, kh, kw, s, p)
     np.testing.assert_array_equal(run_im2col(fn, x, kh, kw, s, p), expected)
-    np.testing.assert_array_equal(mod.im2col_nhwc(x, kh, kw, s, p), expected)     # incl. the C = 1 route
+    np.testing.assert_array_equal(mod.im2col_nhwc(x, kh, kw, s, p), expected)     # the dispatcher too
 
 
 @pytest.mark.parametrize("fn", [mod._col2im_nhwc_loops, mod._col2im_nhwc_numba], ids=["loops", "numba"])
