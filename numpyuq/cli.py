@@ -8,7 +8,7 @@ import time
 def demo(out_dir, epochs=100, seed=0, num_samples=10, ensemble_size=10, n_jobs=2, progress=True):
     """The SNGP seed's comparison: train four methods on two moons, print the table, plot surfaces."""
     from .experiments.two_moons import format_table, run_comparison
-    from .plotting import plot_surfaces
+    from .plotting import plot_reliability, plot_surfaces
 
     os.makedirs(out_dir, exist_ok=True)
     start = time.perf_counter()
@@ -17,7 +17,9 @@ def demo(out_dir, epochs=100, seed=0, num_samples=10, ensemble_size=10, n_jobs=2
     print(format_table(results, data["y_test"]))
     path = plot_surfaces([(r.name, r.probs["grid"][:, 0]) for r in results], data["x"], data["y"],
                          data["x_ood"], os.path.join(out_dir, "moons_surfaces.png"))
-    print(f"\nwrote {path}\nwhole comparison: {time.perf_counter() - start:.1f} s")
+    reliability = plot_reliability([(r.name, r.probs["test"]) for r in results], data["y_test"],
+                                   os.path.join(out_dir, "moons_reliability.png"))
+    print(f"\nwrote {path} and {reliability}\nwhole comparison: {time.perf_counter() - start:.1f} s")
     return data, results
 
 

@@ -13,8 +13,8 @@ def test_demo_prints_the_table_and_writes_the_figure(tmp_path, capsys):
     out = capsys.readouterr().out
     for method in ("Deterministic", "SNGP", "MC dropout", "Deep ensemble"):
         assert method in out
-    png = tmp_path / "moons_surfaces.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("moons_surfaces.png", "moons_reliability.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("script, expected", [("moons.py", "numpyuq"), ("lenet.py", "images/s")])
