@@ -5,10 +5,10 @@ class Loss:
     """A scalar objective with a hand-written gradient with respect to its first argument."""
 
     def forward(self, inputs, targets):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward (abstract in the base class)")
 
     def backward(self, dy=1.0):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define backward (abstract in the base class)")
 
     def __call__(self, inputs, targets):
         return self.forward(inputs, targets)

@@ -39,10 +39,10 @@ class Module:
     """Base class: forward/backward by hand, parameters and buffers discovered by walking attributes."""
 
     def forward(self, x, training=False):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward (abstract in the base class)")
 
     def backward(self, dy):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define backward (abstract in the base class)")
 
     def __call__(self, x, training=False):
         return self.forward(x, training=training)

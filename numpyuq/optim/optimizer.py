@@ -19,4 +19,4 @@ class Optimizer:
             group.grad.fill(0)
 
     def step(self):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define step (abstract in the base class)")
