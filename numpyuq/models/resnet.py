@@ -4,6 +4,7 @@ import numpy as np
 from ..backend import get_array_module
 from ..nn import Dense, Dropout, Module, RandomFeatureGP, Residual, Sequential, SpectralNorm
 from ..nn.init import as_generator
+from ..validation import check_finite
 
 
 class DeepResNet(Module):
@@ -87,6 +88,7 @@ class DeepResNetSNGP(DeepResNet):
 
         Batched, so a 10,000-point grid never needs a 10,000^2 matrix unless ``return_covmat``.
         """
+        check_finite(x, "x")
         xp = get_array_module(x)
         if return_covmat:
             logits = self.forward(x)

@@ -66,3 +66,14 @@ def test_sngp_structure():
     assert sum(isinstance(m, SpectralNorm) for m in model.modules()) == 6
     assert isinstance(model.classifier, RandomFeatureGP)
     assert model.classifier.cov_momentum == -1 and model.classifier.num_inducing == 1024
+
+
+def test_sngp_predict_rejects_bad_input():
+    from numpyuq.models import DeepResNetSNGP
+    model = DeepResNetSNGP(2, num_layers=1, num_hidden=8, num_inducing=16)
+    with pytest.raises(ValueError, match="x must be finite, got 1 NaN"):
+        model.predict(np.array([[0.0, np.nan]], np.float32))
+    with pytest.raises(ValueError, match="Dense input x must have 2 features"):
+        model.predict(np.zeros((3, 5), np.float32))
+    logits, cov = model.predict(np.zeros((3, 2), np.float32), return_covmat=True)
+    assert logits.shape == (3, 2) and cov.shape == (3, 3)
