@@ -97,11 +97,12 @@ def check_module(module, x, training=False, dy=None, eps=1e-5, rng=0):
     xp = get_array_module(x)
     x = x.copy()
     state = module.state_dict()
-    rng_states = [g.bit_generator.state for g in _generators(module)]
+    generators = _generators(module)
+    rng_states = [g.bit_generator.state for g in generators]
 
     def restore():
         module.load_state_dict(state)
-        for g, s in zip(_generators(module), rng_states):
+        for g, s in zip(generators, rng_states):
             g.bit_generator.state = s
 
     restore()

@@ -59,20 +59,6 @@ def _im2col_loops(x, KH, KW, stride, padding, cols):
     N, C, H, W = x.shape
     OH = (H + 2 * padding - KH) // stride + 1
     OW = (W + 2 * padding - KW) // stride + 1
-    if padding == 0:
-        # Every window lies inside the image: a straight copy of KW-long runs, no bounds tests
-        # (20-25% faster on LeNet's two layers).
-        for n in numba.prange(N):
-            for oh in range(OH):
-                for ow in range(OW):
-                    row = (n * OH + oh) * OW + ow
-                    col = 0
-                    for c in range(C):
-                        for kh in range(KH):
-                            for kw in range(KW):
-                                cols[row, col] = x[n, c, oh * stride + kh, ow * stride + kw]
-                                col += 1
-        return
     for n in numba.prange(N):
         for oh in range(OH):
             for ow in range(OW):

@@ -13,9 +13,14 @@ def dense_forward(x, w, b):
     return x @ w + b, (x, w)
 
 
-def dense_backward(dy, cache):
-    """dy: (N, M) -> dx = dy w^T: (N, D), dw = x^T dy: (D, M), db = sum_n dy: (M,)."""
+def dense_backward(dy, cache, param_grads=True):
+    """dy: (N, M) -> dx = dy w^T: (N, D), dw = x^T dy: (D, M), db = sum_n dy: (M,).
+
+    ``param_grads=False`` (a frozen layer) skips dw and db, returning None for them.
+    """
     x, w = cache
+    if not param_grads:
+        return dy @ w.T, None, None
     return dy @ w.T, x.T @ dy, dy.sum(axis=0)
 
 
@@ -25,11 +30,12 @@ def dense_relu_forward(x, w, b):
     return y, (x, w, y)
 
 
-def dense_relu_backward(dy, cache):
+def dense_relu_backward(dy, cache, param_grads=True):
     """dz = dy [y > 0] (ReLU passes gradient where its output is positive), then as dense_backward."""
     x, w, y = cache
     dz, db = relu_bias_backward(dy, y)
-    return dz @ w.T, x.T @ dz, db
+    dx, dw, _ = dense_backward(dz, (x, w), param_grads)
+    return dx, dw, db if param_grads else None
 
 
 _ACTIVATIONS = {None: (dense_forward, dense_backward), "relu": (dense_relu_forward, dense_relu_backward)}
@@ -75,7 +81,7 @@ class Dense(Module):
         return y
 
     def backward(self, dy):
-        dx, dw, db = self._backward(dy, self._cache)
+        dx, dw, db = self._backward(dy, self._cache, self.w.trainable)
         if not self.w.trainable:
             return dx
         self.w.grad += dw          # accumulate: a parameter may be used twice

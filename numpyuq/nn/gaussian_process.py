@@ -23,6 +23,7 @@ import math
 import warnings
 
 import numpy as np
+import scipy.linalg
 
 from ..backend import asarray, get_array_module, to_numpy
 from ..validation import check_features
@@ -60,7 +61,6 @@ def posterior_variance(phi, cholesky, ridge, chunk=2048):
     phi: (N, M), cholesky: lower (M, M) -> (N,). Works in ``chunk`` rows at a time, so memory is
     O(M chunk), never O(N^2).
     """
-    import scipy.linalg
     out = np.empty(phi.shape[0])
     for start in range(0, phi.shape[0], chunk):
         block = to_numpy(phi[start:start + chunk]).astype(np.float64)
@@ -71,7 +71,6 @@ def posterior_variance(phi, cholesky, ridge, chunk=2048):
 
 def posterior_covariance(phi, cholesky, ridge):
     """ridge Phi P^-1 Phi^T: (N, N) (the seed's ``covmat``), via two triangular solves."""
-    import scipy.linalg
     solved = scipy.linalg.solve_triangular(cholesky, to_numpy(phi).astype(np.float64).T, lower=True,
                                            check_finite=False)
     return ridge * solved.T @ solved
@@ -173,7 +172,6 @@ class RandomFeatureGP(Module):
     def cholesky(self):
         """Lower Cholesky factor of the precision, cached until the precision changes."""
         if self._cholesky is None:
-            import scipy.linalg
             self._cholesky = scipy.linalg.cholesky(np.asarray(self.precision, np.float64), lower=True)
         return self._cholesky
 
