@@ -1,4 +1,8 @@
-"""Central finite-difference gradient checks for modules and losses (float64 only).
+"""Central finite-difference gradient checks for pure pairs, modules and losses (float64 only).
+
+``check_pair(forward, backward, inputs)`` checks one pure ``*_forward`` / ``*_backward`` pair,
+so a reader sees exactly which function is checked against which argument;
+``check_module`` checks a stateful module end to end; ``check_loss`` a loss.
 
 For a module y = f(x; params) we check the backward pass against
     dL/dt  ~  (L(t + eps) - L(t - eps)) / (2 eps),     L = sum(y * dy),
@@ -77,8 +81,46 @@ def _report(pairs):
         per_array[name] = float(err.max(initial=0.0))
         if err.size and per_array[name] > max_err:
             max_err = per_array[name]
-            worst = (name, np.unravel_index(int(err.argmax()), err.shape))
+            worst = (name, tuple(int(i) for i in np.unravel_index(int(err.argmax()), err.shape)))
     return GradCheckReport(max(max_err, 0.0), worst, per_array)
+
+
+def check_pair(forward, backward, inputs, dy=None, eps=1e-5, rng=0, **hyper):
+    """Compare a pure backward with central differences of its forward, for every input it returns.
+
+    The scalar checked is L = sum(forward(*inputs, **hyper)[0] * dy) with a random dy.
+
+    Args:
+        forward: ``forward(*inputs, **hyper) -> (y, cache)``.
+        backward: ``backward(dy, cache) -> gradients``, in the order of the forward's inputs. It may
+            return fewer gradients than there are inputs (the rest are constants, e.g. the power
+            iteration's u and v) and None for a skipped one; those are not checked.
+        inputs: dict ``name -> float64 array``, in the forward's positional order.
+        hyper: keyword arguments of the forward (stride, padding, activation, ...).
+    Returns:
+        GradCheckReport keyed by the input names.
+    """
+    names = list(inputs)
+    for name in names:
+        _require_float64(name, inputs[name])
+    values = [inputs[name].copy() for name in names]
+    y, cache = forward(*[v.copy() for v in values], **hyper)
+    xp = get_array_module(y)
+    if dy is None:
+        dy = xp.asarray(np.random.default_rng(rng).standard_normal(y.shape))
+    grads = backward(dy, cache)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    pairs = {}
+    for i, grad in enumerate(grads):
+        if grad is None:
+            continue
+
+        def loss_at(value, i=i):
+            args = [v.copy() for v in values]
+            args[i] = value.copy()
+            return (forward(*args, **hyper)[0] * dy).sum()
+        pairs[names[i]] = (grad, _numeric_gradient(loss_at, values[i].copy(), eps))
+    return _report(pairs)
 
 
 def check_module(module, x, training=False, dy=None, eps=1e-5, rng=0):

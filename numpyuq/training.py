@@ -5,7 +5,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .backend import asarray, get_array_module, to_numpy
-from .nn.init import as_generator
+from .seeding import as_generator
 from .nn.module import Module
 from .validation import check_finite, check_positive_int
 

@@ -3,9 +3,6 @@ import importlib.util
 import numpy as np
 import pytest
 
-GRAD_TOL = 1e-6
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
@@ -29,6 +26,3 @@ def xp(request):
         return cupy
     return np
 
-
-def assert_grad_ok(report, tol=GRAD_TOL):
-    assert report.max_rel_error < tol, report

@@ -12,10 +12,10 @@ makes one pass over all parameters at once.  All arrays are 1-D and updated in p
 """
 import math
 
-import numba
 import numpy as np
 
 from ..backend import get_array_module
+from .dispatch import compiled, use_numba
 
 
 def adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step):
@@ -51,14 +51,14 @@ def _adam_update_loops(value, grad, m, v, step_size, inv_sqrt_bc2, beta1, one_mi
         value[i] = value[i] * shrink - step_size * mi / (math.sqrt(vi) * inv_sqrt_bc2 + eps)
 
 
-# error_model="numpy": no ZeroDivisionError check per element, which is what lets LLVM vectorise
-# the loop (measured 8x faster on 100k float32 parameters).
-_adam_update_numba = numba.njit(cache=True, error_model="numpy")(_adam_update_loops)
+# Vectorised by LLVM thanks to compiled()'s error_model="numpy" (measured 8x faster on 100k float32
+# parameters than with Python's division semantics).
+_adam_update_numba = compiled(_adam_update_loops)
 
 
 def adam_update(value, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step):
     """Dispatch: the numba kernel for NumPy arrays, the xp reference otherwise."""
-    if not isinstance(value, np.ndarray):
+    if not use_numba(value):
         return adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay,
                                      decoupled, step)
     scalar = value.dtype.type

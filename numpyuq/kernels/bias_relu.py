@@ -5,10 +5,10 @@ Backward dz = dy * [y > 0],  db = sum_n dz       one pass instead of three (comp
 
 z, y, dy, dz: (N, M); b, db: (M,).  The numba versions work in place on preallocated arrays.
 """
-import numba
 import numpy as np
 
 from ..backend import get_array_module
+from .dispatch import compiled, use_numba
 
 
 def bias_relu_forward_reference(z, b):
@@ -43,13 +43,13 @@ def _relu_bias_backward_loops(dy, y, dz, db):
             db[m] += g
 
 
-_bias_relu_forward_numba = numba.njit(cache=True, error_model="numpy")(_bias_relu_forward_loops)
-_relu_bias_backward_numba = numba.njit(cache=True, error_model="numpy")(_relu_bias_backward_loops)
+_bias_relu_forward_numba = compiled(_bias_relu_forward_loops)
+_relu_bias_backward_numba = compiled(_relu_bias_backward_loops)
 
 
 def bias_relu_forward(z, b):
     """max(z + b, 0); overwrites ``z`` on the NumPy path (callers pass a fresh matmul result)."""
-    if isinstance(z, np.ndarray) and z.flags.c_contiguous and z.size:
+    if use_numba(z) and z.flags.c_contiguous and z.size:
         _bias_relu_forward_numba(z, b)
         return z
     return bias_relu_forward_reference(z, b)
@@ -57,7 +57,7 @@ def bias_relu_forward(z, b):
 
 def relu_bias_backward(dy, y):
     """(dz, db) = (dy * [y > 0], column sums of dz)."""
-    if isinstance(dy, np.ndarray) and dy.size:
+    if use_numba(dy) and dy.size:
         dz = np.empty_like(dy)
         db = np.empty(dy.shape[1], dy.dtype)
         _relu_bias_backward_numba(np.ascontiguousarray(dy), y, dz, db)

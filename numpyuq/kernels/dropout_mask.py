@@ -8,10 +8,10 @@ masks are reproducible from a seed; the hash replaces about 33 us of ``Generator
 """
 import math
 
-import numba
 import numpy as np
 
 from ..backend import get_array_module
+from .dispatch import compiled, use_numba
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -43,7 +43,7 @@ def _keep_mask_loops(key, threshold, value, out):
         out[i] = value if (z >> _S32) >= threshold else 0
 
 
-_keep_mask_numba = numba.njit(cache=True, error_model="numpy")(_keep_mask_loops)
+_keep_mask_numba = compiled(_keep_mask_loops)
 
 
 def keep_mask(key, shape, rate, like, value=1.0):
@@ -51,7 +51,7 @@ def keep_mask(key, shape, rate, like, value=1.0):
     ``like``; ``value = 1 / (1 - rate)`` gives inverted dropout's multiplier in the same pass."""
     size = math.prod(shape)             # math.prod: np.prod costs 9 us a call here
     threshold = rate_threshold(rate)
-    if isinstance(like, np.ndarray):
+    if use_numba(like):
         out = np.empty(size, like.dtype)
         _keep_mask_numba(np.uint64(key), threshold, like.dtype.type(value), out)
         return out.reshape(shape)

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from .dispatch import PARALLEL, use_numba
+from .dispatch import compiled, use_numba
 
 
 def conv_output_size(size, kernel, stride, padding):
@@ -98,8 +98,8 @@ def _col2im_loops(cols, KH, KW, stride, padding, dx):
                                 dx[n, c, ih, iw] += cols[row, base + kw]
 
 
-_im2col_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_im2col_loops)
-_col2im_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_col2im_loops)
+_im2col_numba = compiled(_im2col_loops, parallel=True)
+_col2im_numba = compiled(_col2im_loops, parallel=True)
 
 
 # ---- dispatchers ---------------------------------------------------------------------------

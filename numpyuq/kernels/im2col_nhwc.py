@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from .dispatch import PARALLEL, use_numba
+from .dispatch import compiled, use_numba
 from .im2col import conv_output_size
 
 
@@ -101,8 +101,8 @@ def _col2im_nhwc_loops(cols, KH, KW, stride, padding, dx):
                                 dx[n, ih, iw, c] += cols[row, col + kw * C + c]
 
 
-_im2col_nhwc_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_im2col_nhwc_loops)
-_col2im_nhwc_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_col2im_nhwc_loops)
+_im2col_nhwc_numba = compiled(_im2col_nhwc_loops, parallel=True)
+_col2im_nhwc_numba = compiled(_col2im_nhwc_loops, parallel=True)
 
 
 def im2col_nhwc(x, KH, KW, stride=1, padding=0, out=None):

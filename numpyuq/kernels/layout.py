@@ -4,10 +4,9 @@ with the bias work that happens at the same moment:
     forward:  y[n, f, p] = y_rows[n*P + p, f] + b[f]              (bias add + transpose, one pass)
     backward: dy_rows[n*P + p, f] = dy[n, f, p],  db[f] = sum dy   (transpose + bias grad, one pass)
 """
-import numba
 import numpy as np
 
-from .dispatch import use_numba
+from .dispatch import compiled, use_numba
 
 
 def rows_to_nchw_reference(y_rows, b, N, OH, OW):
@@ -47,8 +46,8 @@ def _nchw_to_rows_loops(dy, rows, db):
             db[f] += total
 
 
-_rows_to_nchw_numba = numba.njit(cache=True, error_model="numpy")(_rows_to_nchw_loops)
-_nchw_to_rows_numba = numba.njit(cache=True, error_model="numpy")(_nchw_to_rows_loops)
+_rows_to_nchw_numba = compiled(_rows_to_nchw_loops)
+_nchw_to_rows_numba = compiled(_nchw_to_rows_loops)
 
 
 def rows_to_nchw(y_rows, b, N, OH, OW):

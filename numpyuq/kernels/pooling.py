@@ -8,7 +8,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from .dispatch import PARALLEL, use_numba
+from .dispatch import compiled, use_numba
 
 
 def pool_output_size(size, window, stride):
@@ -75,8 +75,8 @@ def _maxpool_backward_loops(dy, argmax, size, stride, dx):
                     dx[n, c, oh * stride + k // size, ow * stride + k % size] += dy[n, c, oh, ow]
 
 
-_maxpool_forward_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_maxpool_forward_loops)
-_maxpool_backward_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_maxpool_backward_loops)
+_maxpool_forward_numba = compiled(_maxpool_forward_loops, parallel=True)
+_maxpool_backward_numba = compiled(_maxpool_backward_loops, parallel=True)
 
 
 def maxpool_forward(x, size, stride):

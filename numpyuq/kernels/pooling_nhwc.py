@@ -4,7 +4,7 @@ ki * size + kj, ties to the first)."""
 import numba
 import numpy as np
 
-from .dispatch import PARALLEL, use_numba
+from .dispatch import compiled, use_numba
 from .pooling import maxpool_backward_reference, maxpool_forward_reference, pool_output_size
 
 
@@ -50,8 +50,8 @@ def _maxpool_nhwc_backward_loops(dy, argmax, size, stride, dx):
                     dx[n, oh * stride + k // size, ow * stride + k % size, c] += dy[n, oh, ow, c]
 
 
-_maxpool_nhwc_forward_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_maxpool_nhwc_forward_loops)
-_maxpool_nhwc_backward_numba = numba.njit(cache=True, error_model="numpy", parallel=PARALLEL)(_maxpool_nhwc_backward_loops)
+_maxpool_nhwc_forward_numba = compiled(_maxpool_nhwc_forward_loops, parallel=True)
+_maxpool_nhwc_backward_numba = compiled(_maxpool_nhwc_backward_loops, parallel=True)
 
 
 def maxpool_nhwc_forward(x, size, stride):

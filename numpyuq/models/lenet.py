@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Sequential
-from ..nn.init import as_generator
+from ..seeding import as_generator
 
 
 class LeNet(Sequential):

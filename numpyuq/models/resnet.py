@@ -3,8 +3,8 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..nn import Dense, Dropout, Module, RandomFeatureGP, Residual, Sequential, SpectralNorm
-from ..nn.init import as_generator
-from ..validation import check_finite
+from ..seeding import as_generator
+from ..validation import check_finite, check_positive_int
 
 
 class DeepResNet(Module):
@@ -86,15 +86,17 @@ class DeepResNetSNGP(DeepResNet):
     def predict(self, x, return_covmat=False, batch_size=2048):
         """Inference: posterior-mean logits (N, K) and the GP variance (N,) (or the (N, N) covariance).
 
+        A pure function of x and the model's state (it does not depend on which pass ran last).
         Batched, so a 10,000-point grid never needs a 10,000^2 matrix unless ``return_covmat``.
         """
         check_finite(x, "x")
+        check_positive_int(batch_size, "batch_size")
         xp = get_array_module(x)
         if return_covmat:
-            logits = self.forward(x)
-            return logits, self.classifier.predictive_covariance()
+            return self.classifier.predict(self.features(x), return_covmat=True)
         logits, variance = [], []
         for start in range(0, x.shape[0], batch_size):
-            logits.append(self.forward(x[start:start + batch_size]))
-            variance.append(self.classifier.predictive_variance())
+            batch_logits, batch_variance = self.classifier.predict(self.features(x[start:start + batch_size]))
+            logits.append(batch_logits)
+            variance.append(batch_variance)
         return xp.concatenate(logits), np.concatenate(variance)

@@ -2,9 +2,10 @@
 import numpy as np
 
 from ..backend import asarray
-from ..validation import check_features
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
-from .init import as_generator, glorot_uniform, torch_uniform
+from ..seeding import as_generator
+from ..validation import check_features
+from .init import glorot_uniform, torch_uniform
 from .module import Module, Parameter
 
 
@@ -13,15 +14,17 @@ def dense_forward(x, w, b):
     return x @ w + b, (x, w)
 
 
-def dense_backward(dy, cache, param_grads=True):
+def dense_backward(dy, cache, input_grad=True, param_grads=True):
     """dy: (N, M) -> dx = dy w^T: (N, D), dw = x^T dy: (D, M), db = sum_n dy: (M,).
 
-    ``param_grads=False`` (a frozen layer) skips dw and db, returning None for them.
+    ``input_grad=False`` skips dx and ``param_grads=False`` (a frozen layer) skips dw and db;
+    a skipped gradient is returned as None.
     """
     x, w = cache
+    dx = dy @ w.T if input_grad else None
     if not param_grads:
-        return dy @ w.T, None, None
-    return dy @ w.T, x.T @ dy, dy.sum(axis=0)
+        return dx, None, None
+    return dx, x.T @ dy, dy.sum(axis=0)
 
 
 def dense_relu_forward(x, w, b):
@@ -30,15 +33,22 @@ def dense_relu_forward(x, w, b):
     return y, (x, w, y)
 
 
-def dense_relu_backward(dy, cache, param_grads=True):
+def dense_relu_backward(dy, cache, input_grad=True, param_grads=True):
     """dz = dy [y > 0] (ReLU passes gradient where its output is positive), then as dense_backward."""
     x, w, y = cache
     dz, db = relu_bias_backward(dy, y)
-    dx, dw, _ = dense_backward(dz, (x, w), param_grads)
+    dx, dw, _ = dense_backward(dz, (x, w), input_grad, param_grads)
     return dx, dw, db if param_grads else None
 
 
-_ACTIVATIONS = {None: (dense_forward, dense_backward), "relu": (dense_relu_forward, dense_relu_backward)}
+_PAIRS = {None: (dense_forward, dense_backward), "relu": (dense_relu_forward, dense_relu_backward)}
+
+
+def dense_pair(activation=None):
+    """The pure (forward, backward) pair of a Dense layer with ``activation`` (None or "relu")."""
+    if activation not in _PAIRS:
+        raise ValueError(f"activation must be one of {tuple(_PAIRS)}, got {activation!r}")
+    return _PAIRS[activation]
 
 
 class Dense(Module):
@@ -56,8 +66,7 @@ class Dense(Module):
 
     def __init__(self, in_features, out_features, activation=None, trainable=True,
                  init="glorot_uniform", rng=None, dtype=np.float32):
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
+        dense_pair(activation)                      # validates activation
         rng = as_generator(rng)
         if init == "glorot_uniform":
             w = glorot_uniform(rng, in_features, out_features, (in_features, out_features), dtype)
@@ -68,24 +77,29 @@ class Dense(Module):
         else:
             raise ValueError(f"init must be 'glorot_uniform' or 'torch', got {init!r}")
         self.in_features, self.out_features, self.activation = in_features, out_features, activation
-        self._forward, self._backward = _ACTIVATIONS[activation]
+        self.input_grad = True
         self.w = Parameter(asarray(w), trainable)
         self.b = Parameter(asarray(b), trainable)
 
     def check_input(self, x):
         check_features(x, "Dense input x", ndim=2, size=self.in_features)
 
+    def pair(self):
+        """(forward, backward, hyper): the pure pair this layer runs, for wrappers such as SpectralNorm."""
+        return (*dense_pair(self.activation), {})
+
     def forward(self, x, training=False):
         self.check_input(x)
-        y, self._cache = self._forward(x, self.w.value, self.b.value)
+        forward, _ = dense_pair(self.activation)
+        y, self._cache = forward(x, self.w.value, self.b.value)
         return y
 
     def backward(self, dy):
-        dx, dw, db = self._backward(dy, self._cache, self.w.trainable)
-        if not self.w.trainable:
-            return dx
-        self.w.grad += dw          # accumulate: a parameter may be used twice
-        self.b.grad += db
+        _, backward = dense_pair(self.activation)
+        dx, dw, db = backward(dy, self._cache, self.input_grad, self.w.trainable)
+        if self.w.trainable:
+            self.w.grad += dw          # accumulate: a parameter may be used twice
+            self.b.grad += db
         return dx
 
     def __repr__(self):

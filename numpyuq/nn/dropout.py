@@ -3,7 +3,7 @@ import contextlib
 
 from ..kernels.dropout_mask import keep_mask
 from ..validation import check_probability
-from .init import as_generator
+from ..seeding import as_generator
 from .module import Module
 
 

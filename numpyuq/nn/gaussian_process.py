@@ -14,22 +14,34 @@ The Laplace posterior of beta under a Gaussian likelihood has precision
     P <- m P + (1 - m) phi^T phi / batch       (0 < cov_momentum < 1: moving average per batch)
 and the predictive covariance of the logits at test features Phi* is ridge Phi* P^-1 Phi*^T (eq. 8).
 
-Cost: P only changes on training passes, but each update is an (M x M) rank-``batch`` product
-(268 MFLOP for M = 1024, batch 128), while the seed resets P at every epoch start, discarding all but
-the last epoch. So updates are queued and folded into P only when P is read (prediction,
-``state_dict``); a reset simply drops the queue.
+Memory: the layer keeps the (M, M) float64 precision (8 MiB for M = 1024) and, for one pass, the
+(batch, M) features; never more than that, however long the epoch. Cost: each precision update is an
+(M x M) rank-``batch`` product (268 MFLOP for M = 1024, batch 128, about 4x a whole DeepResNet
+step), and the seed resets P at every epoch start, so all but the last epoch's updates are thrown
+away. ``precision_updates = "off"`` skips them: ``ResetCovariance`` turns updates on only for the
+final epoch, which leaves exactly the precision the seed's per-epoch reset leaves.
 """
 import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
 
 from ..backend import asarray, get_array_module, to_numpy
+from ..seeding import as_generator
 from ..validation import check_features
-from .init import as_generator, glorot_uniform
+from .dense import dense_backward, dense_forward
+from .init import glorot_uniform
 from .module import Module, Parameter
-from .normalization import layernorm_backward, layernorm_forward
+from .normalization import LayerNorm, layernorm_backward, layernorm_forward
+
+PRECISION_UPDATES = ("train", "off", "always")
+
+
+class FeatureCache(NamedTuple):
+    norm: object            # LayerNorm cache, or None when the input is scaled instead
+    random_features: tuple  # cache of random_features_forward
 
 
 def random_features_forward(h, random_weights, random_offset, feature_scale):
@@ -94,13 +106,20 @@ class RandomFeatureGP(Module):
             while the moving average is a scaled surrogate whose scale depends on the batch count.
         cov_ridge_penalty: ridge, the prior precision (P starts at ridge I).
         rng: Generator or seed.  dtype: parameter dtype.
-    Buffers: random_weights (D, M), random_offset (M,), precision (M, M).
+    Attributes:
+        precision_updates: ``"train"`` (default) folds every training pass's features into the
+            precision; ``"off"`` never does; ``"always"`` also folds inference passes (used by
+            ``refit_covariance``).
+    Buffers: random_weights (D, M), random_offset (M,), precision (M, M) float64.
     """
 
     def __init__(self, in_features, units, num_inducing=1024, normalize_input=False,
                  scale_random_features=True, kernel_scale=1.0, output_bias=0.0,
                  l2_regularization=1e-6, cov_momentum=-1, cov_ridge_penalty=1.0, rng=None,
                  dtype=np.float32):
+        for name, value in (("in_features", in_features), ("units", units), ("num_inducing", num_inducing)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not kernel_scale > 0:
             raise ValueError(f"kernel_scale must be > 0, got {kernel_scale}")
         if not (cov_momentum < 0 or 0 < cov_momentum < 1):
@@ -113,50 +132,28 @@ class RandomFeatureGP(Module):
         self.l2_regularization, self.cov_momentum, self.ridge = l2_regularization, cov_momentum, cov_ridge_penalty
         self.feature_scale = math.sqrt(2.0 / num_inducing) if scale_random_features else 1.0
         if normalize_input:
-            from .normalization import LayerNorm
             self.input_norm = LayerNorm(in_features, dtype=dtype)
         self.register_buffer("random_weights", asarray(rng.standard_normal((in_features, num_inducing)).astype(dtype)))
         self.register_buffer("random_offset", asarray(rng.uniform(0, 2 * np.pi, num_inducing).astype(dtype)))
         self.output_weights = Parameter(asarray(glorot_uniform(rng, num_inducing, units, (num_inducing, units), dtype)))
         self.output_bias = Parameter(asarray(np.full(units, output_bias, dtype)), trainable=False)
-        # The precision lives on the host in float64 whatever the backend: it is only ever
-        # factorised, and a (M, M) Cholesky in float32 loses the small eigenvalues that matter.
-        self._precision = np.eye(num_inducing) * cov_ridge_penalty
-        # A buffer behind a property (reads fold the queue in), so it is listed by hand rather
-        # than through register_buffer, which would assign the attribute.
-        self._buffer_names.append("precision")
-        self.last_features = None       # phi of the last forward pass, (N, M)
-        self._pending = []              # queued phi batches not yet folded into the precision
-        self._cholesky = None
+        self.register_buffer("precision", np.eye(num_inducing) * cov_ridge_penalty, fixed_dtype=True)
+        self.precision_updates = "train"
         self.num_accumulated = 0        # samples added to the precision since the last reset
         self.num_training_samples = None
-
-    # ---- precision: queued updates, folded on read -----------------------------------------
-    @property
-    def precision(self):
-        """(M, M) posterior precision of beta, with every queued update applied."""
-        if self._pending:
-            precision = self._precision
-            for phi in self._pending:
-                precision = precision_update(precision, to_numpy(phi).astype(np.float64), self.cov_momentum)
-            self._precision[...] = precision
-            self._pending.clear()
-        return self._precision
-
-    @precision.setter
-    def precision(self, value):
-        self._pending.clear()
-        self._precision[...] = to_numpy(value)
         self._cholesky = None
 
+    # ---- precision ---------------------------------------------------------------------------
     def reset_covariance(self):
         """Precision back to ridge I (the seed calls this at every epoch start but the first)."""
-        self.precision = np.eye(self.num_inducing) * self.ridge
+        self.precision[...] = np.eye(self.num_inducing) * self.ridge
         self.num_accumulated = 0
+        self._cholesky = None
 
     def accumulate(self, phi):
-        """Queue phi: (N, M) into the precision; warn when the exact sum counts data twice."""
-        self._pending.append(phi)
+        """Fold phi: (N, M) into the precision; warn when the exact sum counts data twice."""
+        self.precision[...] = precision_update(self.precision, to_numpy(phi).astype(np.float64),
+                                               self.cov_momentum)
         self._cholesky = None
         self.num_accumulated += phi.shape[0]
         if (self.cov_momentum < 0 and self.num_training_samples is not None
@@ -172,37 +169,53 @@ class RandomFeatureGP(Module):
     def cholesky(self):
         """Lower Cholesky factor of the precision, cached until the precision changes."""
         if self._cholesky is None:
-            self._cholesky = scipy.linalg.cholesky(np.asarray(self.precision, np.float64), lower=True)
+            self._cholesky = scipy.linalg.cholesky(to_numpy(self.precision), lower=True)
         return self._cholesky
 
     # ---- forward / backward -----------------------------------------------------------------
+    def feature_map(self, x):
+        """phi(x): (N, M) and the cache to differentiate it: the one code path for the features."""
+        if self.normalize_input:
+            h, norm_cache = layernorm_forward(x, self.input_norm.gamma.value, self.input_norm.beta.value,
+                                              self.input_norm.eps)
+        else:
+            h, norm_cache = x * x.dtype.type(1.0 / math.sqrt(self.kernel_scale)), None
+        phi, rf_cache = random_features_forward(h, self.random_weights, self.random_offset, self.feature_scale)
+        return phi, FeatureCache(norm_cache, rf_cache)
+
     def random_features(self, x):
-        """phi(x): (N, M) in inference mode (no caching, no precision update)."""
-        h = (layernorm_forward(x, self.input_norm.gamma.value, self.input_norm.beta.value)[0]
-             if self.normalize_input else x * (1.0 / math.sqrt(self.kernel_scale)))
-        return random_features_forward(h, self.random_weights, self.random_offset, self.feature_scale)[0]
+        """phi(x): (N, M), with no side effect.  x: (N, D)."""
+        check_features(x, "RandomFeatureGP input x", ndim=2, size=self.in_features)
+        return self.feature_map(x)[0]
 
     def forward(self, x, training=False):
-        """x: (N, D) -> logits (N, units); a training pass also queues phi into the precision."""
+        """x: (N, D) -> logits (N, units) = phi(x) beta + bias, the output map a Dense with a frozen bias.
+
+        A training pass (or any pass under ``precision_updates="always"``) also folds phi into the
+        precision.
+        """
         check_features(x, "RandomFeatureGP input x", ndim=2, size=self.in_features)
-        if self.normalize_input:
-            h = self.input_norm(x, training=training)
-        else:
-            h = x * x.dtype.type(1.0 / math.sqrt(self.kernel_scale))
-        phi, self._rf_cache = random_features_forward(h, self.random_weights, self.random_offset,
-                                                      self.feature_scale)
-        self.last_features = phi
-        if training:
+        if self.precision_updates not in PRECISION_UPDATES:
+            raise ValueError(f"precision_updates must be one of {PRECISION_UPDATES}, "
+                             f"got {self.precision_updates!r}")
+        phi, feature_cache = self.feature_map(x)
+        if (training and self.precision_updates == "train") or self.precision_updates == "always":
             self.accumulate(phi)
-        return phi @ self.output_weights.value + self.output_bias.value
+        logits, dense_cache = dense_forward(phi, self.output_weights.value, self.output_bias.value)
+        self._cache = (feature_cache, dense_cache)
+        return logits
 
     def backward(self, dy):
-        phi = self.last_features
-        self.output_weights.grad += phi.T @ dy
-        (dh,) = random_features_backward(dy @ self.output_weights.value.T, self._rf_cache)
-        if self.normalize_input:
-            return self.input_norm.backward(dh)
-        return dh * dh.dtype.type(1.0 / math.sqrt(self.kernel_scale))
+        feature_cache, dense_cache = self._cache
+        dphi, dbeta, _ = dense_backward(dy, dense_cache)
+        self.output_weights.grad += dbeta
+        (dh,) = random_features_backward(dphi, feature_cache.random_features)
+        if not self.normalize_input:
+            return dh * dh.dtype.type(1.0 / math.sqrt(self.kernel_scale))
+        dx, dgamma, dbeta_norm = layernorm_backward(dh, feature_cache.norm)
+        self.input_norm.gamma.grad += dgamma
+        self.input_norm.beta.grad += dbeta_norm
+        return dx
 
     def own_penalty(self):
         """l2 |beta|^2, the reference's kernel_regularizer on the output weights."""
@@ -213,20 +226,22 @@ class RandomFeatureGP(Module):
         self.output_weights.grad += (2 * self.l2_regularization) * self.output_weights.value
 
     # ---- posterior ---------------------------------------------------------------------------
-    def _features(self, phi):
-        if phi is not None:
-            return phi
-        if self.last_features is None:
-            raise RuntimeError("no features yet: call the layer (or pass phi) before asking for the posterior")
-        return self.last_features
+    def predict(self, x, return_covmat=False):
+        """Posterior-mean logits (N, units) and their variance (N,) (or, with ``return_covmat``, the
+        (N, N) covariance) at inputs x: (N, D). No side effect: nothing is cached or accumulated."""
+        phi = self.random_features(x)
+        logits = dense_forward(phi, self.output_weights.value, self.output_bias.value)[0]
+        if return_covmat:
+            return logits, self.predictive_covariance(phi)
+        return logits, self.predictive_variance(phi)
 
-    def predictive_variance(self, phi=None):
-        """(N,) diagonal of ridge Phi P^-1 Phi^T for phi (default: the last forward's features)."""
-        return posterior_variance(self._features(phi), self.cholesky(), self.ridge)
+    def predictive_variance(self, phi):
+        """(N,) diagonal of ridge Phi P^-1 Phi^T for features phi: (N, M)."""
+        return posterior_variance(phi, self.cholesky(), self.ridge)
 
-    def predictive_covariance(self, phi=None):
-        """(N, N) ridge Phi P^-1 Phi^T, the seed's ``covmat``."""
-        return posterior_covariance(self._features(phi), self.cholesky(), self.ridge)
+    def predictive_covariance(self, phi):
+        """(N, N) ridge Phi P^-1 Phi^T for features phi: (N, M), the seed's ``covmat``."""
+        return posterior_covariance(phi, self.cholesky(), self.ridge)
 
     def __repr__(self):
         return (f"RandomFeatureGP({self.in_features}, {self.units}, num_inducing={self.num_inducing}, "

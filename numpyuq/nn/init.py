@@ -16,9 +16,3 @@ def torch_uniform(rng, fan_in, shape, dtype):
     limit = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
-
-def as_generator(rng):
-    """``rng`` as a Generator: an int seeds a new one, None draws fresh entropy."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    return np.random.default_rng(rng)

@@ -5,6 +5,20 @@ is saved but never optimised: spectral-norm vectors, GP random features and prec
 ``forward(x, training)`` keeps what ``backward`` needs; ``backward(dy)`` returns the input gradient
 and *accumulates* into ``p.grad`` (a parameter used twice receives both contributions).
 
+Two rules of ``backward`` that callers rely on:
+
+* it may return ``None``: the input gradient was skipped (a first layer built with
+  ``input_grad=False``, whose input is the data). ``Sequential`` stops there;
+* it may return ``dy`` itself, the very array it was given (an identity such as inference-mode
+  dropout). A caller that wants to modify the result in place must check
+  ``may_share_memory(dx, dy)`` first, as ``Residual`` does.
+
+Weighted layers (``Dense``, ``Conv2D``) also expose ``pair()``: their public pure
+``(forward, backward, hyper)``, and ``check_input(x)``, so that a wrapper (``SpectralNorm``) runs the
+same map on a transformed weight without touching the layer's private state. Every pure backward
+takes the same flags: ``input_grad`` (compute dx) and ``param_grads`` (compute dw, db); a skipped
+gradient is None.
+
 Children are discovered from attributes, in definition order: a ``Parameter``, a ``Module``, or a
 list/tuple of modules. Buffers are registered explicitly with ``register_buffer``.
 
@@ -76,11 +90,17 @@ class Module:
         """List of parameters (only the trainable ones unless ``trainable_only=False``)."""
         return [p for _, p in self.named_parameters() if p.trainable or not trainable_only]
 
-    def register_buffer(self, name, value):
-        """Store ``value`` as attribute ``name`` and include it in ``state_dict``."""
+    def register_buffer(self, name, value, fixed_dtype=False):
+        """Store ``value`` as attribute ``name`` and include it in ``state_dict``.
+
+        ``fixed_dtype=True`` keeps the buffer's dtype through ``astype`` (the GP precision stays
+        float64 in a float32 model: a float32 Cholesky loses the small eigenvalues that matter).
+        """
         names = vars(self).setdefault("_buffer_names", [])
         if name not in names:
             names.append(name)
+        if fixed_dtype:
+            vars(self).setdefault("_fixed_dtype_buffers", set()).add(name)
         setattr(self, name, value)
 
     def named_buffers(self, prefix=""):
@@ -152,9 +172,10 @@ class Module:
                 if isinstance(value, Parameter) and value.value.dtype.kind == "f":
                     value.value = value.value.astype(dtype)
                     value.grad = value.grad.astype(dtype)
+            fixed = vars(module).get("_fixed_dtype_buffers", set())
             for name in vars(module).get("_buffer_names", []):
                 buffer = getattr(module, name)
-                if buffer.dtype.kind == "f":
+                if buffer.dtype.kind == "f" and name not in fixed:
                     setattr(module, name, buffer.astype(dtype))
         return self
 

@@ -4,7 +4,7 @@ import scipy.special
 
 from numpyuq.gradcheck import check_loss
 from numpyuq.losses import SoftmaxCrossEntropy
-from tests.conftest import assert_grad_ok
+from tests.helpers import assert_grad_ok
 
 
 def test_cross_entropy_gradient(rng):

@@ -6,10 +6,10 @@ import pytest
 from numpyuq.data import make_moons_data
 from numpyuq.gradcheck import check_module
 from numpyuq.losses import SoftmaxCrossEntropy
-from numpyuq.models import DeepResNet
+from numpyuq.models import DeepResNet, DeepResNetSNGP
 from numpyuq.optim import Adam
 from numpyuq.training import fit
-from tests.conftest import assert_grad_ok
+from tests.helpers import assert_grad_ok
 
 
 @pytest.mark.parametrize("training", [False, True])
@@ -77,3 +77,32 @@ def test_sngp_predict_rejects_bad_input():
         model.predict(np.zeros((3, 5), np.float32))
     logits, cov = model.predict(np.zeros((3, 2), np.float32), return_covmat=True)
     assert logits.shape == (3, 2) and cov.shape == (3, 3)
+
+
+def test_sngp_predict_does_not_depend_on_the_last_forward(rng):
+    model = DeepResNetSNGP(2, num_layers=2, num_hidden=8, num_inducing=16, seed=0)
+    model(rng.standard_normal((20, 2)).astype(np.float32), training=True)
+    x = rng.standard_normal((7, 2)).astype(np.float32)
+    logits, variance = model.predict(x)
+    model(rng.standard_normal((3, 2)).astype(np.float32))          # another batch in between
+    logits2, variance2 = model.predict(x, batch_size=2)
+    np.testing.assert_allclose(logits, logits2, rtol=1e-5, atol=1e-6)      # float32, other batch split
+    np.testing.assert_allclose(variance, variance2, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_sngp_epoch_memory_is_independent_of_the_data_size():
+    """One epoch over 60,000 points: the GP keeps O(M^2 + batch M), not an epoch of features."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).standard_normal((60_000, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = DeepResNetSNGP(2, num_layers=6, num_hidden=128, seed=0)
+    optimizer = Adam(model.parameters(), lr=1e-4)
+    tracemalloc.start()
+    fit(model, SoftmaxCrossEntropy(), optimizer, x, y, epochs=1, batch_size=128, rng=0, progress=False)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # fit's own float32 copy of x and its index permutation are data, not GP state: allow them.
+    data_bytes = x.nbytes + 60_000 * 8
+    assert peak - data_bytes < 100 * 2**20, f"peak {peak / 2**20:.1f} MiB above {data_bytes / 2**20:.1f} MiB of data"

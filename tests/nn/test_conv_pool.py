@@ -6,7 +6,7 @@ import scipy.signal
 from numpyuq.gradcheck import check_module
 from numpyuq.models import LeNet
 from numpyuq.nn import Conv2D, MaxPool2D
-from tests.conftest import assert_grad_ok
+from tests.helpers import assert_grad_ok
 
 
 @pytest.mark.parametrize("shape, out_ch, k, stride, padding", [

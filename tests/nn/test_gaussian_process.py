@@ -6,7 +6,7 @@ import pytest
 
 from numpyuq.gradcheck import check_module
 from numpyuq.nn import RandomFeatureGP
-from tests.conftest import assert_grad_ok
+from tests.helpers import assert_grad_ok
 
 
 def small_gp(rng, **kwargs):
@@ -121,6 +121,38 @@ def test_bad_arguments(rng):
         RandomFeatureGP(4, 2)(np.zeros((3, 5), np.float32))
 
 
-def test_posterior_before_any_forward_is_a_clear_error(rng):
-    with pytest.raises(RuntimeError, match="no features yet"):
-        small_gp(rng).predictive_variance()
+def test_predict_is_a_pure_function_of_its_input(rng):
+    gp = small_gp(rng)
+    gp(rng.standard_normal((9, 4)), training=True)
+    x = rng.standard_normal((5, 4))
+    before = gp.state_dict()
+    logits, variance = gp.predict(x)
+    gp(rng.standard_normal((3, 4)))                 # another pass in between changes nothing
+    logits2, variance2 = gp.predict(x)
+    np.testing.assert_array_equal(logits, logits2)
+    np.testing.assert_array_equal(variance, variance2)
+    np.testing.assert_allclose(logits, gp(x))
+    for name, value in gp.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+    with pytest.raises(ValueError, match=r"4 features.*\(2, 3\)"):
+        gp.predict(np.zeros((2, 3)))
+
+
+def test_precision_updates_switch(rng):
+    gp = small_gp(rng)
+    x = rng.standard_normal((6, 4))
+    gp.precision_updates = "off"
+    gp(x, training=True)
+    np.testing.assert_array_equal(gp.precision, np.eye(12))
+    gp.precision_updates = "always"
+    gp(x, training=False)
+    phi = gp.random_features(x)
+    np.testing.assert_allclose(gp.precision, np.eye(12) + phi.T @ phi, rtol=1e-12)
+    gp.precision_updates = "sometimes"
+    with pytest.raises(ValueError, match="precision_updates must be one of"):
+        gp(x)
+
+
+def test_precision_stays_float64_in_a_float32_model(rng):
+    gp = RandomFeatureGP(4, 2, num_inducing=8, rng=0, dtype=np.float64).astype(np.float32)
+    assert gp.precision.dtype == np.float64 and gp.output_weights.value.dtype == np.float32

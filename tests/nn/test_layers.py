@@ -5,7 +5,7 @@ import pytest
 from numpyuq.gradcheck import check_module
 from numpyuq.nn import (Dense, Dropout, Flatten, LayerNorm, ReLU, Residual, Sequential, Softplus,
                         dropout_at_inference)
-from tests.conftest import assert_grad_ok
+from tests.helpers import assert_grad_ok
 
 
 def off_kinks(rng, shape, margin=0.05):

@@ -4,7 +4,7 @@ import pytest
 
 from numpyuq.gradcheck import check_module
 from numpyuq.nn import Dense, SpectralNorm
-from tests.conftest import assert_grad_ok
+from tests.helpers import assert_grad_ok
 
 
 def wrapped(rng, mode, bound, activation="relu", scale=1.0):

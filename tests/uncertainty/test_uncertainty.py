@@ -118,3 +118,38 @@ def test_dirichlet_uncertainty():
     probs, u = dirichlet_uncertainty(np.array([[0.0, 0.0, 0.0], [7.0, 0.0, 0.0]]))
     np.testing.assert_allclose(u, [1.0, 0.3])
     np.testing.assert_allclose(probs[1], [0.8, 0.1, 0.1])
+
+
+def test_reset_callback_leaves_the_seeds_precision():
+    """Updating only in the final epoch leaves the precision of the seed's reset-every-epoch recipe."""
+    from numpyuq.losses import SoftmaxCrossEntropy
+    from numpyuq.optim import Adam
+    from numpyuq.training import Callback, fit
+
+    class SeedRecipe(Callback):            # the seed: reset at every epoch start but the first
+        def on_epoch_begin(self, trainer):
+            if trainer.epoch > 0:
+                trainer.model.classifier.reset_covariance()
+
+    x, y = make_moons_data(sample_size=30, seed=0)
+    precisions = []
+    for callback in (ResetCovariance(), SeedRecipe()):
+        model = DeepResNetSNGP(2, num_layers=2, num_hidden=8, num_inducing=16, seed=0, dtype=np.float64)
+        fit(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y, epochs=3, batch_size=16,
+            callbacks=[callback], rng=0, progress=False)
+        precisions.append(model.classifier.precision.copy())
+    np.testing.assert_allclose(precisions[0], precisions[1], rtol=1e-12)
+    assert not np.allclose(precisions[0], np.eye(16))
+
+
+def test_refit_covariance_checks_everything_before_changing_the_precision(rng):
+    model = DeepResNetSNGP(2, num_layers=1, num_hidden=8, num_inducing=16, seed=0, dtype=np.float64)
+    model(rng.standard_normal((10, 2)), training=True)
+    before = model.classifier.precision.copy()
+    for bad, kwargs, match in ((rng.standard_normal((5, 3)), {}, "2 features"),
+                               (rng.standard_normal(5), {}, "shape"),
+                               (np.zeros((0, 2)), {}, "non-empty"),
+                               (rng.standard_normal((5, 2)), {"batch_size": 0}, "batch_size")):
+        with pytest.raises(ValueError, match=match):
+            refit_covariance(model, bad, **kwargs)
+        np.testing.assert_array_equal(model.classifier.precision, before)
