@@ -35,7 +35,6 @@ def run_numpyuq(epochs):
 
 
 def run_torch(epochs, threads):
-    import numpy as np
     import torch
     from torch import nn
 

@@ -23,7 +23,6 @@ from numpyuq.data import make_grid, make_moons_data, make_ood_data
 from numpyuq.experiments.two_moons import format_table, run_comparison
 from numpyuq.gradcheck import check_module
 from numpyuq.losses import SoftmaxCrossEntropy, softmax
-from numpyuq.metrics import ood_auroc
 from numpyuq.models import DeepResNet, DeepResNetSNGP
 from numpyuq.nn import Dense, RandomFeatureGP, SpectralNorm
 from numpyuq.optim import Adam

@@ -12,7 +12,6 @@ makes one pass over all parameters at once.  All arrays are 1-D and updated in p
 """
 import math
 
-import numpy as np
 
 from ..backend import get_array_module
 from .dispatch import compiled, use_numba

@@ -1,11 +1,10 @@
-"""Conv2D and MaxPool2D: gradient checks, and outputs against scipy and a direct loop."""
+"""Conv2D: gradient checks, and outputs against scipy and a direct loop."""
 import numpy as np
 import pytest
 import scipy.signal
 
 from numpyuq.gradcheck import check_module
-from numpyuq.models import LeNet
-from numpyuq.nn import Conv2D, MaxPool2D
+from numpyuq.nn import Conv2D
 from tests.helpers import assert_grad_ok
 
 
@@ -59,60 +58,6 @@ def test_strided_conv_matches_direct_loop(rng):
             for j in range(3):
                 window = xp[0, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3]
                 assert y[0, f, i, j] == pytest.approx((window * layer.w.value[f]).sum() + layer.b.value[f], abs=1e-12)
-
-
-def distinct_values(rng, shape):
-    """A random permutation of well-separated values: no ties inside any pooling window."""
-    return rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) * 0.1
-
-
-@pytest.mark.parametrize("shape, size, stride", [((2, 3, 6, 6), 2, 2), ((1, 2, 7, 5), 2, 2), ((2, 1, 7, 7), 3, 2)])
-def test_maxpool_gradients(rng, shape, size, stride):
-    assert_grad_ok(check_module(MaxPool2D(size, stride), distinct_values(rng, shape)))
-
-
-def test_maxpool_nhwc_gradients_and_agreement(rng):
-    x = distinct_values(rng, (2, 6, 7, 3))
-    assert_grad_ok(check_module(MaxPool2D(2, 2, data_format="NHWC"), x))
-    np.testing.assert_array_equal(MaxPool2D(2, 2, data_format="NHWC")(x),
-                                  MaxPool2D(2, 2)(x.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1))
-
-
-def test_maxpool_matches_direct_loop(rng):
-    x = rng.standard_normal((2, 3, 7, 6))
-    y = MaxPool2D(2, 2)(x)
-    assert y.shape == (2, 3, 3, 3)
-    for idx in np.ndindex(*y.shape):
-        n, c, i, j = idx
-        assert y[idx] == x[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max()
-
-
-@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
-@pytest.mark.parametrize("training", [False, True])
-def test_lenet_gradients(rng, training, data_format):
-    model = LeNet(dropout=0.3, channels=(2, 3), hidden=8, seed=0, input_grad=True,
-                  data_format=data_format, dtype=np.float64)
-    assert_grad_ok(check_module(model, rng.standard_normal((2, 1, 28, 28)), training=training))
-
-
-def test_lenet_without_input_grad_gives_the_same_parameter_gradients(rng):
-    x = rng.standard_normal((3, 1, 28, 28))
-    grads = []
-    for input_grad in (True, False):
-        model = LeNet(channels=(2, 3), hidden=8, seed=0, input_grad=input_grad, dtype=np.float64)
-        model(x)
-        dx = model.backward(rng.standard_normal((3, 10)) * 0 + 1.0)
-        assert (dx is None) == (not input_grad)
-        grads.append([p.grad.copy() for p in model.parameters()])
-    for a, b in zip(*grads):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_lenet_shapes_and_size():
-    model = LeNet()
-    assert model(np.zeros((3, 1, 28, 28), np.float32)).shape == (3, 10)
-    sizes = [p.value.size for p in model.parameters()]
-    assert sum(sizes) == 500 + 20 + 25000 + 50 + 400000 + 500 + 5000 + 10
 
 
 def test_conv_bad_input(rng):

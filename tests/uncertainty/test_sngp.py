@@ -1,3 +1,4 @@
+"""SNGP prediction: mean field, Monte Carlo, covariance reset and refit."""
 import math
 
 import numpy as np
@@ -6,9 +7,13 @@ import pytest
 from numpyuq.data import make_moons_data
 from numpyuq.losses import softmax
 from numpyuq.models import DeepResNet, DeepResNetSNGP
-from numpyuq.uncertainty import (DeepEnsemble, ResetCovariance, dirichlet_uncertainty,
-                                 mc_dropout_predict, mc_probabilities, mean_field_logits,
-                                 refit_covariance, sample_logits)
+from numpyuq.uncertainty import (
+    ResetCovariance,
+    mc_probabilities,
+    mean_field_logits,
+    refit_covariance,
+    sample_logits,
+)
 
 
 def test_mean_field_logits_formula_and_covariance_input(rng):
@@ -47,42 +52,6 @@ def test_monte_carlo_probabilities_match_quadrature():
         sample_logits(logits, variance, 0)
 
 
-def test_mc_dropout_averages_and_leaves_state_alone(rng):
-    model = DeepResNetSNGP(2, num_layers=2, num_hidden=16, num_inducing=32, dropout_rate=0.3, seed=0)
-    x = rng.standard_normal((20, 2)).astype(np.float32)
-    before = model.state_dict()
-    probs, samples = mc_dropout_predict(model, x, num_samples=5, return_samples=True)
-    assert samples.shape == (5, 20, 2)
-    assert not np.allclose(samples[0], samples[1])            # dropout really was on
-    np.testing.assert_allclose(probs, samples.mean(axis=0))
-    for name, value in model.state_dict().items():           # no power iteration, no precision update
-        np.testing.assert_array_equal(value, before[name])
-    np.testing.assert_array_equal(softmax(model(x)), softmax(model(x)))    # dropout off again
-    with pytest.raises(ValueError, match="num_samples must be >= 1"):
-        mc_dropout_predict(model, x, num_samples=0)
-    bad = x.copy()
-    bad[0, 0] = np.inf
-    with pytest.raises(ValueError, match="x must be finite"):
-        mc_dropout_predict(model, bad)
-
-
-def make_small_member(seed):
-    return DeepResNet(2, num_layers=2, num_hidden=16, seed=seed)
-
-
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_ensemble_members_differ_and_average(n_jobs):
-    x, y = make_moons_data(sample_size=50, seed=0)
-    ensemble = DeepEnsemble(make_small_member, size=3).fit(x, y, epochs=3, batch_size=32, n_jobs=n_jobs,
-                                                           progress=False)
-    probs, samples = ensemble.predict_proba(x, return_samples=True)
-    assert samples.shape == (3, 100, 2)
-    assert not np.allclose(samples[0], samples[1])
-    np.testing.assert_allclose(probs, samples.mean(axis=0), rtol=1e-6)
-    with pytest.raises(ValueError, match="size must be >= 1, got 0"):
-        DeepEnsemble(make_small_member, size=0)
-
-
 def test_refit_covariance_equals_exact_gram_of_clean_features(rng):
     model = DeepResNetSNGP(2, num_layers=2, num_hidden=8, num_inducing=16, seed=0, dtype=np.float64)
     x = rng.standard_normal((30, 2))
@@ -112,12 +81,6 @@ def test_reset_callback_makes_epoch_precision_exact():
     fit(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y, epochs=3, batch_size=16,
         callbacks=[ResetCovariance(), snap], progress=False)
     assert snap.count == 40              # one epoch's worth, not three
-
-
-def test_dirichlet_uncertainty():
-    probs, u = dirichlet_uncertainty(np.array([[0.0, 0.0, 0.0], [7.0, 0.0, 0.0]]))
-    np.testing.assert_allclose(u, [1.0, 0.3])
-    np.testing.assert_allclose(probs[1], [0.8, 0.1, 0.1])
 
 
 def test_reset_callback_leaves_the_seeds_precision():

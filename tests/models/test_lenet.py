@@ -1,0 +1,56 @@
+"""LeNet: whole-network gradient checks, shapes, and learning digits."""
+import numpy as np
+import pytest
+import scipy.ndimage
+import sklearn.datasets
+
+from numpyuq.gradcheck import check_module
+from numpyuq.losses import SoftmaxCrossEntropy, softmax
+from numpyuq.metrics import accuracy
+from numpyuq.models import LeNet
+from numpyuq.optim import Adam
+from numpyuq.training import fit, predict
+from tests.helpers import assert_grad_ok
+
+
+@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("training", [False, True])
+def test_lenet_gradients(rng, training, data_format):
+    model = LeNet(dropout=0.3, channels=(2, 3), hidden=8, seed=0, input_grad=True,
+                  data_format=data_format, dtype=np.float64)
+    assert_grad_ok(check_module(model, rng.standard_normal((2, 1, 28, 28)), training=training))
+
+
+def test_lenet_without_input_grad_gives_the_same_parameter_gradients(rng):
+    x = rng.standard_normal((3, 1, 28, 28))
+    grads = []
+    for input_grad in (True, False):
+        model = LeNet(channels=(2, 3), hidden=8, seed=0, input_grad=input_grad, dtype=np.float64)
+        model(x)
+        dx = model.backward(rng.standard_normal((3, 10)) * 0 + 1.0)
+        assert (dx is None) == (not input_grad)
+        grads.append([p.grad.copy() for p in model.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lenet_shapes_and_size():
+    model = LeNet()
+    assert model(np.zeros((3, 1, 28, 28), np.float32)).shape == (3, 10)
+    sizes = [p.value.size for p in model.parameters()]
+    assert sum(sizes) == 500 + 20 + 25000 + 50 + 400000 + 500 + 5000 + 10
+
+
+def digits28(n):
+    digits = sklearn.datasets.load_digits()
+    images = np.stack([scipy.ndimage.zoom(img, 3.5, order=1) for img in digits.images[:n]]) / 16.0
+    return images[:, None].astype(np.float32), digits.target[:n]       # (n, 1, 28, 28)
+
+
+def test_lenet_learns_digits():
+    x, y = digits28(600)
+    model = LeNet(seed=0)
+    history = fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-3), x[:500], y[:500],
+                  epochs=6, batch_size=64, rng=0, progress=False)
+    assert history.loss[-1] < history.loss[0] / 3
+    assert accuracy(softmax(predict(model, x[500:])), y[500:]) > 0.7     # chance is 0.1

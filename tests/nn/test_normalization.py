@@ -1,0 +1,17 @@
+"""LayerNorm: gradient checks and output statistics."""
+import numpy as np
+
+from numpyuq.gradcheck import check_module
+from numpyuq.nn import LayerNorm
+from tests.helpers import assert_grad_ok
+
+
+def test_layernorm_gradients_and_statistics(rng):
+    layer = LayerNorm(6, dtype=np.float64)
+    layer.gamma.value[...] = rng.uniform(0.5, 1.5, 6)
+    layer.beta.value[...] = rng.standard_normal(6)
+    assert_grad_ok(check_module(layer, 3 * rng.standard_normal((5, 6)) + 2))
+    plain = LayerNorm(6, dtype=np.float64)
+    y = plain(rng.standard_normal((5, 6)) * 4 + 1)
+    np.testing.assert_allclose(y.mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=1), 1, rtol=1e-4)

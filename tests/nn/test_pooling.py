@@ -1,0 +1,33 @@
+"""MaxPool2D: gradient checks and outputs against a direct loop."""
+import numpy as np
+import pytest
+
+from numpyuq.gradcheck import check_module
+from numpyuq.nn import MaxPool2D
+from tests.helpers import assert_grad_ok
+
+
+def distinct_values(rng, shape):
+    """A random permutation of well-separated values: no ties inside any pooling window."""
+    return rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) * 0.1
+
+
+@pytest.mark.parametrize("shape, size, stride", [((2, 3, 6, 6), 2, 2), ((1, 2, 7, 5), 2, 2), ((2, 1, 7, 7), 3, 2)])
+def test_maxpool_gradients(rng, shape, size, stride):
+    assert_grad_ok(check_module(MaxPool2D(size, stride), distinct_values(rng, shape)))
+
+
+def test_maxpool_nhwc_gradients_and_agreement(rng):
+    x = distinct_values(rng, (2, 6, 7, 3))
+    assert_grad_ok(check_module(MaxPool2D(2, 2, data_format="NHWC"), x))
+    np.testing.assert_array_equal(MaxPool2D(2, 2, data_format="NHWC")(x),
+                                  MaxPool2D(2, 2)(x.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1))
+
+
+def test_maxpool_matches_direct_loop(rng):
+    x = rng.standard_normal((2, 3, 7, 6))
+    y = MaxPool2D(2, 2)(x)
+    assert y.shape == (2, 3, 3, 3)
+    for idx in np.ndindex(*y.shape):
+        n, c, i, j = idx
+        assert y[idx] == x[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max()
