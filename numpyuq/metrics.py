@@ -3,10 +3,10 @@
 Inputs are NumPy (or CuPy) arrays: probs (N, K) rows summing to 1, labels (N,) integers.
 """
 import numpy as np
-import scipy.special
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from .backend import to_numpy
+from .uncertainty.dirichlet import uncertainty_from_log_evidence
 from .validation import check_labels
 
 _EPS = 1e-12
@@ -81,10 +81,10 @@ def max_probability_uncertainty(probs):
 
 
 def dempster_shafer(logits):
-    """K / (K + sum_k exp(logit_k)): EDL's u = K / S with exp evidence (Sensoy et al. 2018),
-    computed as sigmoid(log K - logsumexp(logits)) so it is finite for any logits.  (N, K) -> (N,)."""
-    logits = to_numpy(logits).astype(np.float64)
-    return scipy.special.expit(np.log(logits.shape[1]) - scipy.special.logsumexp(logits, axis=1))
+    """K / (K + sum_k exp(logit_k)): EDL's u = K / S with exp evidence (Sensoy et al. 2018), the same
+    function as ``uncertainty.dirichlet.uncertainty_from_log_evidence``, finite for any logits.
+    (N, K) -> (N,) float64."""
+    return uncertainty_from_log_evidence(to_numpy(logits).astype(np.float64))
 
 
 def _ood_targets(score_in, score_out):

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .backend import asarray, get_array_module, to_numpy
+from .backend import asarray, get_array_module
 from .seeding import as_generator
 from .nn.module import Module
 from .validation import check_finite, check_positive_int
@@ -122,4 +122,4 @@ def predict(model, x, batch_size=4096):
     return xp.concatenate(outs, axis=0)
 
 
-__all__ = ["fit", "predict", "Callback", "History", "Trainer", "to_numpy"]
+__all__ = ["fit", "predict", "Callback", "History", "Trainer"]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from numpyuq.gradcheck import check_loss, check_module
+from numpyuq.gradcheck import check_loss, check_module, check_pair
 from numpyuq.losses import SoftmaxCrossEntropy
 from numpyuq.nn import Dense
 
@@ -33,3 +33,22 @@ def test_checker_flags_a_wrong_loss_gradient(rng):
 def test_checker_demands_float64(rng):
     with pytest.raises(TypeError, match="float64"):
         check_module(Dense(3, 2, rng=rng), rng.standard_normal((4, 3)).astype(np.float32))
+
+
+def test_check_pair_flags_a_wrong_backward_and_reports_plain_ints(rng):
+    def forward(x, w):
+        return x @ w, (x, w)
+
+    def right(dy, cache):
+        x, w = cache
+        return dy @ w.T, x.T @ dy
+
+    def wrong(dy, cache):
+        dx, dw = right(dy, cache)
+        return dx, dw * 1.001
+
+    inputs = {"x": rng.standard_normal((3, 4)), "w": rng.standard_normal((4, 2))}
+    assert check_pair(forward, right, inputs).max_rel_error < 1e-8
+    report = check_pair(forward, wrong, inputs)
+    assert report.per_array["w"] > 1e-4 and report.worst[0] == "w"
+    assert all(type(i) is int for i in report.worst[1]) and "np.int64" not in repr(report)

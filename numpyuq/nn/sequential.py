@@ -28,4 +28,4 @@ class Sequential(Module):
 
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
-        return f"Sequential(\n  {inner}\n)"
+        return f"{type(self).__name__}(\n  {inner}\n)"

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import scipy.special
 
-from numpyuq.gradcheck import check_loss
+from numpyuq.gradcheck import check_loss, check_pair
 from numpyuq.losses import SoftmaxCrossEntropy
+from numpyuq.losses.cross_entropy import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from tests.helpers import assert_grad_ok
 
 
@@ -39,3 +40,9 @@ def test_cross_entropy_rejects_bad_labels(rng):
         loss(logits, np.array([0, 1, 2]))
     with pytest.raises(TypeError, match="integer class indices"):
         loss(logits, np.array([0.0, 1.0, 2.0, 1.0]))
+
+
+def test_pure_pair(rng):
+    report = check_pair(softmax_cross_entropy_forward, softmax_cross_entropy_backward,
+                        {"logits": rng.standard_normal((6, 4)) * 2}, labels=rng.integers(0, 4, 6))
+    assert_grad_ok(report)

@@ -54,3 +54,9 @@ def test_lenet_learns_digits():
                   epochs=6, batch_size=64, rng=0, progress=False)
     assert history.loss[-1] < history.loss[0] / 3
     assert accuracy(softmax(predict(model, x[500:])), y[500:]) > 0.7     # chance is 0.1
+
+
+def test_lenet_prints_its_layers_with_activation_and_layout():
+    text = repr(LeNet())
+    assert text.startswith("LeNet(")
+    assert "activation='relu', data_format='NHWC'" in text and "MaxPool2D(size=2, stride=2, data_format='NHWC')" in text

@@ -1,8 +1,9 @@
 """ReLU and Softplus: gradient checks and stability at extreme inputs."""
 import numpy as np
 
-from numpyuq.gradcheck import check_module
+from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import ReLU, Softplus
+from numpyuq.nn.activations import relu_backward, relu_forward, softplus_backward, softplus_forward
 from tests.helpers import assert_grad_ok
 
 
@@ -25,3 +26,8 @@ def test_softplus_is_stable_at_extreme_inputs():
     dx = layer.backward(np.ones_like(x))
     assert np.all(np.isfinite(dx))
     np.testing.assert_allclose(dx, [0.0, np.exp(-50.0), 0.5, 1.0, 1.0], rtol=1e-12, atol=0)
+
+
+def test_pure_pairs(rng):
+    assert_grad_ok(check_pair(relu_forward, relu_backward, {"x": off_kinks(rng, (4, 7))}))
+    assert_grad_ok(check_pair(softplus_forward, softplus_backward, {"x": 3 * rng.standard_normal((4, 7))}))

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from numpyuq.gradcheck import check_module
+from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import Conv2D
+from numpyuq.nn.conv import conv2d_pair
 from tests.helpers import assert_grad_ok
 
 
@@ -68,3 +69,22 @@ def test_conv_bad_input(rng):
         layer(np.zeros((1, 2, 5, 5), np.float32))
     with pytest.raises(ValueError, match="smaller than the kernel"):
         layer(np.zeros((1, 3, 2, 2), np.float32))
+
+
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("stride, padding, activation", [(1, 0, None), (2, 1, "relu"), (1, 2, None)])
+def test_pure_pairs(rng, data_format, stride, padding, activation):
+    forward, backward = conv2d_pair(data_format)
+    shape = (2, 3, 7, 6) if data_format == "NCHW" else (2, 7, 6, 3)
+    inputs = {"x": rng.standard_normal(shape), "w": rng.standard_normal((4, 3, 3, 3)) * 0.3,
+              "b": rng.standard_normal(4)}
+    report = check_pair(forward, backward, inputs, stride=stride, padding=padding, activation=activation)
+    assert set(report.per_array) == {"x", "w", "b"}
+    assert_grad_ok(report)
+
+
+def test_bad_geometry_is_rejected_at_construction():
+    for kwargs, match in (({"stride": 0}, "stride must be >= 1, got 0"), ({"padding": -1}, "padding must be >= 0"),
+                          ({"kernel_size": 0}, "kernel_size must be >= 1")):
+        with pytest.raises(ValueError, match=match):
+            Conv2D(1, 2, **{"kernel_size": 3, **kwargs})

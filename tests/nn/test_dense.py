@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from numpyuq.gradcheck import check_module
+from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import Dense
+from numpyuq.nn.dense import dense_pair
 from tests.helpers import assert_grad_ok
 
 
@@ -37,3 +38,24 @@ def test_dense_rejects_wrong_rank_and_feature_size(rng):
         layer(np.zeros((4, 5), np.float32))
     with pytest.raises(ValueError, match="activation"):
         Dense(3, 2, activation="tanh")
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_dense_pure_pairs(rng, activation):
+    forward, backward = dense_pair(activation)
+    x, w, b = rng.standard_normal((6, 5)), rng.standard_normal((5, 4)), rng.standard_normal(4)
+    report = check_pair(forward, backward, {"x": x, "w": w, "b": b})
+    assert set(report.per_array) == {"x", "w", "b"}
+    assert_grad_ok(report)
+
+
+def test_dense_backward_skips_what_it_is_told_to(rng):
+    x, w, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 4)), rng.standard_normal(4)
+    for activation in (None, "relu"):
+        forward, backward = dense_pair(activation)
+        _, cache = forward(x, w, b)
+        dy = rng.standard_normal((3, 4))
+        dx, dw, db = backward(dy, cache, input_grad=False)
+        assert dx is None and dw is not None and db is not None
+        dx, dw, db = backward(dy, cache, param_grads=False)
+        assert dx is not None and dw is None and db is None

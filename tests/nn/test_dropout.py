@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from numpyuq.gradcheck import check_module
+from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import Dropout, dropout_at_inference
+from numpyuq.nn.dropout import dropout_backward, dropout_forward
 from tests.helpers import assert_grad_ok
 
 
@@ -24,3 +25,10 @@ def test_dropout_scales_survivors_and_is_identity_at_inference(rng):
     np.testing.assert_array_equal(layer(x, training=False), x)
     with pytest.raises(ValueError, match=r"rate must lie in \[0, 1\), got 1.5"):
         Dropout(1.5)
+
+
+def test_pure_pair_with_a_given_multiplier(rng):
+    multiplier = (rng.random((5, 6)) > 0.3) / 0.7
+    report = check_pair(dropout_forward, dropout_backward, {"x": rng.standard_normal((5, 6)), "multiplier": multiplier})
+    assert list(report.per_array) == ["x"]          # the mask is a draw, not a parameter
+    assert_grad_ok(report)

@@ -4,8 +4,9 @@ import warnings
 import numpy as np
 import pytest
 
-from numpyuq.gradcheck import check_module
+from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import RandomFeatureGP
+from numpyuq.nn.gaussian_process import random_features_backward, random_features_forward
 from tests.helpers import assert_grad_ok
 
 
@@ -156,3 +157,10 @@ def test_precision_updates_switch(rng):
 def test_precision_stays_float64_in_a_float32_model(rng):
     gp = RandomFeatureGP(4, 2, num_inducing=8, rng=0, dtype=np.float64).astype(np.float32)
     assert gp.precision.dtype == np.float64 and gp.output_weights.value.dtype == np.float32
+
+
+def test_random_features_pure_pair(rng):
+    report = check_pair(random_features_forward, random_features_backward, {"h": rng.standard_normal((5, 3))},
+                        random_weights=rng.standard_normal((3, 8)), random_offset=rng.uniform(0, 6.28, 8),
+                        feature_scale=0.5)
+    assert_grad_ok(report)

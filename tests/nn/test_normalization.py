@@ -1,8 +1,9 @@
 """LayerNorm: gradient checks and output statistics."""
 import numpy as np
 
-from numpyuq.gradcheck import check_module
+from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import LayerNorm
+from numpyuq.nn.normalization import layernorm_backward, layernorm_forward
 from tests.helpers import assert_grad_ok
 
 
@@ -15,3 +16,9 @@ def test_layernorm_gradients_and_statistics(rng):
     y = plain(rng.standard_normal((5, 6)) * 4 + 1)
     np.testing.assert_allclose(y.mean(axis=1), 0, atol=1e-12)
     np.testing.assert_allclose(y.var(axis=1), 1, rtol=1e-4)
+
+
+def test_pure_pair(rng):
+    inputs = {"x": 3 * rng.standard_normal((5, 6)) + 2, "gamma": rng.uniform(0.5, 1.5, 6),
+              "beta": rng.standard_normal(6)}
+    assert_grad_ok(check_pair(layernorm_forward, layernorm_backward, inputs))

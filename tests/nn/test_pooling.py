@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from numpyuq.gradcheck import check_module
+from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import MaxPool2D
+from numpyuq.nn.pooling import maxpool2d_backward, maxpool2d_forward
 from tests.helpers import assert_grad_ok
 
 
@@ -31,3 +32,10 @@ def test_maxpool_matches_direct_loop(rng):
     for idx in np.ndindex(*y.shape):
         n, c, i, j = idx
         assert y[idx] == x[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max()
+
+
+@pytest.mark.parametrize("data_format, shape", [("NCHW", (2, 3, 7, 6)), ("NHWC", (2, 7, 6, 3))])
+def test_pure_pair(rng, data_format, shape):
+    report = check_pair(maxpool2d_forward, maxpool2d_backward, {"x": distinct_values(rng, shape)},
+                        size=2, stride=2, data_format=data_format)
+    assert_grad_ok(report)

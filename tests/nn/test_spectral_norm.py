@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from numpyuq.gradcheck import check_module
-from numpyuq.nn import Dense, SpectralNorm
+from numpyuq.gradcheck import check_module, check_pair
+from numpyuq.nn import Conv2D, Dense, SpectralNorm
+from numpyuq.nn.spectral_norm import normalize, spectral_norm_backward, spectral_norm_forward
 from tests.helpers import assert_grad_ok
 
 
@@ -72,3 +73,24 @@ def test_bad_arguments(rng):
         SpectralNorm(Dense(2, 2), norm_multiplier=0)
     with pytest.raises(ValueError, match="2 features"):
         SpectralNorm(Dense(2, 2), mode="reparam")(np.zeros((3, 4), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (4, 3, 2, 2)])          # a Dense and a Conv2D kernel
+@pytest.mark.parametrize("bound", [0.5, 50.0])
+def test_pure_pair(rng, shape, bound):
+    w = rng.standard_normal(shape)
+    D, M = shape[0], int(np.prod(shape[1:]))
+    inputs = {"w": w, "u": normalize(rng.standard_normal(M)), "v": normalize(rng.standard_normal(D))}
+    report = check_pair(spectral_norm_forward, spectral_norm_backward, inputs, norm_multiplier=bound)
+    assert list(report.per_array) == ["w"]            # u and v are held constant
+    assert_grad_ok(report)
+
+
+@pytest.mark.parametrize("mode", ["project", "reparam", "reparam_stopgrad"])
+def test_wraps_a_convolution_through_its_public_pair(rng, mode):
+    conv = Conv2D(2, 3, 3, padding=1, activation="relu", rng=rng, dtype=np.float64)
+    layer = SpectralNorm(conv, norm_multiplier=50.0, mode=mode, rng=rng)
+    assert_grad_ok(check_module(layer, rng.standard_normal((2, 2, 5, 5)), training=True))
+    for _ in range(100):
+        layer(rng.standard_normal((1, 2, 5, 5)), training=True)
+    assert abs(layer.sigma() - np.linalg.svd(conv.w.value.reshape(3, -1), compute_uv=False)[0]) < 1e-6

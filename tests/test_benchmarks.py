@@ -1,0 +1,15 @@
+"""The benchmark scripts run end to end in CI-size time (--quick); speed itself is never asserted."""
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("script, expected", [("moons.py", "numpyuq"), ("lenet.py", "images/s")])
+def test_benchmark_quick_produces_numbers(script, expected):
+    """The benchmarks run in CI-size time with --quick; only that they report numbers is asserted."""
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / script
+    out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert expected in out.stdout and any(ch.isdigit() for ch in out.stdout)

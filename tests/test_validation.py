@@ -1,0 +1,42 @@
+"""Input checks: every message names the argument, what it got and what it needs."""
+import numpy as np
+import pytest
+
+from numpyuq.validation import (check_features, check_finite, check_labels, check_positive_int,
+                                check_probability)
+
+
+def test_check_features():
+    check_features(np.zeros((2, 3)), "x", ndim=2, size=3)
+    with pytest.raises(TypeError, match="x must be an array, got list"):
+        check_features([[0.0]], "x", ndim=2)
+    with pytest.raises(ValueError, match=r"x must have 2 dimensions, got shape \(3,\)"):
+        check_features(np.zeros(3), "x", ndim=2)
+    with pytest.raises(ValueError, match=r"x must have 4 features on axis -1, got shape \(2, 3\)"):
+        check_features(np.zeros((2, 3)), "x", ndim=2, size=4)
+    with pytest.raises(TypeError, match="floating-point array, got dtype int64"):
+        check_features(np.zeros((2, 3), np.int64), "x", ndim=2)
+
+
+def test_check_finite_counts():
+    with pytest.raises(ValueError, match="x must be finite, got 2 NaN or infinite"):
+        check_finite(np.array([0.0, np.nan, np.inf]), "x")
+
+
+def test_check_labels():
+    check_labels(np.array([0, 2]), "labels", 3)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got values in \[-1, 2\]"):
+        check_labels(np.array([-1, 2]), "labels", 3)
+    with pytest.raises(TypeError, match="integer class indices, got dtype float64"):
+        check_labels(np.array([0.0]), "labels", 3)
+    with pytest.raises(ValueError, match="labels must have 5 entries"):
+        check_labels(np.array([0, 1]), "labels", 3, length=5)
+
+
+def test_check_positive_int_and_probability():
+    with pytest.raises(TypeError, match="epochs must be an integer, got bool"):
+        check_positive_int(True, "epochs")
+    with pytest.raises(ValueError, match="epochs must be >= 1, got 0"):
+        check_positive_int(0, "epochs")
+    with pytest.raises(ValueError, match=r"rate must lie in \(0, 1\), got 0"):
+        check_probability(0, "rate", allow_zero=False)
