@@ -4,7 +4,7 @@
 # **What you will learn.** How the backward pass of a layer is derived on paper, how numpyuq's module
 # protocol chains those derivations through a network, and how a central finite-difference check
 # proves each one to about eight digits. Everything else in numpyuq (spectral normalisation, the
-# random-feature GP, the evidential losses, convolutions) is built and checked the same way.
+# random-feature GP, convolutions and pooling) is built and checked the same way.
 #
 # **Run it:** `python tutorials/backprop_by_hand.py` (or open it as a notebook with jupytext).
 
