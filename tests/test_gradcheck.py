@@ -52,3 +52,14 @@ def test_check_pair_flags_a_wrong_backward_and_reports_plain_ints(rng):
     report = check_pair(forward, wrong, inputs)
     assert report.per_array["w"] > 1e-4 and report.worst[0] == "w"
     assert all(type(i) is int for i in report.worst[1]) and "np.int64" not in repr(report)
+
+
+def test_a_nan_gradient_fails_the_check(rng):
+    def forward(x):
+        return x * 2, None
+
+    def nan_backward(dy, cache):
+        return (dy * np.nan,)
+
+    report = check_pair(forward, nan_backward, {"x": rng.standard_normal(3)})
+    assert report.max_rel_error == np.inf and report.worst[0] == "x"

@@ -5,19 +5,29 @@ Loshchilov & Hutter 2019 for the decoupled weight decay).
     value <- value * (1 - lr * wd)             (decoupled form, AdamW)
     m   <- b1 m + (1 - b1) g
     v   <- b2 v + (1 - b2) g^2
-    value <- value - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+    value <- value - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)       eps_placement="corrected"
+    value <- value - lr * (m / (1 - b1^t)) / ((sqrt(v) + eps) / sqrt(1 - b2^t))   eps_placement="raw"
+
+"corrected" adds eps to the bias-corrected root, as torch.optim.Adam does. "raw" adds it to sqrt(v)
+before the correction: Kingma & Ba's "epsilon hat" (the remark just before their section 2.1),
+which Keras and labml's Adam use. The two differ only while sqrt(v) is near eps, i.e. for
+parameters whose gradients are tiny; both are the same update as eps -> 0. The kernel takes the
+"raw" form as eps / sqrt(1 - b2^t) added to the corrected root, which is the same number.
 
 A straightforward NumPy update makes about ten passes over every parameter array; the numba loop
 makes one pass over all parameters at once.  All arrays are 1-D and updated in place.
 """
 import math
 
-
 from ..backend import get_array_module
 from .dispatch import compiled, use_numba
 
 
-def adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step):
+EPS_PLACEMENTS = ("corrected", "raw")
+
+
+def adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step,
+                          eps_placement="corrected"):
     """Plain xp (NumPy/CuPy) version: the oracle for the numba kernel and the CuPy path."""
     xp = get_array_module(value)
     if decoupled:
@@ -29,7 +39,10 @@ def adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay
     v *= beta2
     v += (1 - beta2) * grad * grad
     step_size = lr / (1 - beta1 ** step)
-    value -= step_size * m / (xp.sqrt(v) / math.sqrt(1 - beta2 ** step) + eps)
+    if eps_placement == "raw":
+        value -= step_size * m / ((xp.sqrt(v) + eps) / math.sqrt(1 - beta2 ** step))
+    else:
+        value -= step_size * m / (xp.sqrt(v) / math.sqrt(1 - beta2 ** step) + eps)
 
 
 def _adam_update_loops(value, grad, m, v, step_size, inv_sqrt_bc2, beta1, one_minus_beta1, beta2,
@@ -55,14 +68,18 @@ def _adam_update_loops(value, grad, m, v, step_size, inv_sqrt_bc2, beta1, one_mi
 _adam_update_numba = compiled(_adam_update_loops)
 
 
-def adam_update(value, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step):
+def adam_update(value, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step,
+                eps_placement="corrected"):
     """Dispatch: the numba kernel for NumPy arrays, the xp reference otherwise."""
     if not use_numba(value):
         return adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay,
-                                     decoupled, step)
+                                     decoupled, step, eps_placement)
     scalar = value.dtype.type
+    inv_sqrt_bc2 = 1 / math.sqrt(1 - beta2 ** step)
+    if eps_placement == "raw":
+        eps = eps * inv_sqrt_bc2
     _adam_update_numba(value, grad, m, v,
-                       scalar(lr / (1 - beta1 ** step)), scalar(1 / math.sqrt(1 - beta2 ** step)),
+                       scalar(lr / (1 - beta1 ** step)), scalar(inv_sqrt_bc2),
                        scalar(beta1), scalar(1 - beta1), scalar(beta2), scalar(1 - beta2), scalar(eps),
                        scalar(1 - lr * weight_decay if decoupled else 1),
                        scalar(0 if decoupled else weight_decay))

@@ -3,6 +3,7 @@ from .activations import ReLU, Softplus
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout, dropout_at_inference
+from .evidence import Evidence
 from .gaussian_process import RandomFeatureGP
 from .module import Module, Parameter
 from .normalization import LayerNorm
@@ -13,4 +14,5 @@ from .sequential import Sequential
 from .spectral_norm import SpectralNorm
 
 __all__ = ["Module", "Parameter", "Sequential", "Dense", "Conv2D", "MaxPool2D", "ReLU", "Softplus", "Dropout", "Flatten",
-           "Residual", "LayerNorm", "ChannelsLast", "SpectralNorm", "RandomFeatureGP", "dropout_at_inference"]
+           "Residual", "LayerNorm", "ChannelsLast", "SpectralNorm", "RandomFeatureGP", "Evidence",
+           "dropout_at_inference"]

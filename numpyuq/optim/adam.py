@@ -1,6 +1,6 @@
 """Adam (Kingma & Ba 2015) and AdamW (``decoupled=True``; Loshchilov & Hutter 2019)."""
 from ..backend import get_array_module
-from ..kernels.adam import adam_update
+from ..kernels.adam import EPS_PLACEMENTS, adam_update
 from .optimizer import Optimizer
 
 
@@ -10,16 +10,26 @@ class Adam(Optimizer):
     Args:
         params: iterable of Parameters; frozen ones are skipped.
         lr, betas, eps: as in the paper (defaults as torch.optim.Adam).
-        weight_decay: L2 coefficient.  ``decoupled=False`` adds ``weight_decay * value`` to the
-            gradient (torch.optim.Adam, the EDL seed); ``decoupled=True`` shrinks the weights
-            directly by ``lr * weight_decay`` (AdamW).
+        weight_decay: decay coefficient.  ``decoupled=False`` adds ``weight_decay * value`` to the
+            gradient (torch.optim.Adam's L2 form); ``decoupled=True`` shrinks every weight, biases
+            included, by ``value *= 1 - lr * weight_decay`` before the Adam step (AdamW; labml's
+            Adam, which the EDL seed uses with weight_decay=0.005).
+        eps_placement: ``"corrected"`` adds eps to the bias-corrected sqrt(v_hat) (torch.optim.Adam);
+            ``"raw"`` adds it to sqrt(v) before the correction, Kingma & Ba's epsilon hat, as Keras
+            (the SNGP seed, eps=1e-7) and labml (the EDL seed, eps=1e-8) do. See kernels/adam.py.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled=False):
+                 decoupled=False, eps_placement="corrected"):
+        if eps_placement not in EPS_PLACEMENTS:
+            raise ValueError(f"eps_placement must be one of {EPS_PLACEMENTS}, got {eps_placement!r}")
+        if not (len(betas) == 2 and all(0 <= b < 1 for b in betas)):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        if not eps >= 0:
+            raise ValueError(f"eps must be >= 0, got {eps}")
         super().__init__(params, lr, weight_decay, decoupled)
         self.beta1, self.beta2 = betas
-        self.eps = eps
+        self.eps, self.eps_placement = eps, eps_placement
         self.moments = [(get_array_module(g.value).zeros_like(g.value),
                          get_array_module(g.value).zeros_like(g.value)) for g in self.groups]
 
@@ -27,4 +37,4 @@ class Adam(Optimizer):
         self.step_count += 1
         for group, (m, v) in zip(self.groups, self.moments):
             adam_update(group.value, group.grad, m, v, self.lr, self.beta1, self.beta2, self.eps,
-                        self.weight_decay, self.decoupled, self.step_count)
+                        self.weight_decay, self.decoupled, self.step_count, self.eps_placement)

@@ -1,8 +1,12 @@
 """Prediction procedures that produce uncertainty: SNGP, MC dropout, deep ensembles, Dirichlet."""
-from .dirichlet import dirichlet_uncertainty
+from .dirichlet import (DirichletMeasures, dirichlet_measures, dirichlet_uncertainty, evidential_statistics,
+                        uncertainty_from_log_evidence)
 from .ensemble import DeepEnsemble
 from .mc_dropout import mc_dropout_predict
 from .sngp import ResetCovariance, mc_probabilities, mean_field_logits, refit_covariance, sample_logits
+from .statistics import TrackStatistics
 
 __all__ = ["mean_field_logits", "sample_logits", "mc_probabilities", "refit_covariance",
-           "ResetCovariance", "mc_dropout_predict", "DeepEnsemble", "dirichlet_uncertainty"]
+           "ResetCovariance", "mc_dropout_predict", "DeepEnsemble", "dirichlet_uncertainty",
+           "dirichlet_measures", "DirichletMeasures", "evidential_statistics", "uncertainty_from_log_evidence",
+           "TrackStatistics"]

@@ -36,3 +36,23 @@ def test_adam_weight_decay_l2_and_decoupled():
     w = run_two_steps(lambda ps: Adam(ps, lr=0.1, eps=0.0, weight_decay=0.5, decoupled=True),
                       [2.0], [[1.0]])
     np.testing.assert_allclose(w, [1.8], atol=1e-15)
+
+
+def test_eps_placement_torch_and_keras():
+    # One step, g = 1, lr = 0.1, eps = 0.01: m_hat = 1, v_hat = 1 and sqrt(v) = sqrt(0.001).
+    # torch ("corrected"): 0.1 / (1 + 0.01).  Keras/labml ("raw"): 0.1 / (1 + 0.01 / sqrt(0.001)).
+    corrected = run_two_steps(lambda ps: Adam(ps, lr=0.1, eps=0.01), [0.0], [[1.0]])
+    raw = run_two_steps(lambda ps: Adam(ps, lr=0.1, eps=0.01, eps_placement="raw"), [0.0], [[1.0]])
+    np.testing.assert_allclose(corrected, [-0.1 / 1.01], rtol=1e-14)
+    np.testing.assert_allclose(raw, [-0.1 / (1 + 0.01 / np.sqrt(0.001))], rtol=1e-14)
+
+
+def test_adam_rejects_bad_arguments_before_touching_the_parameters():
+    import pytest
+    p = Parameter(np.ones(3))
+    for kwargs, match in (({"eps_placement": "inside"}, "eps_placement must be one of"),
+                          ({"betas": (0.9, 1.0)}, "betas must be two numbers"), ({"eps": -1.0}, "eps must be >= 0")):
+        value = p.value
+        with pytest.raises(ValueError, match=match):
+            Adam([p], **kwargs)
+        assert p.value is value          # not packed into a flat buffer by the failed call

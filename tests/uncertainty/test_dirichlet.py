@@ -1,5 +1,6 @@
 """Dirichlet uncertainty: u = K / S."""
 import numpy as np
+import pytest
 
 from numpyuq.uncertainty import dirichlet_uncertainty
 
@@ -19,3 +20,20 @@ def test_log_space_uncertainty_is_k_over_s_of_exp_evidence(rng):
     np.testing.assert_array_equal(dempster_shafer(logits), uncertainty_from_log_evidence(logits))
     extreme = uncertainty_from_log_evidence(np.array([[1e4, 0.0], [-1e4, -1e4]]))
     np.testing.assert_allclose(extreme, [0.0, 1.0])
+
+
+def test_closed_form_measures_against_scipy_and_monte_carlo():
+    import scipy.stats
+    from numpyuq.uncertainty import dirichlet_measures
+    evidence = np.array([[0.0, 0.0, 0.0], [5.0, 1.0, 0.5], [40.0, 0.0, 2.0]])
+    measures = dirichlet_measures(evidence)
+    rng = np.random.default_rng(0)
+    for row, e in enumerate(evidence):
+        alpha = e + 1
+        assert measures.dirichlet_entropy[row] == pytest.approx(scipy.stats.dirichlet(alpha).entropy(), rel=1e-10)
+        samples = np.clip(rng.dirichlet(alpha, size=200_000), 1e-300, None)
+        entropies = -(samples * np.log(samples)).sum(axis=1)
+        assert abs(entropies.mean() - measures.expected_entropy[row]) < 4 * entropies.std() / np.sqrt(len(entropies))
+    np.testing.assert_allclose(measures.mutual_information, measures.predictive_entropy - measures.expected_entropy)
+    assert np.all(measures.mutual_information >= 0)
+    np.testing.assert_allclose(measures.uncertainty_mass, 3 / (evidence + 1).sum(axis=1))

@@ -1,0 +1,44 @@
+"""Evidential classifiers (Sensoy et al. 2018): any backbone that outputs K logits, followed by an
+evidence function; the output is the evidence of a Dirichlet over the class probabilities."""
+import numpy as np
+
+from ..backend import to_numpy
+from ..nn import Evidence, Module
+from ..training import predict as batched_predict
+from ..uncertainty.dirichlet import dirichlet_measures
+
+
+class EvidentialClassifier(Module):
+    """evidence = Evidence(function)(backbone(x)).  x: the backbone's input -> evidence (N, K).
+
+    Args:
+        backbone: a Module that outputs logits (N, K), e.g. ``LeNet``.
+        evidence: ``"softplus"`` (the EDL seed), ``"relu"`` or ``"exp"``.
+    ``predict(x)`` gives the expected probabilities alpha / S, ``uncertainty(x)`` u = K / S and
+    ``measures(x)`` every closed-form Dirichlet measure (``uncertainty.dirichlet_measures``).
+    """
+
+    def __init__(self, backbone, evidence="softplus"):
+        self.backbone = backbone
+        self.evidence = evidence if isinstance(evidence, Evidence) else Evidence(evidence)
+
+    def forward(self, x, training=False):
+        return self.evidence(self.backbone(x, training=training), training=training)
+
+    def backward(self, dy):
+        return self.backbone.backward(self.evidence.backward(dy))
+
+    def measures(self, x, batch_size=4096):
+        """Every Dirichlet measure of the model's evidence on x, as NumPy arrays."""
+        return dirichlet_measures(to_numpy(batched_predict(self, x, batch_size=batch_size)).astype(np.float64))
+
+    def predict(self, x, batch_size=4096):
+        """Expected class probabilities alpha / S: (N, K)."""
+        return self.measures(x, batch_size).probs
+
+    def uncertainty(self, x, batch_size=4096):
+        """Uncertainty mass u = K / S: (N,)."""
+        return self.measures(x, batch_size).uncertainty_mass
+
+    def __repr__(self):
+        return f"EvidentialClassifier({self.backbone!r}, {self.evidence!r})"
