@@ -14,7 +14,7 @@ from ..losses import SoftmaxCrossEntropy, softmax
 from ..metrics import (accuracy, dempster_shafer, expected_calibration_error,
                        max_probability_uncertainty, mutual_information, ood_auroc)
 from ..models import DeepResNet, DeepResNetSNGP
-from ..optim import Adam
+from ..optim import keras_adam
 from ..training import fit, predict
 from ..uncertainty import DeepEnsemble, ResetCovariance, mc_dropout_predict, mean_field_logits
 
@@ -48,7 +48,7 @@ def make_member(seed):
 
 def _train(model, x, y, epochs, seed, callbacks=(), progress=True):
     start = time.perf_counter()
-    fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-4), x, y, epochs=epochs,
+    fit(model, SoftmaxCrossEntropy(), keras_adam(model.parameters(), lr=1e-4), x, y, epochs=epochs,
         batch_size=128, callbacks=callbacks, rng=seed, progress=progress)
     return time.perf_counter() - start
 

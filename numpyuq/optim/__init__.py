@@ -1,6 +1,6 @@
 """Optimizers over flat parameter buffers, and schedules."""
-from .adam import Adam
+from .adam import Adam, keras_adam
 from .schedules import RelativePiecewise
 from .sgd import SGD
 
-__all__ = ["Adam", "SGD", "RelativePiecewise"]
+__all__ = ["Adam", "keras_adam", "SGD", "RelativePiecewise"]

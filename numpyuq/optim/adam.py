@@ -38,3 +38,8 @@ class Adam(Optimizer):
         for group, (m, v) in zip(self.groups, self.moments):
             adam_update(group.value, group.grad, m, v, self.lr, self.beta1, self.beta2, self.eps,
                         self.weight_decay, self.decoupled, self.step_count, self.eps_placement)
+
+
+def keras_adam(params, lr=1e-4):
+    """The SNGP seed's optimizer: Keras' Adam defaults (eps 1e-7 added before the bias correction)."""
+    return Adam(params, lr=lr, eps=1e-7, eps_placement="raw")

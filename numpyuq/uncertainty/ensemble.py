@@ -5,13 +5,13 @@ from tqdm.auto import tqdm
 
 from ..backend import to_numpy
 from ..losses import SoftmaxCrossEntropy, softmax
-from ..optim import Adam
+from ..optim import keras_adam
 from ..training import fit, predict
 from ..validation import check_positive_int
 
 
 def _default_optimizer(params):
-    return Adam(params, lr=1e-4)
+    return keras_adam(params, lr=1e-4)
 
 
 def _train_member(make_member, make_optimizer, seed, x, y, epochs, batch_size):
@@ -23,7 +23,7 @@ def _train_member(make_member, make_optimizer, seed, x, y, epochs, batch_size):
 
 class DeepEnsemble:
     """``size`` members built by ``make_member(seed)``, each trained from its own seed with its own
-    optimizer (``make_optimizer(params)``, Adam(1e-4) by default).
+    optimizer (``make_optimizer(params)``; by default the SNGP seed's Keras Adam, lr 1e-4).
 
     The seed's notebook passes one Adam instance to all ten models; its moment estimates then
     carry over from member to member. Here each member gets a fresh optimizer.
