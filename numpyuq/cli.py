@@ -1,8 +1,8 @@
-"""The ``numpyuq`` command."""
+"""The ``numpyuq`` command: ``numpyuq demo`` (the SNGP seed's two-moons comparison) and
+``numpyuq evidential`` (the EDL seed on MNIST-format images, with the paper's evaluations)."""
 import argparse
 import os
 import time
-
 
 
 def demo(out_dir, epochs=100, seed=0, num_samples=10, ensemble_size=10, n_jobs=2, progress=True):
@@ -23,21 +23,118 @@ def demo(out_dir, epochs=100, seed=0, num_samples=10, ensemble_size=10, n_jobs=2
     return data, results
 
 
-def main(argv=None):
+def evidential(config, out_dir, baseline=False, evaluate_path=None, mnist_path=None, progress=True):
+    """Train (or load) the EDL LeNet of ``config``, print its statistics and evaluations, save it,
+    and write the paper's figures; ``baseline`` also trains the softmax LeNet the same way."""
+    from .experiments import evidential as edl
+
+    os.makedirs(out_dir, exist_ok=True)
+    if evaluate_path is not None:
+        model, config = edl.load_run(evaluate_path)
+        print(f"loaded {evaluate_path} ({config})")
+    data = edl.load_dataset(config.dataset, mnist_path=mnist_path)
+    ood_images, ood_name = edl.load_ood_images(config.dataset, data)
+    if ood_images is None:
+        print(f"no out-of-distribution set: {ood_name}")
+    models = {}
+    if evaluate_path is None:
+        print(f"training the EDL LeNet on {config.dataset} ({len(data.y_train)} images, {config.epochs} epochs, "
+              f"{config.loss} loss, {config.evidence} evidence, {config.schedule} schedule)")
+        model, _, seconds = edl.train(config, data, progress=progress, verbose=True)
+        print(f"trained in {seconds:.1f} s; saved {edl.save_run(model, config, out_dir)}")
+    models["EDL"] = model
+    if baseline:
+        softmax_model, _, seconds = edl.train(config, data, evidential=False, progress=progress)
+        print(f"softmax LeNet trained the same way in {seconds:.1f} s")
+        models["softmax"] = softmax_model
+    results = {name: edl.evaluate(m, data, ood_images) for name, m in models.items()}
+    for name, result in results.items():
+        print(edl.format_report(name, result))
+    for path in edl.write_figures(results, out_dir, config.dataset, ood_name):
+        print("wrote", path)
+    return results
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def build_parser():
+    from .experiments.evidential import DATASETS, DEFAULT_EPOCHS
+    from .losses.annealed import SCHEDULES
+    from .losses.evidential import LOSSES
+    from .nn.evidence import EVIDENCE_FUNCTIONS
+
     parser = argparse.ArgumentParser(prog="numpyuq", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="two-moons uncertainty comparison (the SNGP seed)")
-    p_demo.add_argument("--out", default="demo_output", help="folder for the figures")
-    p_demo.add_argument("--epochs", type=int, default=100)
-    p_demo.add_argument("--seed", type=int, default=0)
-    p_demo.add_argument("--num-samples", type=int, default=10, help="MC dropout samples")
-    p_demo.add_argument("--ensemble-size", type=int, default=10)
-    p_demo.add_argument("--jobs", type=int, default=2, help="processes for the ensemble")
-    p_demo.add_argument("--no-progress", action="store_true")
+    p_demo.add_argument("--out", default="demo_output", help="folder for the figures (default: demo_output)")
+    p_demo.add_argument("--epochs", type=_positive, default=100, help="training epochs (default: 100)")
+    p_demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p_demo.add_argument("--num-samples", type=_positive, default=10, help="MC dropout samples (default: 10)")
+    p_demo.add_argument("--ensemble-size", type=_positive, default=10, help="ensemble members (default: 10)")
+    p_demo.add_argument("--jobs", type=_positive, default=2, help="processes for the ensemble (default: 2)")
+    p_demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p_edl = sub.add_parser("evidential", help="evidential deep learning with LeNet (the EDL seed)")
+    p_edl.add_argument("--dataset", choices=DATASETS, default="digits28",
+                       help="digits28 (embedded, default), fashion-mnist (Debian's dataset-fashion-mnist) or mnist")
+    p_edl.add_argument("--mnist-path", default=None, help="folder with the four MNIST IDX files "
+                       "(default: the cache folder, downloading when a network is there)")
+    p_edl.add_argument("--loss", choices=tuple(LOSSES), default="mse",
+                       help="mse: squared-error Bayes risk (default, the seed's); digamma: cross-entropy Bayes "
+                            "risk; log: type-II maximum likelihood")
+    p_edl.add_argument("--evidence", choices=tuple(EVIDENCE_FUNCTIONS), default="softplus",
+                       help="evidence function (default: softplus)")
+    p_edl.add_argument("--schedule", choices=SCHEDULES, default="labml",
+                       help="KL annealing: labml (default, the seed's), paper (min(1, epoch/10)) or none")
+    p_edl.add_argument("--epochs", type=_positive, default=None,
+                       help="epochs (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items()) + ")")
+    p_edl.add_argument("--batch-size", type=_positive, default=64, help="batch size (default: 64)")
+    p_edl.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p_edl.add_argument("--baseline", action="store_true", help="also train a softmax LeNet the same way")
+    p_edl.add_argument("--evaluate", metavar="MODEL.npz", default=None,
+                       help="evaluate a saved model (with its .json beside it) instead of training")
+    p_edl.add_argument("--out", default="evidential_output", help="folder for the model and figures")
+    p_edl.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def _prepare_folder(parser, path):
+    """Create ``path`` and prove it writable, after every other argument has been checked and
+    before any work, so that a bad --out fails at once."""
+    import tempfile
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        parser.error(f"--out {path!r} is not a writable folder: {err.strerror or err}")
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
+        _prepare_folder(parser, args.out)
         demo(args.out, epochs=args.epochs, seed=args.seed, num_samples=args.num_samples,
              ensemble_size=args.ensemble_size, n_jobs=args.jobs, progress=not args.no_progress)
+    elif args.command == "evidential":
+        from .experiments.evidential import EvidentialConfig
+        if args.evaluate is not None and not os.path.exists(args.evaluate):
+            parser.error(f"--evaluate {args.evaluate!r} does not exist")
+        try:
+            config = EvidentialConfig(dataset=args.dataset, loss=args.loss, evidence=args.evidence,
+                                      schedule=args.schedule, epochs=args.epochs, batch_size=args.batch_size,
+                                      seed=args.seed)
+        except (TypeError, ValueError) as err:
+            parser.error(str(err))
+        _prepare_folder(parser, args.out)
+        evidential(config, args.out, baseline=args.baseline, evaluate_path=args.evaluate,
+                   mnist_path=args.mnist_path, progress=not args.no_progress)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 The object API needs no backend, so importing this package never calls ``matplotlib.use`` or
 changes anything else process-wide: in a notebook, inline figures keep working.
 
-``calibration.py`` holds the general plots (reliability diagrams); ``surfaces.py`` the two-moons
-surfaces of the SNGP seed.
+``calibration.py`` holds reliability diagrams, ``evaluation.py`` the EDL paper's rotation curves,
+entropy CDFs and uncertainty histograms (for any model), ``surfaces.py`` the two-moons surfaces of
+the SNGP seed.
 """
 from .calibration import plot_reliability
+from .evaluation import plot_entropy_cdfs, plot_rotation_curves, plot_uncertainty_histograms
 from .surfaces import plot_surfaces
 
-__all__ = ["plot_reliability", "plot_surfaces"]
+__all__ = ["plot_reliability", "plot_surfaces", "plot_rotation_curves", "plot_entropy_cdfs",
+           "plot_uncertainty_histograms"]
