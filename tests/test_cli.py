@@ -10,3 +10,26 @@ def test_demo_prints_the_table_and_writes_the_figure(tmp_path, capsys):
         assert method in out
     for name in ("moons_surfaces.png", "moons_reliability.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evidential_trains_saves_and_evaluates(tmp_path, capsys):
+    main(["evidential", "--epochs", "1", "--baseline", "--out", str(tmp_path), "--no-progress"])
+    out = capsys.readouterr().out
+    assert "epoch   1/1" in out and "EDL: test accuracy" in out and "softmax: test accuracy" in out
+    for name in ("evidential_digits28.npz", "evidential_digits28.json", "digits28_rotation.png",
+                 "digits28_uncertainty_histograms.png"):
+        assert (tmp_path / name).exists()
+    main(["evidential", "--evaluate", str(tmp_path / "evidential_digits28.npz"), "--out", str(tmp_path / "again"),
+          "--no-progress"])
+    assert "loaded" in capsys.readouterr().out
+
+
+def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
+    import pytest
+    for argv in (["evidential", "--epochs", "0"], ["evidential", "--loss", "l2"], ["demo", "--jobs", "0"],
+                 ["demo", "--ensemble-size", "0"], ["evidential", "--evaluate", str(tmp_path / "none.npz")],
+                 ["evidential", "--out", "/proc/numpyuq"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv + (["--out", str(tmp_path / "never")] if "--out" not in argv else []))
+        assert exit_info.value.code == 2, argv
+    assert not (tmp_path / "never").exists()

@@ -1,0 +1,46 @@
+"""The EDL seed's experiment on digits28: the issue's numbers, configuration checks, save and reload."""
+import numpy as np
+import pytest
+
+from numpyuq.experiments import evidential as edl
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return edl.load_dataset("digits28")
+
+
+@pytest.mark.slow
+def test_seed_configuration_on_digits28(digits):
+    """Test accuracy >= 97%, wrong predictions at least twice as uncertain as correct ones, and the
+    uncertainty of rotated "1"s above that of upright ones."""
+    config = edl.EvidentialConfig()
+    assert (config.epochs, config.batch_size, config.loss, config.evidence, config.schedule) == (40, 64, "mse", "softplus", "labml")
+    model, history, _ = edl.train(config, digits, progress=False)
+    result = edl.evaluate(model, digits)
+    print(f"\ndigits28, seed configuration: {edl.format_report('EDL', result)}")
+    assert result["accuracy"] >= 0.97
+    assert result["uncertainty_wrong"] > 2 * result["uncertainty_correct"]
+    u = result["rotation_mean_uncertainty"]
+    assert u[1:].mean() > u[0] and u.max() > 3 * u[0]
+    assert history.metrics["kl_coef"][-1] > 0.95 and len(history.metrics["test_accuracy"]) == 40
+
+
+def test_config_checks_everything():
+    for kwargs, match in (({"dataset": "cifar"}, "dataset must be one of"), ({"loss": "l2"}, "loss must be one of"),
+                          ({"evidence": "tanh"}, "evidence must be one of"), ({"schedule": "x"}, "schedule must be"),
+                          ({"epochs": 0}, "epochs must be >= 1"), ({"dropout": 1.0}, "dropout must lie in")):
+        with pytest.raises(ValueError, match=match):
+            edl.EvidentialConfig(**kwargs)
+    assert edl.EvidentialConfig(dataset="fashion-mnist").epochs == 10
+
+
+def test_saved_run_evaluates_the_same_without_training(tmp_path, digits):
+    config = edl.EvidentialConfig(epochs=1, evidence="exp")
+    model, _, _ = edl.train(config, digits, progress=False)
+    path = edl.save_run(model, config, str(tmp_path))
+    loaded, loaded_config = edl.load_run(path)
+    assert loaded_config == config and loaded.evidence.function == "exp"
+    np.testing.assert_array_equal(loaded.predict(digits.x_test), model.predict(digits.x_test))
+    with pytest.raises(FileNotFoundError, match="no configuration"):
+        edl.load_run(str(tmp_path / "other.npz"))
