@@ -6,7 +6,8 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("script, expected", [("moons.py", "numpyuq"), ("lenet.py", "images/s")])
+@pytest.mark.parametrize("script, expected", [("moons.py", "numpyuq"), ("lenet.py", "images/s"),
+                                              ("evidential.py", "test accuracy")])
 def test_benchmark_quick_produces_numbers(script, expected):
     """The benchmarks run in CI-size time with --quick; only that they report numbers is asserted."""
     path = pathlib.Path(__file__).parent.parent / "benchmarks" / script
