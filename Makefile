@@ -5,8 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 OUT    ?= demo_output
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench setup fashion-mnist evidential evidential-fashion readme-results clean
 
 setup: $(STAMP)
 
@@ -16,15 +17,32 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Debian's Fashion-MNIST (IDX files in /usr/share/datasets/fashion-mnist).
+fashion-mnist:
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || $(SUDO) apt-get install -y -q dataset-fashion-mnist \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist)
+
 demo: $(STAMP)
 	$(VENV)/bin/numpyuq demo --out $(OUT)
 
+evidential: $(STAMP)
+	$(VENV)/bin/numpyuq evidential --baseline --out evidential_output
+
+evidential-fashion: $(STAMP) fashion-mnist
+	$(VENV)/bin/numpyuq evidential --dataset fashion-mnist --baseline --out evidential_output
+
+# The Fashion-MNIST tests are skipped when the package cannot be installed (no apt, no rights).
 test: $(STAMP)
+	-@$(MAKE) --no-print-directory fashion-mnist || echo "dataset-fashion-mnist not installed: its tests will be skipped"
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) fashion-mnist
 	$(PY) benchmarks/moons.py
 	$(PY) benchmarks/lenet.py
+	$(PY) benchmarks/evidential.py
+
+readme-results: $(STAMP) fashion-mnist
+	$(PY) benchmarks/update_readme.py
 
 clean:
-	rm -rf $(VENV) $(OUT) figures .pytest_cache
+	rm -rf $(VENV) $(OUT) figures evidential_output .pytest_cache

@@ -33,3 +33,11 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
             main(argv + (["--out", str(tmp_path / "never")] if "--out" not in argv else []))
         assert exit_info.value.code == 2, argv
     assert not (tmp_path / "never").exists()
+
+
+def test_python_dash_m_numpyuq_runs_the_command():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "numpyuq", "evidential", "--help"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "--schedule {labml,paper,none}" in out.stdout

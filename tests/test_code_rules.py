@@ -7,7 +7,7 @@ PACKAGE = ROOT / "numpyuq"
 
 
 def _modules():
-    return sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py")
+    return sorted(p for p in PACKAGE.rglob("*.py") if not p.name.startswith("__"))
 
 
 def test_tests_mirror_the_package():

@@ -116,7 +116,7 @@ def load_fashion_mnist(path=FASHION_MNIST_DIR, normalization="seed"):
 def default_cache_dir():
     """Where downloads go: $NUMPYUQ_DATA, else $XDG_CACHE_HOME/numpyuq, else ~/.cache/numpyuq."""
     if os.environ.get("NUMPYUQ_DATA"):
-        return os.environ["NUMPYUQ_DATA"]
+        return os.environ.get("NUMPYUQ_DATA")
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "numpyuq")
 

@@ -1,0 +1,77 @@
+"""Regenerate the README's result blocks by running the commands that produce them.
+
+Each block sits between ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` in README.md and is
+replaced by the command's output, headed by the command, the date, the machine and the PyTorch
+version, so that no number in the README is typed by hand.
+
+    python benchmarks/update_readme.py                 # every block (about 40 minutes on 2 cores)
+    python benchmarks/update_readme.py edl-digits28    # one block
+"""
+import datetime
+import os
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PY = sys.executable
+BLOCKS = {
+    "edl-digits28": [PY, "-m", "numpyuq.cli", "evidential", "--dataset", "digits28", "--baseline",
+                     "--out", "evidential_output", "--no-progress"],
+    "edl-fashion": [PY, "-m", "numpyuq.cli", "evidential", "--dataset", "fashion-mnist", "--baseline",
+                    "--out", "evidential_output", "--no-progress"],
+    "bench-moons": [PY, "benchmarks/moons.py", "--rounds", "3"],
+    "bench-lenet": [PY, "benchmarks/lenet.py", "--rounds", "3"],
+    "bench-evidential": [PY, "benchmarks/evidential.py"],
+}
+
+
+def machine():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        import torch
+        peer = f"PyTorch {torch.__version__}"
+    except ImportError:
+        peer = "PyTorch not installed"
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {peer}"
+
+
+def run(name):
+    command = BLOCKS[name]
+    start = datetime.datetime.now(datetime.timezone.utc)
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{name}: {' '.join(command)} failed:\n{out.stderr[-3000:]}")
+    shown = " ".join(["python"] + command[1:]).replace("python -m numpyuq.cli", "numpyuq")
+    minutes = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds() / 60
+    lines = [line for line in out.stdout.splitlines() if not line.startswith("wrote ")]
+    return (f"`{shown}` on {start:%Y-%m-%d}, {machine()} ({minutes:.1f} min):\n\n```text\n"
+            + "\n".join(lines).strip() + "\n```")
+
+
+def main():
+    names = sys.argv[1:] or list(BLOCKS)
+    unknown = [n for n in names if n not in BLOCKS]
+    if unknown:
+        raise SystemExit(f"unknown blocks {unknown}; known: {list(BLOCKS)}")
+    readme = ROOT / "README.md"
+    for name in names:
+        print(f"running {name} ...", flush=True)
+        body = run(name)
+        text = readme.read_text()
+        pattern = re.compile(rf"(<!-- begin: {re.escape(name)} -->\n).*?(\n<!-- end: {re.escape(name)} -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"README.md has no block {name}")
+        readme.write_text(pattern.sub(lambda m: m.group(1) + body + m.group(2), text))
+        print(body, flush=True)
+
+
+if __name__ == "__main__":
+    main()
