@@ -43,37 +43,40 @@ def _dirichlet(evidence, targets):
     return alpha, alpha.sum(axis=1, keepdims=True), targets.astype("float64")
 
 
-# ---- maximum likelihood (type II), eq. 3 ------------------------------------------------------
-def maximum_likelihood_forward(evidence, targets):
-    """L = mean_n sum_k y_k (log S - log alpha_k).  evidence, targets: (N, K) -> scalar."""
-    xp = get_array_module(evidence)
+# ---- eqs. 3 and 4: sum_k y_k (f(S) - f(alpha_k)) -----------------------------------------------
+# Type-II maximum likelihood (f = log) and the Bayes risk of the cross-entropy (f = psi, since
+# E[log p_k] = psi(alpha_k) - psi(S) under Dir(alpha)) share one form, and so one gradient:
+#     d/d alpha_j = (sum_k y_k) f'(S) - y_j f'(alpha_j)        (S depends on every alpha_j with slope 1)
+def _target_gap_forward(evidence, targets, f):
     alpha, strength, y = _dirichlet(evidence, targets)
-    per_sample = (y * (xp.log(strength) - xp.log(alpha))).sum(axis=1)
+    per_sample = (y * (f(strength) - f(alpha))).sum(axis=1)
     return per_sample.mean(), DirichletCache(alpha, strength, y, evidence.dtype)
+
+
+def _target_gap_backward(dy, cache, f_prime):
+    alpha, strength, y, dtype = cache
+    grad = y.sum(axis=1, keepdims=True) * f_prime(strength) - y * f_prime(alpha)
+    return ((grad * (dy / alpha.shape[0])).astype(dtype),)
+
+
+def maximum_likelihood_forward(evidence, targets):
+    """L = mean_n sum_k y_k (log S - log alpha_k) (eq. 3).  evidence, targets: (N, K) -> scalar."""
+    return _target_gap_forward(evidence, targets, get_array_module(evidence).log)
 
 
 def maximum_likelihood_backward(dy, cache):
-    """dL/d alpha_j = (sum_k y_k) / S - y_j / alpha_j, divided by N.  -> (devidence: (N, K),)."""
-    alpha, strength, y, dtype = cache
-    grad = y.sum(axis=1, keepdims=True) / strength - y / alpha
-    return ((grad * (dy / alpha.shape[0])).astype(dtype),)
+    """dL/d alpha_j = ((sum_k y_k) / S - y_j / alpha_j) / N.  -> (devidence: (N, K),)."""
+    return _target_gap_backward(dy, cache, lambda a: 1.0 / a)
 
 
-# ---- cross-entropy Bayes risk, eq. 4 ---------------------------------------------------------
 def cross_entropy_bayes_risk_forward(evidence, targets):
-    """L = mean_n sum_k y_k (psi(S) - psi(alpha_k)), the expected cross-entropy under Dir(alpha)."""
-    sp = special(evidence)
-    alpha, strength, y = _dirichlet(evidence, targets)
-    per_sample = (y * (sp.digamma(strength) - sp.digamma(alpha))).sum(axis=1)
-    return per_sample.mean(), DirichletCache(alpha, strength, y, evidence.dtype)
+    """L = mean_n sum_k y_k (psi(S) - psi(alpha_k)) (eq. 4), the expected cross-entropy under Dir(alpha)."""
+    return _target_gap_forward(evidence, targets, special(evidence).digamma)
 
 
 def cross_entropy_bayes_risk_backward(dy, cache):
-    """d/d alpha_j of sum_k y_k (psi(S) - psi(alpha_k)) is (sum_k y_k) psi'(S) - y_j psi'(alpha_j)."""
-    alpha, strength, y, dtype = cache
-    sp = special(alpha)
-    grad = y.sum(axis=1, keepdims=True) * sp.polygamma(1, strength) - y * sp.polygamma(1, alpha)
-    return ((grad * (dy / alpha.shape[0])).astype(dtype),)
+    """dL/d alpha_j = ((sum_k y_k) psi'(S) - y_j psi'(alpha_j)) / N, with psi' the trigamma function."""
+    return _target_gap_backward(dy, cache, lambda a: special(a).polygamma(1, a))
 
 
 # ---- squared-error Bayes risk, eq. 5 ---------------------------------------------------------

@@ -35,25 +35,30 @@ def softplus_backward(dy, cache):
     return (dy * stable_sigmoid(x),)
 
 
-class ReLU(Module):
+class Activation(Module):
+    """An elementwise map run by its pure pair, ``pair = (forward, backward)``, set by each subclass."""
+
+    pair = None
+
+    def forward(self, x, training=False):
+        forward, _ = self.pair
+        y, self._cache = forward(x)
+        return y
+
+    def backward(self, dy):
+        _, backward = self.pair
+        (dx,) = backward(dy, self._cache)
+        return dx
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class ReLU(Activation):
     """Rectified linear unit, y = max(x, 0)."""
-
-    def forward(self, x, training=False):
-        y, self._cache = relu_forward(x)
-        return y
-
-    def backward(self, dy):
-        (dx,) = relu_backward(dy, self._cache)
-        return dx
+    pair = (relu_forward, relu_backward)
 
 
-class Softplus(Module):
+class Softplus(Activation):
     """y = log(1 + e^x), stable for large |x|; EDL's default evidence function."""
-
-    def forward(self, x, training=False):
-        y, self._cache = softplus_forward(x)
-        return y
-
-    def backward(self, dy):
-        (dx,) = softplus_backward(dy, self._cache)
-        return dx
+    pair = (softplus_forward, softplus_backward)

@@ -3,16 +3,7 @@ import numpy as np
 
 from numpyuq.nn import Parameter
 from numpyuq.optim import Adam
-
-
-def run_two_steps(optimizer_factory, w0, grads, dtype=np.float64):
-    p = Parameter(np.array(w0, dtype))
-    opt = optimizer_factory([p])
-    for g in grads:
-        opt.zero_grad()
-        p.grad += np.array(g, dtype)
-        opt.step()
-    return p.value
+from tests.helpers import run_two_steps
 
 
 def test_adam_two_steps_match_hand_computed_values():

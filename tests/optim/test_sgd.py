@@ -1,18 +1,8 @@
 """SGD with momentum: hand-computed steps."""
 import numpy as np
 
-from numpyuq.nn import Parameter
 from numpyuq.optim import SGD
-
-
-def run_two_steps(optimizer_factory, w0, grads, dtype=np.float64):
-    p = Parameter(np.array(w0, dtype))
-    opt = optimizer_factory([p])
-    for g in grads:
-        opt.zero_grad()
-        p.grad += np.array(g, dtype)
-        opt.step()
-    return p.value
+from tests.helpers import run_two_steps
 
 
 def test_sgd_momentum_two_steps():
