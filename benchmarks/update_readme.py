@@ -43,6 +43,13 @@ def machine():
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {peer}"
 
 
+def shown_lines(stdout):
+    """The output without the figure paths and without per-epoch lines but each run's last."""
+    lines = [line for line in stdout.splitlines() if not line.startswith("wrote ")]
+    return [line for i, line in enumerate(lines)
+            if not line.startswith("epoch ") or i + 1 == len(lines) or not lines[i + 1].startswith("epoch ")]
+
+
 def run(name):
     command = BLOCKS[name]
     start = datetime.datetime.now(datetime.timezone.utc)
@@ -51,9 +58,8 @@ def run(name):
         raise SystemExit(f"{name}: {' '.join(command)} failed:\n{out.stderr[-3000:]}")
     shown = " ".join(["python"] + command[1:]).replace("python -m numpyuq.cli", "numpyuq")
     minutes = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds() / 60
-    lines = [line for line in out.stdout.splitlines() if not line.startswith("wrote ")]
     return (f"`{shown}` on {start:%Y-%m-%d}, {machine()} ({minutes:.1f} min):\n\n```text\n"
-            + "\n".join(lines).strip() + "\n```")
+            + "\n".join(shown_lines(out.stdout)).strip() + "\n```")
 
 
 def main():
