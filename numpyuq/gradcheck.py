@@ -12,8 +12,12 @@ pass the module's state (parameters, buffers) and the state of every Generator i
 restored, so stateful layers (dropout masks, power iteration, GP precision) are checked with
 ``training=True`` too: each pass sees the same mask and the same starting state.
 
-eps = 1e-5 balances the two errors of a central difference in float64: truncation ~ eps^2 |f'''|
-and round-off ~ 1e-16 |L| / eps, both near 1e-11 here.
+The step for an element t is h = eps max(1, |t|). eps = 1e-5 balances the two errors of a central
+difference in float64 for elements of order 1: truncation ~ h^2 |f'''| and round-off ~ 1e-16 |L| / h,
+both near 1e-11. For a large element (a logit of 1e3) the step grows with it, since both the scale
+on which f curves and the size of the terms that L adds up grow too. A check whose loss adds up
+many large terms (a whole network, a KL term at evidence 1e3) may need a larger eps; its test says so.
+A NaN in either gradient fails the check.
 
 The relative error of an element is |a - n| / max(|a|, |n|, floor), with floor = 1e-3 times the
 largest gradient magnitude of that array: elements whose gradient is tiny compared to the rest
