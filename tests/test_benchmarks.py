@@ -14,3 +14,12 @@ def test_benchmark_quick_produces_numbers(script, expected):
     out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert expected in out.stdout and any(ch.isdigit() for ch in out.stdout)
+
+
+def test_compare_checkouts_runs_on_one_checkout_against_itself():
+    root = pathlib.Path(__file__).parent.parent
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "compare_checkouts.py"), "--before", str(root),
+                          "--after", str(root), "--rounds", "1", "--only", "NCHW conv"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("after/before") == 2
