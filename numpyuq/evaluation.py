@@ -40,14 +40,40 @@ def rotate_images(image, angles, background=None):
                      for angle in angles])
 
 
-def rotation_curve(predict_proba, image, angles=ROTATION_ANGLES, uncertainty=None, background=None):
+def probability_function(model):
+    """x -> class probabilities (N, K) for ``model``: an evidential classifier (alpha / S), anything
+    with ``predict_proba`` (a deep ensemble), a Module whose outputs are logits (softmax), or a
+    callable that already returns probabilities."""
+    from .losses.cross_entropy import softmax
+    from .models.evidential import EvidentialClassifier
+    from .nn.module import Module
+    from .training import predict
+
+    if isinstance(model, EvidentialClassifier):
+        return model.predict
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba
+    if isinstance(model, Module):
+        return lambda x: softmax(predict(model, x))
+    if callable(model):
+        return model
+    raise TypeError(f"model must be a Module, have predict_proba, or be callable, got {type(model).__name__}")
+
+
+def rotation_curve(model, image, angles=ROTATION_ANGLES, uncertainty=None, background=None):
     """Class probabilities (and optionally an uncertainty) of ``image`` rotated through ``angles``.
 
     Args:
-        predict_proba: callable x (A, C, H, W) float32 -> probabilities (A, K).
+        model: any model ``probability_function`` accepts (an ``EvidentialClassifier``, a softmax
+            network, a ``DeepEnsemble``) or a callable x (A, C, H, W) float32 -> probabilities (A, K).
         image: (C, H, W), e.g. a normalised "1" from the test set.
-        uncertainty: optional callable x -> (A,), e.g. ``EvidentialClassifier.uncertainty``.
+        uncertainty: optional callable x -> (A,); for an EvidentialClassifier it defaults to its
+            uncertainty mass u.
     """
+    from .models.evidential import EvidentialClassifier
+    predict_proba = probability_function(model)
+    if uncertainty is None and isinstance(model, EvidentialClassifier):
+        uncertainty = model.uncertainty
     angles = np.asarray(angles, dtype=np.float64)
     images = rotate_images(image, angles, background).astype(np.float32)
     probs = np.asarray(to_numpy(predict_proba(images)), dtype=np.float64)

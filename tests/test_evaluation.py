@@ -47,3 +47,20 @@ def test_split_by_correctness():
     np.testing.assert_array_equal(wrong, [2.0])
     with pytest.raises(ValueError, match="same length"):
         split_by_correctness(np.ones(2), np.eye(3), np.arange(3))
+
+
+def test_rotation_curve_accepts_models(rng):
+    from numpyuq.models import EvidentialClassifier, LeNet
+    from numpyuq.uncertainty import DeepEnsemble
+    image = rng.standard_normal((1, 28, 28)).astype(np.float32)
+    edl = EvidentialClassifier(LeNet(channels=(2, 3), hidden=8, seed=0))
+    curve = rotation_curve(edl, image, angles=[0, 90])
+    np.testing.assert_allclose(curve.probs.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_allclose(curve.uncertainty, edl.uncertainty(curve.images), rtol=1e-6)   # u by default
+    softmax_curve = rotation_curve(LeNet(channels=(2, 3), hidden=8, seed=0), image, angles=[0, 90])
+    assert softmax_curve.uncertainty is None and np.allclose(softmax_curve.probs.sum(axis=1), 1)
+    ensemble = DeepEnsemble(lambda seed: LeNet(channels=(2, 3), hidden=8, seed=seed), size=2)
+    ensemble.members = [LeNet(channels=(2, 3), hidden=8, seed=s) for s in (0, 1)]
+    assert rotation_curve(ensemble, image, angles=[0]).probs.shape == (1, 10)
+    with pytest.raises(TypeError, match="model must be a Module"):
+        rotation_curve(3, image)
