@@ -33,8 +33,7 @@ class Adam(Optimizer):
         self.moments = [(get_array_module(g.value).zeros_like(g.value),
                          get_array_module(g.value).zeros_like(g.value)) for g in self.groups]
 
-    def step(self):
-        self.step_count += 1
+    def update(self):
         for group, (m, v) in zip(self.groups, self.moments):
             adam_update(group.value, group.grad, m, v, self.lr, self.beta1, self.beta2, self.eps,
                         self.weight_decay, self.decoupled, self.step_count, self.eps_placement)

@@ -24,6 +24,15 @@ class FlatGroup:
             p.grad = self.grad[offset:offset + n].reshape(p.value.shape)
             offset += n
 
+    def owns_parameters(self):
+        """True while every parameter's value and grad are still views of this group's buffers.
+
+        They stop being so when another optimizer packs the same parameters, or when the model is
+        cast (``astype``) or moved: the parameters then live elsewhere, and updating this group's
+        buffers would train nothing.
+        """
+        return all(p.value.base is self.value and p.grad.base is self.grad for p in self.params)
+
 
 def pack_parameters(params):
     """Group trainable ``params`` by dtype into ``FlatGroup``s (rebinding their value/grad to views)."""

@@ -19,4 +19,15 @@ class Optimizer:
             group.grad.fill(0)
 
     def step(self):
-        raise NotImplementedError(f"{type(self).__name__} must define step (abstract in the base class)")
+        """One update of every parameter, after checking that they are still this optimizer's."""
+        for group in self.groups:
+            if not group.owns_parameters():
+                raise RuntimeError(
+                    f"{type(self).__name__} no longer holds its parameters: another optimizer was built on "
+                    "them, or the model was cast (astype) or moved after this optimizer was built. "
+                    "Build the optimizer again on model.parameters(); this one would train nothing.")
+        self.step_count += 1
+        self.update()
+
+    def update(self):
+        raise NotImplementedError(f"{type(self).__name__} must define update (abstract in the base class)")

@@ -17,8 +17,7 @@ class SGD(Optimizer):
         self.momentum = momentum
         self.buffers = [get_array_module(g.value).zeros_like(g.value) for g in self.groups]
 
-    def step(self):
-        self.step_count += 1
+    def update(self):
         for group, buf in zip(self.groups, self.buffers):
             grad = group.grad
             if self.decoupled:
