@@ -19,3 +19,13 @@ def run_two_steps(optimizer_factory, w0, grads, dtype=np.float64):
         p.grad += np.array(g, dtype)
         opt.step()
     return p.value
+
+
+def run_python(code, env=None, timeout=300):
+    """Run ``python -c code`` in a fresh interpreter (process-wide state starts clean) and return
+    its CompletedProcess (text stdout and stderr)."""
+    import os
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **(env or {})),
+                          capture_output=True, text=True, timeout=timeout)

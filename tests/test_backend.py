@@ -1,16 +1,15 @@
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import numpyuq
 from numpyuq.backend import get_array_module, to_numpy
+from tests.helpers import run_python
 
 
 def test_importing_numpyuq_never_imports_cupy():
     code = "import sys, numpyuq, numpyuq.nn, numpyuq.models, numpyuq.uncertainty; print('cupy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
 

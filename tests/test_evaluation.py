@@ -2,7 +2,13 @@
 import numpy as np
 import pytest
 
-from numpyuq.evaluation import ROTATION_ANGLES, entropy_cdf, rotate_images, rotation_curve, split_by_correctness
+from numpyuq.evaluation import (
+    ROTATION_ANGLES,
+    entropy_cdf,
+    rotate_images,
+    rotation_curve,
+    split_by_correctness,
+)
 
 
 def test_rotation_by_90_degrees_is_exact_and_keeps_the_size():

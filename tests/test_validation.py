@@ -2,8 +2,13 @@
 import numpy as np
 import pytest
 
-from numpyuq.validation import (check_features, check_finite, check_labels, check_positive_int,
-                                check_probability)
+from numpyuq.validation import (
+    check_features,
+    check_finite,
+    check_labels,
+    check_positive_int,
+    check_probability,
+)
 
 
 def test_check_features():

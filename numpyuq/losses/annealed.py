@@ -19,7 +19,8 @@ coefficient; ``fit`` averages them per epoch into ``History.metrics``.
 from ..optim.schedules import RelativePiecewise
 from ..training import Callback
 from .base import Loss
-from .evidential import LOSSES, EvidentialLoss, KLDivergenceLoss
+from .evidential import (LOSSES, EvidentialLoss, as_targets, check_evidence, kl_divergence_backward,
+                         kl_divergence_forward)
 
 LABML_ENDPOINTS = ((0, 0.0), (0.2, 0.01), (1, 1.0))
 SCHEDULES = ("labml", "paper", "none")
@@ -48,7 +49,7 @@ class AnnealedEvidentialLoss(Loss, Callback):
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         if not annealing_epochs > 0:
             raise ValueError(f"annealing_epochs must be > 0, got {annealing_epochs}")
-        self.risk, self.kl, self.schedule = risk, KLDivergenceLoss(), schedule
+        self.risk, self.schedule = risk, schedule
         self.annealing_epochs, self.endpoints = annealing_epochs, tuple(endpoints)
         self.kl_coef = 0.0
         self.terms = {}
@@ -71,18 +72,23 @@ class AnnealedEvidentialLoss(Loss, Callback):
 
     # ---- the loss --------------------------------------------------------------------------------
     def forward(self, evidence, targets):
-        risk = self.risk(evidence, targets)
+        # Validated once, then both terms run their pure pairs on the same one-hot targets.
+        check_evidence(evidence)
+        targets = as_targets(targets, evidence.shape[1], evidence.shape[0])
+        risk_forward, _ = self.risk.pair
+        risk, self._risk_cache = risk_forward(evidence, targets)
         if self.schedule == "none":
             self.terms = {"risk": float(risk)}
             return risk
-        kl = self.kl(evidence, targets)
+        kl, self._kl_cache = kl_divergence_forward(evidence, targets)
         self.terms = {"risk": float(risk), "kl": float(kl), "kl_coef": self.kl_coef}
         return risk + self.kl_coef * kl
 
     def backward(self, dy=1.0):
-        devidence = self.risk.backward(dy)
+        _, risk_backward = self.risk.pair
+        (devidence,) = risk_backward(dy, self._risk_cache)
         if self.schedule != "none" and self.kl_coef:
-            devidence = devidence + self.kl.backward(dy * self.kl_coef)
+            devidence = devidence + kl_divergence_backward(dy * self.kl_coef, self._kl_cache)[0]
         return devidence
 
     def __repr__(self):

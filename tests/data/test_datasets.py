@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from numpyuq.data import load_digits28, load_fashion_mnist, load_mnist, save_idx
-from numpyuq.data.datasets import FASHION_MNIST_DIR, MNIST_MEAN_STD, download, download_mnist
+from numpyuq.data.datasets import (
+    FASHION_MNIST_DIR,
+    MNIST_MEAN_STD,
+    download,
+    download_mnist,
+)
 
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

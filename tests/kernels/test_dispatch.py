@@ -1,9 +1,7 @@
 """One dispatch rule: ``NUMPYUQ_KERNELS=reference`` runs no compiled code at all, in any model."""
-import os
-import subprocess
-import sys
-
 import pytest
+
+from tests.helpers import run_python
 
 # Trains one step of every model and optimizer, then counts the numba twins that were called
 # (a twin that ran has at least one compiled signature in this process).
@@ -35,8 +33,7 @@ print(len(COMPILED), sum(len(twin.signatures) > 0 for twin in COMPILED))
 
 @pytest.mark.parametrize("kernels", ["reference", "numba"])
 def test_reference_mode_runs_no_compiled_code(kernels):
-    env = dict(os.environ, NUMPYUQ_KERNELS=kernels)
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    out = run_python(SCRIPT, env={"NUMPYUQ_KERNELS": kernels})
     assert out.returncode == 0, out.stderr[-3000:]
     registered, used = map(int, out.stdout.split())
     assert registered >= 10                      # every kernel module was imported
@@ -47,7 +44,5 @@ def test_reference_mode_runs_no_compiled_code(kernels):
 
 
 def test_bad_kernels_setting_is_a_clear_error():
-    env = dict(os.environ, NUMPYUQ_KERNELS="fast")
-    out = subprocess.run([sys.executable, "-c", "import numpyuq.kernels.dispatch"], env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = run_python("import numpyuq.kernels.dispatch", env={"NUMPYUQ_KERNELS": "fast"})
     assert out.returncode != 0 and "NUMPYUQ_KERNELS must be 'numba' or 'reference', got 'fast'" in out.stderr

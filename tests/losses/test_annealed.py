@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 
 from numpyuq.gradcheck import check_loss
-from numpyuq.losses import AnnealedEvidentialLoss, KLDivergenceLoss, SquaredErrorBayesRisk
+from numpyuq.losses import (
+    AnnealedEvidentialLoss,
+    KLDivergenceLoss,
+    SquaredErrorBayesRisk,
+)
 from numpyuq.models import DeepResNet, EvidentialClassifier
 from numpyuq.optim import Adam, RelativePiecewise
 from numpyuq.training import fit

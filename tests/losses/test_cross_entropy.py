@@ -4,7 +4,10 @@ import scipy.special
 
 from numpyuq.gradcheck import check_loss, check_pair
 from numpyuq.losses import SoftmaxCrossEntropy
-from numpyuq.losses.cross_entropy import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from numpyuq.losses.cross_entropy import (
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
 from tests.helpers import assert_grad_ok
 
 

@@ -6,12 +6,22 @@ import scipy.special as sc
 import scipy.stats
 
 from numpyuq.gradcheck import check_pair
-from numpyuq.losses import (CrossEntropyBayesRisk, KLDivergenceLoss, MaximumLikelihoodLoss,
-                            SquaredErrorBayesRisk)
-from numpyuq.losses.evidential import (cross_entropy_bayes_risk_backward, cross_entropy_bayes_risk_forward,
-                                       kl_divergence_backward, kl_divergence_forward,
-                                       maximum_likelihood_backward, maximum_likelihood_forward,
-                                       squared_error_bayes_risk_backward, squared_error_bayes_risk_forward)
+from numpyuq.losses import (
+    CrossEntropyBayesRisk,
+    KLDivergenceLoss,
+    MaximumLikelihoodLoss,
+    SquaredErrorBayesRisk,
+)
+from numpyuq.losses.evidential import (
+    cross_entropy_bayes_risk_backward,
+    cross_entropy_bayes_risk_forward,
+    kl_divergence_backward,
+    kl_divergence_forward,
+    maximum_likelihood_backward,
+    maximum_likelihood_forward,
+    squared_error_bayes_risk_backward,
+    squared_error_bayes_risk_forward,
+)
 from numpyuq.nn.evidence import EVIDENCE_FUNCTIONS
 from tests.helpers import assert_grad_ok
 

@@ -3,7 +3,12 @@ import numpy as np
 
 from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import ReLU, Softplus
-from numpyuq.nn.activations import relu_backward, relu_forward, softplus_backward, softplus_forward
+from numpyuq.nn.activations import (
+    relu_backward,
+    relu_forward,
+    softplus_backward,
+    softplus_forward,
+)
 from tests.helpers import assert_grad_ok
 
 

@@ -4,7 +4,11 @@ import pytest
 
 from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import Evidence
-from numpyuq.nn.evidence import EVIDENCE_FUNCTIONS, exp_evidence_backward, exp_evidence_forward
+from numpyuq.nn.evidence import (
+    EVIDENCE_FUNCTIONS,
+    exp_evidence_backward,
+    exp_evidence_forward,
+)
 from tests.helpers import assert_grad_ok
 
 

@@ -6,7 +6,10 @@ import pytest
 
 from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import RandomFeatureGP
-from numpyuq.nn.gaussian_process import random_features_backward, random_features_forward
+from numpyuq.nn.gaussian_process import (
+    random_features_backward,
+    random_features_forward,
+)
 from tests.helpers import assert_grad_ok
 
 

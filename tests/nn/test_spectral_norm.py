@@ -4,7 +4,11 @@ import pytest
 
 from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import Conv2D, Dense, SpectralNorm
-from numpyuq.nn.spectral_norm import normalize, spectral_norm_backward, spectral_norm_forward
+from numpyuq.nn.spectral_norm import (
+    normalize,
+    spectral_norm_backward,
+    spectral_norm_forward,
+)
 from tests.helpers import assert_grad_ok
 
 

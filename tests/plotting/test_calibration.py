@@ -1,17 +1,15 @@
 """Reliability diagrams: a PNG is written, and importing the plots changes no process-wide setting."""
-import subprocess
-import sys
-
 import numpy as np
 
 from numpyuq.plotting import plot_reliability
+from tests.helpers import run_python
 
 
 def test_importing_plotting_leaves_the_matplotlib_backend_alone():
     script = ("import matplotlib; matplotlib.use('svg'); before = matplotlib.get_backend(); "
               "import numpyuq.plotting, numpyuq.plotting.surfaces, numpyuq.plotting.calibration; "
               "print(before, matplotlib.get_backend())")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = run_python(script)
     assert out.returncode == 0, out.stderr
     before, after = out.stdout.split()
     assert before == after == "svg"

@@ -2,7 +2,11 @@
 import numpy as np
 
 from numpyuq.evaluation import entropy_cdf, rotation_curve
-from numpyuq.plotting import plot_entropy_cdfs, plot_rotation_curves, plot_uncertainty_histograms
+from numpyuq.plotting import (
+    plot_entropy_cdfs,
+    plot_rotation_curves,
+    plot_uncertainty_histograms,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -24,6 +24,7 @@ def test_log_space_uncertainty_is_k_over_s_of_exp_evidence(rng):
 
 def test_closed_form_measures_against_scipy_and_monte_carlo():
     import scipy.stats
+
     from numpyuq.uncertainty import dirichlet_measures
     evidence = np.array([[0.0, 0.0, 0.0], [5.0, 1.0, 0.5], [40.0, 0.0, 2.0]])
     measures = dirichlet_measures(evidence)
