@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name numpyuq --display-name "numpyuq (.venv)" >/dev/null
 	touch $(STAMP)
 
 # Debian's Fashion-MNIST (IDX files in /usr/share/datasets/fashion-mnist).

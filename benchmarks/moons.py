@@ -30,7 +30,7 @@ def run_numpyuq(epochs):
     model = DeepResNet(2, num_layers=6, num_hidden=128, seed=0)
     start = time.perf_counter()
     history = fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-4), x, y,
-                  epochs=epochs, batch_size=128, rng=0, progress=False)
+                  epochs=epochs, batch_size=128, seed=0, progress=False)
     return time.perf_counter() - start, history.accuracy[-1]
 
 

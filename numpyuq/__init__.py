@@ -10,7 +10,7 @@ from .backend import get_array_module, get_backend, set_backend, to_numpy
 
 __version__ = "0.1.0"
 SUBMODULES = ("backend", "data", "evaluation", "experiments", "gradcheck", "io", "kernels", "losses",
-              "metrics", "models", "nn", "optim", "plotting", "seeding", "training", "uncertainty",
+              "metrics", "models", "nn", "optim", "plotting", "seeding", "callbacks", "training", "uncertainty",
               "validation")
 __all__ = ["set_backend", "get_backend", "get_array_module", "to_numpy", "__version__", *SUBMODULES]
 

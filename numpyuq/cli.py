@@ -62,18 +62,27 @@ def _positive(text):
     return value
 
 
+def _seed(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
 def build_parser():
+    from . import __version__
     from .experiments.evidential import DATASETS, DEFAULT_EPOCHS
     from .losses.annealed import SCHEDULES
     from .losses.evidential import LOSSES
     from .nn.evidence import EVIDENCE_FUNCTIONS
 
     parser = argparse.ArgumentParser(prog="numpyuq", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"numpyuq {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="two-moons uncertainty comparison (the SNGP seed)")
     p_demo.add_argument("--out", default="demo_output", help="folder for the figures (default: demo_output)")
     p_demo.add_argument("--epochs", type=_positive, default=100, help="training epochs (default: 100)")
-    p_demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p_demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     p_demo.add_argument("--num-samples", type=_positive, default=10, help="MC dropout samples (default: 10)")
     p_demo.add_argument("--ensemble-size", type=_positive, default=10, help="ensemble members (default: 10)")
     p_demo.add_argument("--jobs", type=_positive, default=2, help="processes for the ensemble (default: 2)")
@@ -94,11 +103,11 @@ def build_parser():
     p_edl.add_argument("--epochs", type=_positive, default=None,
                        help="epochs (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items()) + ")")
     p_edl.add_argument("--batch-size", type=_positive, default=64, help="batch size (default: 64)")
-    p_edl.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p_edl.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     p_edl.add_argument("--baseline", action="store_true", help="also train a softmax LeNet the same way")
     p_edl.add_argument("--evaluate", metavar="MODEL.npz", default=None,
-                       help="evaluate a saved model (with its .json beside it) instead of training")
-    p_edl.add_argument("--out", default="evidential_output", help="folder for the model and figures")
+                       help="evaluate a saved model (with its .json beside it) instead of training (default: train)")
+    p_edl.add_argument("--out", default="evidential_output", help="folder for the model and figures (default: evidential_output)")
     p_edl.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -126,6 +135,8 @@ def main(argv=None):
         from .experiments.evidential import EvidentialConfig
         if args.evaluate is not None and not os.path.exists(args.evaluate):
             parser.error(f"--evaluate {args.evaluate!r} does not exist")
+        if args.mnist_path is not None and not os.path.isdir(args.mnist_path):
+            parser.error(f"--mnist-path {args.mnist_path!r} is not a folder")
         try:
             config = EvidentialConfig(dataset=args.dataset, loss=args.loss, evidence=args.evidence,
                                       schedule=args.schedule, epochs=args.epochs, batch_size=args.batch_size,

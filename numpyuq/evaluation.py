@@ -41,23 +41,22 @@ def rotate_images(image, angles, background=None):
 
 
 def probability_function(model):
-    """x -> class probabilities (N, K) for ``model``: an evidential classifier (alpha / S), anything
-    with ``predict_proba`` (a deep ensemble), a Module whose outputs are logits (softmax), or a
-    callable that already returns probabilities."""
+    """x -> class probabilities (N, K) for ``model``: a numpyuq model or ensemble (its ``predict``:
+    softmax, mean field, alpha / S or the member mean), any other Module whose outputs are logits
+    (softmax), or a callable that already returns probabilities."""
     from .losses.cross_entropy import softmax
-    from .models.evidential import EvidentialClassifier
+    from .models.classifier import Classifier
     from .nn.module import Module
     from .training import predict
+    from .uncertainty.ensemble import DeepEnsemble
 
-    if isinstance(model, EvidentialClassifier):
+    if isinstance(model, (Classifier, DeepEnsemble)):
         return model.predict
-    if hasattr(model, "predict_proba"):
-        return model.predict_proba
     if isinstance(model, Module):
         return lambda x: softmax(predict(model, x))
     if callable(model):
         return model
-    raise TypeError(f"model must be a Module, have predict_proba, or be callable, got {type(model).__name__}")
+    raise TypeError(f"model must be a numpyuq model, a Module or a callable, got {type(model).__name__}")
 
 
 def rotation_curve(model, image, angles=ROTATION_ANGLES, uncertainty=None, background=None):

@@ -94,7 +94,7 @@ def _report(pairs):
     return GradCheckReport(max(max_err, 0.0), worst, per_array)
 
 
-def check_pair(forward, backward, inputs, dy=None, eps=1e-5, rng=0, **hyper):
+def check_pair(forward, backward, inputs, dy=None, eps=1e-5, seed=0, **hyper):
     """Compare a pure backward with central differences of its forward, for every input it returns.
 
     The scalar checked is L = sum(forward(*inputs, **hyper)[0] * dy) with a random dy.
@@ -116,7 +116,7 @@ def check_pair(forward, backward, inputs, dy=None, eps=1e-5, rng=0, **hyper):
     y, cache = forward(*[v.copy() for v in values], **hyper)
     xp = get_array_module(y)
     if dy is None:
-        dy = xp.asarray(np.random.default_rng(rng).standard_normal(y.shape))
+        dy = xp.asarray(np.random.default_rng(seed).standard_normal(y.shape))
     grads = backward(dy, cache)
     grads = grads if isinstance(grads, tuple) else (grads,)
     pairs = {}
@@ -132,7 +132,7 @@ def check_pair(forward, backward, inputs, dy=None, eps=1e-5, rng=0, **hyper):
     return _report(pairs)
 
 
-def check_module(module, x, training=False, dy=None, eps=1e-5, rng=0):
+def check_module(module, x, training=False, dy=None, eps=1e-5, seed=0):
     """Compare ``module.backward`` with central differences for the input and every trainable parameter.
 
     Args:
@@ -160,7 +160,7 @@ def check_module(module, x, training=False, dy=None, eps=1e-5, rng=0):
     module.zero_grad()
     y = module.forward(x.copy(), training=training)
     if dy is None:
-        dy = xp.asarray(np.random.default_rng(rng).standard_normal(y.shape))
+        dy = xp.asarray(np.random.default_rng(seed).standard_normal(y.shape))
     analytic_x = module.backward(dy)
     analytic = {name: p.grad.copy() for name, p in module.named_parameters() if p.trainable}
 

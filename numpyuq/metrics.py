@@ -1,21 +1,46 @@
 """Evaluation metrics for probabilistic classifiers and out-of-distribution detection.
 
-Inputs are NumPy (or CuPy) arrays: probs (N, K) rows summing to 1, labels (N,) integers.
+Inputs are NumPy (or CuPy) arrays: probs (N, K) rows summing to 1, labels (N,) integers. Every
+function checks what it is given and names the argument: probabilities must be finite, lie in
+[0, 1] and sum to 1 per row within ``PROB_TOLERANCE`` (logits passed by mistake are refused, not
+scored), and OOD scores must be non-empty 1-D arrays of finite numbers.
 """
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from .backend import to_numpy
-from .uncertainty.dirichlet import uncertainty_from_log_evidence
-from .validation import check_labels
+from .validation import check_finite, check_labels, check_positive_int
 
 _EPS = 1e-12
+PROB_TOLERANCE = 1e-4       # |sum_k p_k - 1| allowed per row: float32 rounding, far below any logit
+
+
+def check_probabilities(probs, name="probs", ndim=2):
+    """``probs`` as a float64 NumPy array of rank ``ndim`` with K >= 2 classes on the last axis,
+    entries in [0, 1] and rows summing to 1 (within PROB_TOLERANCE); raises naming ``name``."""
+    if isinstance(probs, (list, tuple)):
+        probs = np.asarray(probs)
+    if not hasattr(probs, "ndim") or getattr(probs, "dtype", np.dtype(object)).kind not in "fiu":
+        raise TypeError(f"{name} must be a numeric array, got {type(probs).__name__}")
+    probs = to_numpy(probs).astype(np.float64)
+    if probs.ndim != ndim or probs.shape[-1] < 2 or probs.size == 0:
+        layout = "(N, K)" if ndim == 2 else "(S, N, K)"
+        raise ValueError(f"{name} must have shape {layout} with N >= 1 and K >= 2, got {probs.shape}")
+    bad = int((~np.isfinite(probs)).sum())
+    if bad:
+        raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
+    if probs.min() < 0 or probs.max() > 1 + PROB_TOLERANCE:
+        raise ValueError(f"{name} must be probabilities in [0, 1], got values in [{probs.min():.4g}, "
+                         f"{probs.max():.4g}] (logits? apply softmax first)")
+    error = float(np.abs(probs.sum(axis=-1) - 1).max())
+    if error > PROB_TOLERANCE:
+        raise ValueError(f"{name} rows must sum to 1 (within {PROB_TOLERANCE}), got a row off by {error:.4g}")
+    return probs
 
 
 def _probs_labels(probs, labels):
-    probs, labels = to_numpy(probs).astype(np.float64), to_numpy(labels)
-    if probs.ndim != 2:
-        raise ValueError(f"probs must have shape (N, K), got {probs.shape}")
+    probs = check_probabilities(probs)
+    labels = to_numpy(np.asarray(labels) if isinstance(labels, (list, tuple)) else labels)
     check_labels(labels, "labels", probs.shape[1], length=probs.shape[0])
     return probs, labels
 
@@ -44,6 +69,7 @@ def reliability_curve(probs, labels, num_bins=15):
 
     Empty bins have NaN confidence and accuracy.
     """
+    check_positive_int(num_bins, "num_bins")
     probs, labels = _probs_labels(probs, labels)
     confidence = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == labels).astype(np.float64)
@@ -64,35 +90,57 @@ def expected_calibration_error(probs, labels, num_bins=15):
 
 
 def predictive_entropy(probs):
-    """H[p] = -sum_k p_k log p_k per row.  probs: (N, K) or samples averaged beforehand -> (N,)."""
-    probs = to_numpy(probs).astype(np.float64)
-    return -(probs * np.log(np.maximum(probs, _EPS))).sum(axis=-1)
+    """H[p] = -sum_k p_k log p_k per row.  probs: (N, K) -> (N,)."""
+    probs = check_probabilities(probs)
+    return entropy(probs)
 
 
 def mutual_information(prob_samples):
     """BALD: H[mean_s p_s] - mean_s H[p_s].  prob_samples: (S, N, K) -> (N,) (MC dropout, ensembles)."""
-    prob_samples = to_numpy(prob_samples).astype(np.float64)
-    return predictive_entropy(prob_samples.mean(axis=0)) - predictive_entropy(prob_samples).mean(axis=0)
+    prob_samples = check_probabilities(prob_samples, "prob_samples", ndim=3)
+    return entropy(prob_samples.mean(axis=0)) - entropy(prob_samples).mean(axis=0)
+
+
+def entropy(probs):
+    """-sum_k p_k log p_k over the last axis, for probabilities already checked."""
+    return -(probs * np.log(np.maximum(probs, _EPS))).sum(axis=-1)
 
 
 def max_probability_uncertainty(probs):
     """1 - max_k p_k: higher means more uncertain."""
-    return 1.0 - to_numpy(probs).max(axis=-1)
+    return 1.0 - check_probabilities(probs).max(axis=-1)
 
 
 def dempster_shafer(logits):
     """K / (K + sum_k exp(logit_k)): EDL's u = K / S with exp evidence (Sensoy et al. 2018), the same
     function as ``uncertainty.dirichlet.uncertainty_from_log_evidence``, finite for any logits.
     (N, K) -> (N,) float64."""
-    return uncertainty_from_log_evidence(to_numpy(logits).astype(np.float64))
+    # Imported here: numpyuq.uncertainty builds on these metrics, not the other way round.
+    from .uncertainty.dirichlet import uncertainty_from_log_evidence
+
+    logits = to_numpy(logits).astype(np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape (N, K), got {logits.shape}")
+    check_finite(logits, "logits")
+    return uncertainty_from_log_evidence(logits)
+
+
+def check_scores(scores, name):
+    """``scores`` as a non-empty 1-D float64 NumPy array of finite numbers; raises naming ``name``."""
+    if isinstance(scores, (list, tuple)):
+        scores = np.asarray(scores, dtype=np.float64) if len(scores) else np.zeros(0)
+    if not hasattr(scores, "ndim") or getattr(scores, "dtype", np.dtype(object)).kind not in "fiub":
+        raise TypeError(f"{name} must be a numeric array, got {type(scores).__name__}")
+    scores = to_numpy(scores).astype(np.float64)
+    if scores.ndim != 1 or scores.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of per-example scores, got shape {scores.shape}")
+    check_finite(scores, name)
+    return scores
 
 
 def _ood_targets(score_in, score_out):
-    score_in, score_out = to_numpy(score_in).ravel(), to_numpy(score_out).ravel()
-    scores = np.concatenate([score_in, score_out])
-    if not np.all(np.isfinite(scores)):
-        raise ValueError("uncertainty scores must be finite")
-    return np.concatenate([np.zeros(len(score_in)), np.ones(len(score_out))]), scores
+    score_in, score_out = check_scores(score_in, "score_in"), check_scores(score_out, "score_out")
+    return np.concatenate([np.zeros(len(score_in)), np.ones(len(score_out))]), np.concatenate([score_in, score_out])
 
 
 def ood_auroc(score_in, score_out):
@@ -104,3 +152,9 @@ def ood_auroc(score_in, score_out):
 def ood_aupr(score_in, score_out):
     """Area under the precision-recall curve with OOD as the positive class."""
     return float(average_precision_score(*_ood_targets(score_in, score_out)))
+
+
+def classification_metrics(probs, labels, num_bins=15):
+    """The in-domain table: {"accuracy", "nll", "brier", "ece"} of probs (N, K) against labels (N,)."""
+    return {"accuracy": accuracy(probs, labels), "nll": nll(probs, labels),
+            "brier": brier_score(probs, labels), "ece": expected_calibration_error(probs, labels, num_bins)}

@@ -1,46 +1,32 @@
-"""The training loop: shuffled minibatches, callbacks, a progress bar, per-epoch history."""
+"""The training loop: shuffled minibatches, callbacks, validation, a progress bar, per-epoch history.
+
+``fit`` checks every argument before it changes anything: the inputs and targets in full (not batch
+by batch), the model's dtype, and that the optimizer holds this model's parameters. A failure it
+cannot foresee (a non-finite loss, an error in a callback) rolls the model and the optimizer back to
+the start of the epoch in which it happened, and the error says so.
+"""
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .backend import asarray, get_array_module
-from .seeding import as_generator
+from .callbacks import Callback
 from .nn.module import Module
-from .validation import check_finite, check_positive_int
-
-
-class Callback:
-    """Hooks into ``fit``; override what you need.  ``trainer`` exposes model, optimizer, loss,
-    epochs, num_samples, epoch, step (batches done), samples_seen and the history being written.
-
-    A loss that is also a Callback (the annealed evidential objective) is called like one, after
-    the callbacks passed to ``fit``.
-    """
-
-    def on_epoch_begin(self, trainer):
-        pass
-
-    def on_batch_begin(self, trainer, batch_size):
-        pass
-
-    def on_batch_end(self, trainer, logs):
-        pass
-
-    def on_epoch_end(self, trainer, logs):
-        pass
-
-    def on_train_end(self, trainer):
-        pass
+from .seeding import as_generator
+from .validation import check_batch, check_float_dtype, check_positive_int
 
 
 @dataclass
 class History:
-    """Per-epoch mean training loss and accuracy (over the batches of that epoch), and any other
-    per-epoch number in ``metrics``: a loss's ``terms`` (averaged over the epoch's samples) and what
-    callbacks ``record``."""
+    """Per-epoch mean training loss and accuracy (over the batches of that epoch), the validation
+    loss and accuracy when ``fit`` has validation data, and any other per-epoch number in
+    ``metrics``: a loss's ``terms`` (averaged over the epoch's samples) and what callbacks ``record``."""
     loss: list = field(default_factory=list)
     accuracy: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
 
     def record(self, name, value):
@@ -62,92 +48,189 @@ class Trainer:
     history: History = field(default_factory=History)
 
 
-def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), rng=None,
-        progress=True):
+def progress_bar(iterable, enabled, **kwargs):
+    """tqdm over ``iterable``, shown only when ``enabled`` and someone watches: a terminal or a
+    notebook. Written into a log file, a bar would add a line per refresh."""
+    watched = sys.stderr.isatty() or "ipykernel" in sys.modules
+    return tqdm(iterable, disable=not (enabled and watched), leave=False, **kwargs)
+
+
+def check_optimizer(optimizer, model):
+    """Raise unless ``optimizer`` updates (a subset of) ``model``'s trainable parameters, and still holds them."""
+    if not (hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad") and hasattr(optimizer, "parameters")):
+        raise TypeError(f"optimizer must be a numpyuq Optimizer built on model.parameters(), "
+                        f"got {type(optimizer).__name__}")
+    own = {id(p) for p in model.parameters()}
+    foreign = sum(id(p) not in own for p in optimizer.parameters())
+    if foreign:
+        raise ValueError(f"optimizer updates {foreign} parameter(s) that are not this model's trainable "
+                         "parameters: it was built on another model. Build it on model.parameters().")
+    if not optimizer.owns_parameters():
+        raise ValueError(f"optimizer ({type(optimizer).__name__}) no longer holds the model's parameters: "
+                         "another optimizer was built on them, or the model was cast or moved since. "
+                         "Build the optimizer again on model.parameters().")
+
+
+def check_data(model, loss, x, y, name):
+    """Check inputs ``x`` and targets ``y`` in full against the model and the loss, changing nothing.
+
+    One inference-mode forward pass of a single row finds the model's output width (and raises, in
+    the model's own words, if x does not fit it); the loss then checks every target against it.
+    Returns (x cast to the model's dtype on the current backend, y as an array).
+    """
+    x = check_batch(x, name[0])
+    x = asarray(x, dtype=model.dtype)
+    y = asarray(np.asarray(y) if isinstance(y, (list, tuple)) else y)
+    if not hasattr(y, "shape") or y.ndim == 0 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"{name[1]} must have one entry per row of {name[0]} ({x.shape[0]}), "
+                         f"got shape {getattr(y, 'shape', type(y).__name__)}")
+    out = model(x[:1], training=False)
+    check_targets = getattr(loss, "check_targets", None)
+    if check_targets is not None:
+        check_targets(y, out.shape[1], name=name[1])
+    return x, y
+
+
+def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), seed=0, progress=True,
+        validation_data=None, initial_epoch=0):
     """Train ``model`` by minibatch gradient descent.
 
     Each epoch visits the data in a fresh random order (the last batch may be smaller, as in Keras).
-    A step is: zero_grad, forward(training=True), loss (+ the model's ``penalty()``), loss.backward,
-    model.backward, model.penalty_backward, optimizer.step.
+    A step is: zero_grad, forward(training=True), loss (+ the model's penalties), loss.backward,
+    model.backward, penalty backward, optimizer.step.
 
     Args:
-        model: Module producing the loss's inputs.  loss: a Loss (e.g. SoftmaxCrossEntropy).
-        optimizer: built on ``model.parameters()``.
-        x: (N, ...) float inputs, cast to the model's dtype.  y: (N,) integer labels, or (N, K) targets.
-        epochs, batch_size: positive integers.  callbacks: Callback instances.
-        rng: Generator or seed for the shuffling.  progress: show a tqdm bar over epochs.
+        model: Module producing the loss's inputs (float32 or float64).  loss: a Loss, e.g.
+            ``SoftmaxCrossEntropy``.  optimizer: built on ``model.parameters()``.
+        x: (N, ...) inputs (lists are accepted), cast to the model's dtype.
+        y: (N,) integer labels, or (N, K) targets where the loss takes them.
+        epochs, batch_size: positive integers.  callbacks: Callback instances; a loss that is a
+            Callback and the callbacks the model's layers ask for (``Module.training_callbacks``,
+            e.g. the GP covariance reset) are added.
+        seed: int or Generator for the shuffling (0 by default: the same call gives the same result).
+        progress: show a tqdm bar over epochs (only on a terminal or in a notebook).
+        validation_data: optional (x_val, y_val), scored in inference mode after every epoch.
+        initial_epoch: resume a run at this epoch (from ``io.load_checkpoint``): epochs
+            ``initial_epoch .. epochs - 1`` run, and schedules see the samples already seen.
     Returns:
-        History with per-epoch ``loss`` and ``accuracy`` (accuracy = argmax of the model output).
+        History with per-epoch ``loss`` and ``accuracy`` (argmax of the model output), and
+        ``val_loss`` and ``val_accuracy`` with validation data.
+    Raises:
+        ValueError / TypeError, naming the argument, before anything changes.
+        FloatingPointError for a non-finite loss, after restoring the model and optimizer to the
+        start of that epoch (any other error mid-epoch restores them the same way).
     """
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
-    if not hasattr(x, "shape") or x.ndim < 2:
-        raise ValueError(f"x must be an array of shape (N, ...), got {getattr(x, 'shape', type(x).__name__)}")
-    if not hasattr(y, "shape") or y.shape[0] != x.shape[0]:
-        raise ValueError(f"y must have one entry per row of x ({x.shape[0]}), got shape {getattr(y, 'shape', None)}")
-    check_finite(x, "x")
-    x = asarray(x, dtype=model.dtype)
-    y = asarray(y)
-    xp = get_array_module(x)
-    rng = as_generator(rng)
-    # Only modules that define a regulariser are visited each step (walking the whole tree twice
-    # a step cost about 60 us, 5% of a DeepResNet step).
-    penalised = [m for m in model.modules() if type(m).own_penalty is not Module.own_penalty]
-    callbacks = list(callbacks) + ([loss] if isinstance(loss, Callback) else [])
-    trainer = Trainer(model, loss, optimizer, epochs, x.shape[0])
-    history = trainer.history
-    bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress, leave=False)
+    check_positive_int(initial_epoch, "initial_epoch", minimum=0)
+    if initial_epoch >= epochs:
+        raise ValueError(f"initial_epoch must be < epochs ({epochs}), got {initial_epoch}")
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a numpyuq Module, got {type(model).__name__}")
+    check_float_dtype(model.dtype, "model dtype")
+    check_optimizer(optimizer, model)
+    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else callbacks
+    if not isinstance(callbacks, list) or not all(isinstance(cb, Callback) for cb in callbacks):
+        raise TypeError(f"callbacks must be a list of Callback instances, got {callbacks!r}")
+    rng = as_generator(seed)
+    x, y = check_data(model, loss, x, y, ("x", "y"))
+    if validation_data is not None:
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise TypeError(f"validation_data must be a pair (x_val, y_val), got {type(validation_data).__name__}")
+        validation_data = check_data(model, loss, *validation_data, ("validation_data[0]", "validation_data[1]"))
+
+    callbacks += [loss] if isinstance(loss, Callback) else []
+    for m in model.modules():
+        for cb in m.training_callbacks():
+            if not any(type(other) is type(cb) for other in callbacks):
+                callbacks.append(cb)
+    trainer = Trainer(model, loss, optimizer, epochs, x.shape[0], epoch=initial_epoch,
+                      samples_seen=initial_epoch * x.shape[0])
+    bar = progress_bar(range(initial_epoch, epochs), progress, desc="fit", unit="epoch")
     for epoch in bar:
         trainer.epoch = epoch
-        for cb in callbacks:
-            cb.on_epoch_begin(trainer)
-        order = xp.asarray(rng.permutation(x.shape[0]))
-        loss_sum = xp.zeros((), dtype=np.float64)
-        correct = xp.zeros((), dtype=np.int64)
-        term_sums = {}
-        for start in range(0, x.shape[0], batch_size):
-            index = order[start:start + batch_size]
-            xb, yb = x[index], y[index]
-            for cb in callbacks:
-                cb.on_batch_begin(trainer, len(index))
-            optimizer.zero_grad()
-            out = model(xb, training=True)
-            batch_loss = loss(out, yb) + sum(m.own_penalty() for m in penalised)
-            model.backward(loss.backward())
-            for m in penalised:
-                m.own_penalty_backward()
-            optimizer.step()
-            labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
-            loss_sum += batch_loss * len(index)
-            for name, value in getattr(loss, "terms", {}).items():
-                term_sums[name] = term_sums.get(name, 0.0) + value * len(index)
-            correct += (out.argmax(axis=1) == labels).sum()
-            trainer.step += 1
-            trainer.samples_seen += len(index)
-            for cb in callbacks:
-                cb.on_batch_end(trainer, {"loss": batch_loss})
-        logs = {"loss": float(loss_sum) / x.shape[0], "accuracy": float(correct) / x.shape[0]}
-        if not np.isfinite(logs["loss"]):
-            raise FloatingPointError(f"training loss became {logs['loss']} in epoch {epoch}")
-        history.loss.append(logs["loss"])
-        history.accuracy.append(logs["accuracy"])
-        for name, total in term_sums.items():
-            history.record(name, total / x.shape[0])
-        bar.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.3f}", refresh=False)
+        saved = model.state_dict(), optimizer.state_dict(), trainer.step, trainer.samples_seen
+        try:
+            logs = run_epoch(trainer, x, y, batch_size, callbacks, rng)
+            if validation_data is not None:
+                logs.update(evaluate_loss(model, loss, *validation_data, batch_size))
+        except BaseException as err:
+            model.load_state_dict(saved[0])
+            optimizer.load_state_dict(saved[1])
+            trainer.step, trainer.samples_seen = saved[2], saved[3]
+            note = (f"fit restored the model and optimizer to the start of epoch {epoch} "
+                    "(epochs before it completed; the history so far is in err.history).")
+            if hasattr(err, "add_note"):        # Python >= 3.11
+                err.add_note(note)
+            err.history = trainer.history
+            raise
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if name in logs:
+                getattr(trainer.history, name).append(logs[name])
+        bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
         for cb in callbacks:
             cb.on_epoch_end(trainer, logs)
     for cb in callbacks:
         cb.on_train_end(trainer)
-    return history
+    return trainer.history
+
+
+def run_epoch(trainer, x, y, batch_size, callbacks, rng):
+    """One pass over (x, y) in a random order; returns the epoch's mean loss and accuracy."""
+    model, loss, optimizer = trainer.model, trainer.loss, trainer.optimizer
+    xp = get_array_module(x)
+    # Only modules that define a regulariser are visited each step (walking the whole tree twice
+    # a step cost about 60 us, 5% of a DeepResNet step).
+    penalised = [m for m in model.modules() if type(m).own_penalty is not Module.own_penalty]
+    for cb in callbacks:
+        cb.on_epoch_begin(trainer)
+    order = xp.asarray(rng.permutation(x.shape[0]))
+    loss_sum, correct, term_sums = 0.0, xp.zeros((), dtype=np.int64), {}
+    for start in range(0, x.shape[0], batch_size):
+        index = order[start:start + batch_size]
+        xb, yb = x[index], y[index]
+        for cb in callbacks:
+            cb.on_batch_begin(trainer, len(index))
+        optimizer.zero_grad()
+        out = model(xb, training=True)
+        batch_loss = float(loss(out, yb) + sum(m.own_penalty() for m in penalised))
+        if not np.isfinite(batch_loss):
+            raise FloatingPointError(f"training loss became {batch_loss} in epoch {trainer.epoch}, "
+                                     f"batch {start // batch_size}: lower the learning rate, or check the data")
+        model.backward(loss.backward())
+        for m in penalised:
+            m.own_penalty_backward()
+        optimizer.step()
+        labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
+        loss_sum += batch_loss * len(index)
+        for name, value in getattr(loss, "terms", {}).items():
+            term_sums[name] = term_sums.get(name, 0.0) + value * len(index)
+        correct += (out.argmax(axis=1) == labels).sum()
+        trainer.step += 1
+        trainer.samples_seen += len(index)
+        for cb in callbacks:
+            cb.on_batch_end(trainer, {"loss": batch_loss})
+    for name, total in term_sums.items():
+        trainer.history.record(name, total / x.shape[0])
+    return {"loss": loss_sum / x.shape[0], "accuracy": float(correct) / x.shape[0]}
+
+
+def evaluate_loss(model, loss, x, y, batch_size):
+    """Inference-mode loss and accuracy on validation data: {"val_loss", "val_accuracy"}."""
+    out = predict(model, x, batch_size=max(batch_size, 1024))
+    value = float(loss(out, y))
+    labels = y if y.ndim == 1 else y.argmax(axis=1)
+    return {"val_loss": value, "val_accuracy": float((out.argmax(axis=1) == labels).mean())}
 
 
 def predict(model, x, batch_size=4096):
-    """Inference-mode outputs of ``model`` on ``x`` in batches, as one array on the model's device."""
-    check_finite(x, "x")
-    x = asarray(x, dtype=model.dtype)
+    """Inference-mode outputs of ``model`` on ``x``: (N, ...) -> (N, outputs), in batches, as one
+    array on the model's device."""
+    check_positive_int(batch_size, "batch_size")
+    x = asarray(check_batch(x, "x"), dtype=model.dtype)
     xp = get_array_module(x)
     outs = [model(x[i:i + batch_size], training=False) for i in range(0, x.shape[0], batch_size)]
     return xp.concatenate(outs, axis=0)
 
 
-__all__ = ["fit", "predict", "Callback", "History", "Trainer"]
+__all__ = ["fit", "predict", "Callback", "History", "Trainer", "progress_bar"]

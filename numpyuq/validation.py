@@ -5,7 +5,7 @@ without reading our source.
 """
 import numpy as np
 
-from .backend import get_array_module
+from .backend import get_array_module, to_numpy
 
 
 def check_features(x, name, ndim, size=None, axis=-1):
@@ -45,6 +45,13 @@ def check_labels(labels, name, num_classes, length=None):
                 f"{name} must lie in [0, {num_classes}), got values in [{low}, {high}]")
 
 
+def as_labels(labels, name, num_classes, length):
+    """``labels`` (an array or a list) as a NumPy array of class indices, checked as ``check_labels``."""
+    labels = to_numpy(np.asarray(labels) if isinstance(labels, (list, tuple)) else labels)
+    check_labels(labels, name, num_classes, length)
+    return labels
+
+
 def check_positive_int(value, name, minimum=1):
     """Raise unless ``value`` is an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -55,7 +62,63 @@ def check_positive_int(value, name, minimum=1):
 
 def check_probability(value, name, allow_zero=True):
     """Raise unless ``0 <= value < 1`` (``0 < value < 1`` when ``allow_zero`` is False)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     low_ok = value >= 0 if allow_zero else value > 0
     if not (low_ok and value < 1):
         interval = "[0, 1)" if allow_zero else "(0, 1)"
         raise ValueError(f"{name} must lie in {interval}, got {value}")
+
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_float_dtype(dtype, name):
+    """Raise unless ``dtype`` is float32 or float64, the two dtypes every kernel is compiled for
+    (float16 has too little range for the GP precision or a gradient check)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def check_batch(x, name, min_ndim=2):
+    """``x`` as a non-empty, finite, numeric array of rank >= ``min_ndim`` (lists are converted).
+
+    Returns the array (on its own device); raises TypeError for non-numeric data and ValueError
+    for a wrong rank, zero rows or NaN / infinity, naming ``name``.
+    """
+    if isinstance(x, (list, tuple)):
+        try:
+            x = np.asarray(x)
+        except ValueError as err:
+            raise ValueError(f"{name} must be a rectangular array, got a ragged {type(x).__name__}") from err
+    if not hasattr(x, "ndim") or not hasattr(x, "dtype"):
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name} must be an array of shape (N, ...) with at least {min_ndim} dimensions, "
+                         f"got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row, got shape {tuple(x.shape)}")
+    check_finite(x, name)
+    return x
+
+
+def check_real(value, name, above=None, at_least=None, below=None):
+    """Raise unless ``value`` is a finite real number within the given bounds (``above`` and
+    ``below`` are strict, ``at_least`` is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if above is not None and not value > above:
+        raise ValueError(f"{name} must be > {above}, got {value}")
+    if at_least is not None and not value >= at_least:
+        raise ValueError(f"{name} must be >= {at_least}, got {value}")
+    if below is not None and not value < below:
+        raise ValueError(f"{name} must be < {below}, got {value}")

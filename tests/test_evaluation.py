@@ -68,5 +68,5 @@ def test_rotation_curve_accepts_models(rng):
     ensemble = DeepEnsemble(lambda seed: LeNet(channels=(2, 3), hidden=8, seed=seed), size=2)
     ensemble.members = [LeNet(channels=(2, 3), hidden=8, seed=s) for s in (0, 1)]
     assert rotation_curve(ensemble, image, angles=[0]).probs.shape == (1, 10)
-    with pytest.raises(TypeError, match="model must be a Module"):
+    with pytest.raises(TypeError, match="model must be a numpyuq model, a Module or a callable"):
         rotation_curve(3, image)

@@ -20,7 +20,7 @@ class WrongLoss(SoftmaxCrossEntropy):
 
 
 def test_checker_flags_a_wrong_parameter_gradient(rng):
-    report = check_module(WrongDense(3, 2, rng=rng, dtype=np.float64), rng.standard_normal((4, 3)))
+    report = check_module(WrongDense(3, 2, seed=rng, dtype=np.float64), rng.standard_normal((4, 3)))
     assert report.max_rel_error > 1e-3
     assert report.worst == ("w", (0, 0))
 
@@ -32,7 +32,7 @@ def test_checker_flags_a_wrong_loss_gradient(rng):
 
 def test_checker_demands_float64(rng):
     with pytest.raises(TypeError, match="float64"):
-        check_module(Dense(3, 2, rng=rng), rng.standard_normal((4, 3)).astype(np.float32))
+        check_module(Dense(3, 2, seed=rng), rng.standard_normal((4, 3)).astype(np.float32))
 
 
 def test_check_pair_flags_a_wrong_backward_and_reports_plain_ints(rng):

@@ -45,7 +45,7 @@ def test_fit_is_reproducible_with_a_seed():
     for _ in range(2):
         model = DeepResNet(2, num_layers=2, num_hidden=8, seed=1)
         losses.append(fit(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y, epochs=3,
-                          batch_size=16, rng=5, progress=False).loss)
+                          batch_size=16, seed=5, progress=False).loss)
     assert losses[0] == losses[1]
 
 
@@ -59,11 +59,11 @@ def test_fit_rejects_bad_input():
         fit(*args, bad, y, epochs=1, progress=False)
     with pytest.raises(ValueError, match=r"y must have one entry per row of x \(64\)"):
         fit(*args, x, y[:10], epochs=1, progress=False)
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 2\)"):
         fit(*args, x, y + 1, epochs=1, progress=False)
     with pytest.raises(ValueError, match="epochs must be >= 1, got 0"):
         fit(*args, x, y, epochs=0, progress=False)
-    with pytest.raises(ValueError, match=r"Dense input x must have 2 features"):
+    with pytest.raises(ValueError, match=r"DeepResNet input x must have 2 features"):
         fit(*args, np.zeros((64, 3)), y, epochs=1, progress=False)
 
 

@@ -101,7 +101,7 @@ print("extreme logits:", float(loss(np.array([[1e4, -1e4]]), np.array([1]))))
 # whole of backpropagation.
 
 # %%
-net = Sequential(Dense(2, 16, rng=1, dtype=np.float64), ReLU(), Dense(16, 3, rng=2, dtype=np.float64))
+net = Sequential(Dense(2, 16, seed=1, dtype=np.float64), ReLU(), Dense(16, 3, seed=2, dtype=np.float64))
 x = rng.standard_normal((8, 2))
 logits = net(x)
 loss(logits, rng.integers(0, 3, 8))

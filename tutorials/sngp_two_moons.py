@@ -107,7 +107,7 @@ points = rng.standard_normal((40, 3)) * 0.7
 sq_dist = ((points[:, None] - points[None]) ** 2).sum(-1)
 kernel = np.exp(-sq_dist / 2)
 for m in (64, 1024, 16384):
-    phi = RandomFeatureGP(3, 2, num_inducing=m, rng=m, dtype=np.float64).random_features(points)
+    phi = RandomFeatureGP(3, 2, num_inducing=m, seed=m, dtype=np.float64).random_features(points)
     print(f"M = {m:5d}: max |phi.phi' - exp(-d^2/2)| = {np.abs(phi @ phi.T - kernel).max():.4f},  "
           f"max |phi.phi' - exp(-d^2)| = {np.abs(phi @ phi.T - np.exp(-sq_dist)).max():.4f}")
 assert np.abs(phi @ phi.T - kernel).max() < 0.05
@@ -124,7 +124,7 @@ assert np.abs(phi @ phi.T - kernel).max() < 0.05
 # with the explicit inverse:
 
 # %%
-gp = RandomFeatureGP(2, 2, num_inducing=256, rng=0, dtype=np.float64)
+gp = RandomFeatureGP(2, 2, num_inducing=256, seed=0, dtype=np.float64)
 refit_covariance(gp, x_train)                      # one inference pass that builds P from x_train
 phi_train = gp.random_features(x_train)
 precision_by_hand = np.eye(256) + phi_train.T @ phi_train
@@ -185,7 +185,7 @@ assert worst < 0.02
 def train(model, callbacks=()):
     start = time.perf_counter()
     fit(model, SoftmaxCrossEntropy(), keras_adam(model.parameters(), lr=1e-4), x_train, y_train, epochs=EPOCHS,
-        batch_size=128, callbacks=callbacks, rng=0, progress=False)
+        batch_size=128, callbacks=callbacks, seed=0, progress=False)
     return time.perf_counter() - start
 
 
@@ -214,8 +214,8 @@ def predict_all(points):
     """Probabilities (N, 2) of each method on ``points``, and each method's own uncertainty (N,)."""
     logits = predict(resnet, points)
     mc_probs, mc_samples = mc_dropout_predict(resnet, points, num_samples=MC_SAMPLES, return_samples=True)
-    ens_probs, ens_samples = ensemble.predict_proba(points, return_samples=True)
-    sngp_logits, sngp_variance = sngp.predict(points.astype(np.float32))
+    ens_probs, ens_samples = ensemble.predict(points, return_samples=True)
+    sngp_logits, sngp_variance = sngp.predict_with_variance(points)
     return {
         "Deterministic": (np.asarray(softmax(logits), np.float64), None),
         "MC dropout": (mc_probs, mutual_information(mc_samples)),
@@ -289,11 +289,11 @@ if not FAST:
 # model. The two are different matrices, and they give different variances:
 
 # %%
-_, variance_epoch = sngp.predict(x_ood.astype(np.float32))
-_, variance_train_epoch = sngp.predict(x_train.astype(np.float32))
+_, variance_epoch = sngp.predict_with_variance(x_ood)
+_, variance_train_epoch = sngp.predict_with_variance(x_train)
 refit_covariance(sngp, x_train)
-_, variance_refit = sngp.predict(x_ood.astype(np.float32))
-_, variance_train_refit = sngp.predict(x_train.astype(np.float32))
+_, variance_refit = sngp.predict_with_variance(x_ood)
+_, variance_train_refit = sngp.predict_with_variance(x_train)
 print("mean GP variance   on the blob   on the training data")
 print(f"per-epoch reset    {variance_epoch.mean():11.3f}   {variance_train_epoch.mean():.4f}")
 print(f"refit              {variance_refit.mean():11.3f}   {variance_train_refit.mean():.4f}")

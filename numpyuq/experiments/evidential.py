@@ -111,7 +111,7 @@ def train(config, data, evidential=True, progress=True, verbose=False, track=Tru
     callbacks = [TrackStatistics(data.x_test, data.y_test, verbose=verbose)] if evidential and track else []
     start = time.perf_counter()
     history = fit(model, loss, seed_optimizer(model.parameters(), config), data.x_train, data.y_train,
-                  epochs=config.epochs, batch_size=config.batch_size, callbacks=callbacks, rng=config.seed,
+                  epochs=config.epochs, batch_size=config.batch_size, callbacks=callbacks, seed=config.seed,
                   progress=progress)
     return model, history, time.perf_counter() - start
 

@@ -49,7 +49,7 @@ def make_member(seed):
 def _train(model, x, y, epochs, seed, callbacks=(), progress=True):
     start = time.perf_counter()
     fit(model, SoftmaxCrossEntropy(), keras_adam(model.parameters(), lr=1e-4), x, y, epochs=epochs,
-        batch_size=128, callbacks=callbacks, rng=seed, progress=progress)
+        batch_size=128, callbacks=callbacks, seed=seed, progress=progress)
     return time.perf_counter() - start
 
 
@@ -81,7 +81,7 @@ def run_comparison(seed=0, epochs=100, num_samples=10, ensemble_size=10, n_jobs=
     sngp.train_seconds = _train(sngp_model, x, y, epochs, seed, [ResetCovariance()], progress)
     start = time.perf_counter()
     for key, pts in points.items():
-        logits, variance = sngp_model.predict(pts.astype(np.float32))
+        logits, variance = sngp_model.predict_with_variance(pts)
         sngp.probs[names[key]] = np.asarray(softmax(mean_field_logits(logits, variance)), np.float64)
         sngp.uncertainty[names[key]] = variance
     sngp.predict_seconds = time.perf_counter() - start
@@ -104,7 +104,7 @@ def run_comparison(seed=0, epochs=100, num_samples=10, ensemble_size=10, n_jobs=
     ens.train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     for key, pts in points.items():
-        probs, samples = ensemble.predict_proba(pts, return_samples=True)
+        probs, samples = ensemble.predict(pts, return_samples=True)
         ens.probs[names[key]], ens.uncertainty[names[key]] = probs, mutual_information(samples)
     ens.predict_seconds = time.perf_counter() - start
     results.append(ens)

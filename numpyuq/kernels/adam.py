@@ -20,7 +20,7 @@ makes one pass over all parameters at once.  All arrays are 1-D and updated in p
 import math
 
 from ..backend import get_array_module
-from .dispatch import compiled, use_numba
+from .dispatch import check_arrays, check_shape, compiled, use_numba
 
 
 EPS_PLACEMENTS = ("corrected", "raw")
@@ -71,6 +71,14 @@ _adam_update_numba = compiled(_adam_update_loops)
 def adam_update(value, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step,
                 eps_placement="corrected"):
     """Dispatch: the numba kernel for NumPy arrays, the xp reference otherwise."""
+    check_arrays(value, grad, m, v, ndim=1, names=("value", "grad", "m", "v"))
+    for array, name in ((grad, "grad"), (m, "m"), (v, "v")):
+        check_shape(array, value.shape, name)
+    if not (0 <= beta1 < 1 and 0 <= beta2 < 1 and step >= 1 and eps >= 0 and lr > 0):
+        raise ValueError(f"need 0 <= beta1, beta2 < 1, step >= 1, eps >= 0, lr > 0; got beta1={beta1}, "
+                         f"beta2={beta2}, step={step}, eps={eps}, lr={lr}")
+    if eps_placement not in EPS_PLACEMENTS:
+        raise ValueError(f"eps_placement must be one of {EPS_PLACEMENTS}, got {eps_placement!r}")
     if not use_numba(value):
         return adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay,
                                      decoupled, step, eps_placement)

@@ -8,7 +8,7 @@ z, y, dy, dz: (N, M); b, db: (M,).  The numba versions work in place on prealloc
 import numpy as np
 
 from ..backend import get_array_module
-from .dispatch import compiled, use_numba
+from .dispatch import check_arrays, check_shape, compiled, use_numba
 
 
 def bias_relu_forward_reference(z, b):
@@ -49,6 +49,11 @@ _relu_bias_backward_numba = compiled(_relu_bias_backward_loops)
 
 def bias_relu_forward(z, b):
     """max(z + b, 0); overwrites ``z`` on the NumPy path (callers pass a fresh matmul result)."""
+    check_arrays(z, ndim=2, names=("z",))
+    check_arrays(b, ndim=1, names=("b",))
+    check_shape(b, (z.shape[1],), "b")
+    if b.dtype != z.dtype:
+        raise TypeError(f"b must have dtype {z.dtype} like z, got {b.dtype}")
     if use_numba(z) and z.flags.c_contiguous and z.size:
         _bias_relu_forward_numba(z, b)
         return z
@@ -57,6 +62,8 @@ def bias_relu_forward(z, b):
 
 def relu_bias_backward(dy, y):
     """(dz, db) = (dy * [y > 0], column sums of dz)."""
+    check_arrays(dy, y, ndim=2, names=("dy", "y"))
+    check_shape(y, dy.shape, "y")
     if use_numba(dy) and dy.size:
         dz = np.empty_like(dy)
         db = np.empty(dy.shape[1], dy.dtype)

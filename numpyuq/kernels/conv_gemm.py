@@ -9,7 +9,8 @@ cache (measured 1.3-1.5x faster LeNet inference at batch 128). The xp reference 
 computation in one piece; it serves CuPy, where a GPU has no such cache to fit.
 """
 from ..backend import get_array_module
-from .dispatch import use_numba
+from .dispatch import check_arrays, check_shape, check_window, use_numba
+from .im2col import conv_output_size
 from .im2col_nhwc import im2col_nhwc
 
 CHUNK_BYTES = 1 << 20
@@ -23,6 +24,12 @@ def im2col_gemm_reference(x, w_mat, KH, KW, stride, padding):
 
 def im2col_gemm(x, w_mat, KH, KW, stride, padding, pixels):
     """As the reference, in chunks of images; ``pixels`` = OH * OW output pixels per image."""
+    check_arrays(x, ndim=4, names=("x",))
+    check_arrays(w_mat.ravel(), x.ravel(), ndim=1, names=("w_mat", "x"))     # one float dtype
+    check_window(x.shape[1], x.shape[2], KH, KW, stride, padding)
+    check_shape(w_mat, (w_mat.shape[0], KH * KW * x.shape[3]), "w_mat")
+    if pixels != conv_output_size(x.shape[1], KH, stride, padding) * conv_output_size(x.shape[2], KW, stride, padding):
+        raise ValueError(f"pixels must be OH * OW of the convolution, got {pixels}")
     if not use_numba(x):
         return im2col_gemm_reference(x, w_mat, KH, KW, stride, padding)
     xp = get_array_module(x)

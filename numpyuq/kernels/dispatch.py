@@ -10,11 +10,16 @@ twin), and calls the twin only when ``use_numba(x)`` says so:
 
 ``NUMPYUQ_PARALLEL_KERNELS=1`` compiles the kernels that opt in with ``prange`` parallelism. It is off
 by default: on 2 cores numba's thread pool and OpenBLAS's compete for the same cores.
+
+Compiled kernels are cached on disk in the user's cache folder (``cache_dir()``), never beside the
+installed sources, which may be read-only.
 """
+import contextlib
 import os
 
 import numba
 import numpy as np
+import platformdirs
 
 KERNELS = os.environ.get("NUMPYUQ_KERNELS", "numba")
 PARALLEL = os.environ.get("NUMPYUQ_PARALLEL_KERNELS", "0") == "1"
@@ -25,13 +30,33 @@ if KERNELS not in ("numba", "reference"):
 COMPILED = []       # every numba twin made by ``compiled``, so a test can prove none ran
 
 
+def cache_dir():
+    """Where compiled kernels are cached: ``$NUMBA_CACHE_DIR`` when set, else the user cache folder
+    (``~/.cache/numpyuq/numba`` on Linux, by platformdirs)."""
+    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(platformdirs.user_cache_dir("numpyuq"), "numba")
+
+
+@contextlib.contextmanager
+def numba_cache_dir(path):
+    """Within the block, functions decorated with ``cache=True`` cache into ``path``. numba picks a
+    function's cache folder when it is decorated, so the setting is restored at once and other
+    numba users in the process keep theirs."""
+    saved = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = path
+    try:
+        yield
+    finally:
+        numba.config.CACHE_DIR = saved
+
+
 def compiled(loops, parallel=False):
     """The numba twin of the plain-Python loop function ``loops``.
 
     ``error_model="numpy"`` drops the per-element ZeroDivisionError check, which is what lets LLVM
     vectorise the loops; ``parallel`` takes effect only under ``NUMPYUQ_PARALLEL_KERNELS=1``.
     """
-    twin = numba.njit(cache=True, error_model="numpy", parallel=parallel and PARALLEL)(loops)
+    with numba_cache_dir(cache_dir()):
+        twin = numba.njit(cache=True, error_model="numpy", parallel=parallel and PARALLEL)(loops)
     COMPILED.append(twin)
     return twin
 
@@ -39,3 +64,34 @@ def compiled(loops, parallel=False):
 def use_numba(x):
     """True when the numba twin should handle ``x``: a NumPy array, with kernels switched on."""
     return KERNELS == "numba" and isinstance(x, np.ndarray)
+
+
+# ---- argument checks every dispatching entry point runs first ---------------------------------
+# A compiled loop trusts its arguments: a negative padding or an oversized window would read out
+# of bounds or return an empty array, where the xp reference raises or crops. Checking before the
+# dispatch makes both paths give the same error on every invalid input.
+def check_arrays(*arrays, ndim, names):
+    """Each array has rank ``ndim`` and one floating dtype (float32 or float64) shared by all."""
+    for array, name in zip(arrays, names):
+        if not hasattr(array, "ndim") or array.ndim != ndim:
+            raise ValueError(f"{name} must have {ndim} dimensions, got shape {getattr(array, 'shape', None)}")
+        if array.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{name} must be float32 or float64, got dtype {array.dtype}")
+        if array.dtype != arrays[0].dtype:
+            raise TypeError(f"{name} must have dtype {arrays[0].dtype} like {names[0]}, got {array.dtype}")
+
+
+def check_window(height, width, kernel_h, kernel_w, stride, padding):
+    """Integer window >= 1, stride >= 1, padding >= 0, and a window that fits the padded image."""
+    for name, value, low in (("kernel height", kernel_h, 1), ("kernel width", kernel_w, 1),
+                             ("stride", stride, 1), ("padding", padding, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if height + 2 * padding < kernel_h or width + 2 * padding < kernel_w:
+        raise ValueError(f"a {kernel_h} x {kernel_w} window does not fit a {height} x {width} image "
+                         f"with padding {padding}")
+
+
+def check_shape(array, shape, name):
+    if tuple(array.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(array.shape)}")

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..backend import get_array_module
-from .dispatch import compiled, use_numba
+from .dispatch import check_arrays, compiled, use_numba
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -49,7 +49,14 @@ _keep_mask_numba = compiled(_keep_mask_loops)
 def keep_mask(key, shape, rate, like, value=1.0):
     """Keep-mask of ``shape`` (0 where dropped, ``value`` where kept) in the dtype and library of
     ``like``; ``value = 1 / (1 - rate)`` gives inverted dropout's multiplier in the same pass."""
+    if not 0 <= rate < 1:
+        raise ValueError(f"rate must lie in [0, 1), got {rate}")
+    if not 0 <= key < 2**64:
+        raise ValueError(f"key must be an integer in [0, 2^64), got {key}")
+    check_arrays(like, ndim=like.ndim if hasattr(like, "ndim") else 1, names=("like",))
     size = math.prod(shape)             # math.prod: np.prod costs 9 us a call here
+    if size < 0 or min(shape, default=0) < 0:
+        raise ValueError(f"shape must hold non-negative sizes, got {shape}")
     threshold = rate_threshold(rate)
     if use_numba(like):
         out = np.empty(size, like.dtype)

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from .dispatch import compiled, use_numba
+from .dispatch import check_arrays, check_shape, check_window, compiled, use_numba
 from .im2col import conv_output_size
 
 
@@ -107,6 +107,8 @@ _col2im_nhwc_numba = compiled(_col2im_nhwc_loops, parallel=True)
 
 def im2col_nhwc(x, KH, KW, stride=1, padding=0, out=None):
     """x: (N, H, W, C) -> cols: (N*OH*OW, KH*KW*C), written into ``out`` when given (NumPy path)."""
+    check_arrays(x, ndim=4, names=("x",))
+    check_window(x.shape[1], x.shape[2], KH, KW, stride, padding)
     if not use_numba(x):
         return im2col_nhwc_reference(x, KH, KW, stride, padding)
     N, H, W, C = x.shape
@@ -118,6 +120,11 @@ def im2col_nhwc(x, KH, KW, stride=1, padding=0, out=None):
 
 def col2im_nhwc(cols, x_shape, KH, KW, stride=1, padding=0):
     """cols: (N*OH*OW, KH*KW*C) -> dx: (N, H, W, C), the adjoint of ``im2col_nhwc``."""
+    check_arrays(cols, ndim=2, names=("cols",))
+    N, H, W, C = x_shape
+    check_window(H, W, KH, KW, stride, padding)
+    OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
+    check_shape(cols, (N * OH * OW, KH * KW * C), "cols")
     if not use_numba(cols):
         return col2im_nhwc_reference(cols, x_shape, KH, KW, stride, padding)
     dx = np.empty(x_shape, cols.dtype)

@@ -8,7 +8,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from .dispatch import compiled, use_numba
+from .dispatch import check_arrays, check_shape, check_window, compiled, use_numba
 
 
 def pool_output_size(size, window, stride):
@@ -81,6 +81,8 @@ _maxpool_backward_numba = compiled(_maxpool_backward_loops, parallel=True)
 
 def maxpool_forward(x, size, stride):
     """x: (N, C, H, W) -> (y, argmax), both (N, C, OH, OW)."""
+    check_arrays(x, ndim=4, names=("x",))
+    check_window(x.shape[2], x.shape[3], size, size, stride, 0)
     if not use_numba(x):
         return maxpool_forward_reference(x, size, stride)
     N, C, H, W = x.shape
@@ -93,6 +95,13 @@ def maxpool_forward(x, size, stride):
 
 def maxpool_backward(dy, argmax, x_shape, size, stride):
     """dy: (N, C, OH, OW) -> dx: (N, C, H, W)."""
+    check_arrays(dy, ndim=4, names=("dy",))
+    N, C, H, W = x_shape
+    check_window(H, W, size, size, stride, 0)
+    check_shape(dy, (N, C, pool_output_size(H, size, stride), pool_output_size(W, size, stride)), "dy")
+    check_shape(argmax, dy.shape, "argmax")
+    if argmax.dtype != np.int8 or argmax.size and not 0 <= int(argmax.min()) <= int(argmax.max()) < size * size:
+        raise ValueError(f"argmax must hold int8 window offsets in [0, {size * size})")
     if not use_numba(dy):
         return maxpool_backward_reference(dy, argmax, x_shape, size, stride)
     dx = np.empty(x_shape, dy.dtype)

@@ -4,7 +4,7 @@ ki * size + kj, ties to the first)."""
 import numba
 import numpy as np
 
-from .dispatch import compiled, use_numba
+from .dispatch import check_arrays, check_shape, check_window, compiled, use_numba
 from .pooling import maxpool_backward_reference, maxpool_forward_reference, pool_output_size
 
 
@@ -56,6 +56,8 @@ _maxpool_nhwc_backward_numba = compiled(_maxpool_nhwc_backward_loops, parallel=T
 
 def maxpool_nhwc_forward(x, size, stride):
     """x: (N, H, W, C) -> (y, argmax), both (N, OH, OW, C)."""
+    check_arrays(x, ndim=4, names=("x",))
+    check_window(x.shape[1], x.shape[2], size, size, stride, 0)
     if not use_numba(x):
         return maxpool_nhwc_forward_reference(x, size, stride)
     N, H, W, C = x.shape
@@ -68,6 +70,13 @@ def maxpool_nhwc_forward(x, size, stride):
 
 def maxpool_nhwc_backward(dy, argmax, x_shape, size, stride):
     """dy: (N, OH, OW, C) -> dx: (N, H, W, C)."""
+    check_arrays(dy, ndim=4, names=("dy",))
+    N, H, W, C = x_shape
+    check_window(H, W, size, size, stride, 0)
+    check_shape(dy, (N, pool_output_size(H, size, stride), pool_output_size(W, size, stride), C), "dy")
+    check_shape(argmax, dy.shape, "argmax")
+    if argmax.dtype != np.int8 or argmax.size and not 0 <= int(argmax.min()) <= int(argmax.max()) < size * size:
+        raise ValueError(f"argmax must hold int8 window offsets in [0, {size * size})")
     if not use_numba(dy):
         return maxpool_nhwc_backward_reference(dy, argmax, x_shape, size, stride)
     dx = np.empty(x_shape, dy.dtype)

@@ -17,7 +17,7 @@ second training loop. After each forward, ``terms`` holds the risk, the KL term 
 coefficient; ``fit`` averages them per epoch into ``History.metrics``.
 """
 from ..optim.schedules import RelativePiecewise
-from ..training import Callback
+from ..callbacks import Callback
 from .base import Loss
 from .evidential import (LOSSES, EvidentialLoss, as_targets, check_evidence, kl_divergence_backward,
                          kl_divergence_forward)
@@ -56,8 +56,11 @@ class AnnealedEvidentialLoss(Loss, Callback):
         self._piecewise = None
 
     # ---- the schedule, driven by fit ------------------------------------------------------------
+    def check_targets(self, targets, num_outputs, name="targets"):
+        self.risk.check_targets(targets, num_outputs, name)
+
     def on_epoch_begin(self, trainer):
-        if self.schedule == "labml" and self._piecewise is None:
+        if self.schedule == "labml" and trainer.epoch == 0:     # each fit schedules its own length
             self._piecewise = RelativePiecewise(self.endpoints, trainer.epochs * trainer.num_samples)
         elif self.schedule == "paper":
             self.kl_coef = min(1.0, trainer.epoch / self.annealing_epochs)
@@ -66,9 +69,6 @@ class AnnealedEvidentialLoss(Loss, Callback):
         if self.schedule == "labml":
             # labml advances its global step by the batch size before the loss reads the schedule.
             self.kl_coef = min(1.0, self._piecewise(trainer.samples_seen + batch_size))
-
-    def on_train_end(self, trainer):
-        self._piecewise = None          # a later fit builds the schedule for its own length
 
     # ---- the loss --------------------------------------------------------------------------------
     def forward(self, evidence, targets):

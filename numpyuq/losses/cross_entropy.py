@@ -44,6 +44,9 @@ class SoftmaxCrossEntropy(Loss):
     forward(logits: (N, K) float, labels: (N,) int in [0, K)) -> scalar; backward() -> (N, K).
     """
 
+    def check_targets(self, targets, num_outputs, name="labels"):
+        check_labels(targets, name, num_classes=num_outputs)
+
     def forward(self, logits, labels):
         check_features(logits, "logits", ndim=2)
         check_labels(labels, "labels", num_classes=logits.shape[1], length=logits.shape[0])

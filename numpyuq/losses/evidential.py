@@ -175,22 +175,22 @@ def kl_divergence_backward(dy, cache):
 
 
 # ---- the modules -------------------------------------------------------------------------------
-def as_targets(targets, num_classes, length):
+def as_targets(targets, num_classes, length, name="targets"):
     """Integer labels (N,) or one-hot rows (N, K) -> one-hot (N, K), with clear errors for anything else."""
     xp = get_array_module(targets) if hasattr(targets, "ndim") else None
     if xp is None:
-        raise TypeError(f"targets must be an array, got {type(targets).__name__}")
+        raise TypeError(f"{name} must be an array, got {type(targets).__name__}")
     if targets.ndim == 1:
-        check_labels(targets, "targets", num_classes, length=length)
+        check_labels(targets, name, num_classes, length=length)
         return xp.eye(num_classes)[targets]
     if targets.ndim != 2 or targets.shape != (length, num_classes):
-        raise ValueError(f"targets must be labels of shape ({length},) or one-hot rows of shape "
+        raise ValueError(f"{name} must be labels of shape ({length},) or one-hot rows of shape "
                          f"({length}, {num_classes}), got shape {tuple(targets.shape)}")
     if targets.dtype.kind not in "fiub":
-        raise TypeError(f"one-hot targets must be numeric, got dtype {targets.dtype}")
+        raise TypeError(f"one-hot {name} must be numeric, got dtype {targets.dtype}")
     targets = targets.astype("float64")
     if not bool(((targets == 0) | (targets == 1)).all()) or not bool((targets.sum(axis=1) == 1).all()):
-        raise ValueError("one-hot targets must hold a single 1 per row and 0 elsewhere")
+        raise ValueError(f"one-hot {name} must hold a single 1 per row and 0 elsewhere")
     return targets
 
 
@@ -209,6 +209,9 @@ class EvidentialLoss(Loss):
     backward(dy=1) -> d evidence (N, K). Subclasses name their pure pair."""
 
     pair = None     # (forward, backward), set by each subclass
+
+    def check_targets(self, targets, num_outputs, name="targets"):
+        as_targets(targets, num_outputs, len(targets) if hasattr(targets, "__len__") else None, name)
 
     def forward(self, evidence, targets):
         check_evidence(evidence)

@@ -6,19 +6,23 @@ from ..backend import to_numpy
 from ..nn import Evidence, Module
 from ..training import predict as batched_predict
 from ..uncertainty.dirichlet import dirichlet_measures
+from .classifier import Classifier
 
 
-class EvidentialClassifier(Module):
+class EvidentialClassifier(Module, Classifier):
     """evidence = Evidence(function)(backbone(x)).  x: the backbone's input -> evidence (N, K).
 
     Args:
         backbone: a Module that outputs logits (N, K), e.g. ``LeNet``.
         evidence: ``"softplus"`` (the EDL seed), ``"relu"`` or ``"exp"``.
-    ``predict(x)`` gives the expected probabilities alpha / S, ``uncertainty(x)`` u = K / S and
-    ``measures(x)`` every closed-form Dirichlet measure (``uncertainty.dirichlet_measures``).
+    ``predict(x)`` gives the expected probabilities alpha / S, ``predict_logits(x)`` the backbone's
+    logits, ``uncertainty(x)`` u = K / S and ``measures(x)`` every closed-form Dirichlet measure
+    (``uncertainty.dirichlet_measures``).
     """
 
     def __init__(self, backbone, evidence="softplus"):
+        if not isinstance(backbone, Module):
+            raise TypeError(f"backbone must be a numpyuq Module, got {type(backbone).__name__}")
         self.backbone = backbone
         self.evidence = evidence if isinstance(evidence, Evidence) else Evidence(evidence)
 
@@ -31,6 +35,10 @@ class EvidentialClassifier(Module):
     def measures(self, x, batch_size=4096):
         """Every Dirichlet measure of the model's evidence on x, as NumPy arrays."""
         return dirichlet_measures(to_numpy(batched_predict(self, x, batch_size=batch_size)).astype(np.float64))
+
+    def predict_logits(self, x, batch_size=4096):
+        """The backbone's logits (N, K), before the evidence function."""
+        return batched_predict(self.backbone, x, batch_size=batch_size)
 
     def predict(self, x, batch_size=4096):
         """Expected class probabilities alpha / S: (N, K)."""

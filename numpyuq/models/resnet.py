@@ -1,13 +1,16 @@
 """The SNGP seed's residual MLP (``DeepResNet``) and its distance-aware version (``DeepResNetSNGP``)."""
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import asarray, get_array_module
+from ..losses.cross_entropy import softmax
 from ..nn import Dense, Dropout, Module, RandomFeatureGP, Residual, Sequential, SpectralNorm
 from ..seeding import as_generator
-from ..validation import check_finite, check_positive_int
+from ..uncertainty.sngp import mean_field_logits
+from ..validation import check_batch, check_features, check_float_dtype, check_positive_int, check_probability
+from .classifier import Classifier
 
 
-class DeepResNet(Module):
+class DeepResNet(Module, Classifier):
     """Residual MLP of the SNGP tutorial (Liu et al. 2020, section 5.1 / the TensorFlow tutorial).
 
         hidden = x W_in                             frozen random projection, (N, 2) -> (N, H)
@@ -22,24 +25,35 @@ class DeepResNet(Module):
 
     def __init__(self, num_classes, num_layers=3, num_hidden=128, dropout_rate=0.1, input_dim=2,
                  seed=0, dtype=np.float32):
+        check_positive_int(num_classes, "num_classes", minimum=2)
+        check_positive_int(num_layers, "num_layers", minimum=0)
+        check_positive_int(num_hidden, "num_hidden")
+        check_positive_int(input_dim, "input_dim")
+        check_probability(dropout_rate, "dropout_rate")
+        dtype = check_float_dtype(dtype, "dtype")
         rng = as_generator(seed)
+        self.input_shape = (input_dim,)
         self.num_classes, self.num_layers, self.num_hidden = num_classes, num_layers, num_hidden
         self.dropout_rate, self._dtype = dropout_rate, dtype
-        self.input_layer = Dense(input_dim, num_hidden, trainable=False, rng=rng, dtype=dtype)
+        self.input_layer = Dense(input_dim, num_hidden, trainable=False, seed=rng, dtype=dtype)
         self.blocks = [Residual(Sequential(self.make_dense_layer(rng), Dropout(dropout_rate, rng.spawn(1)[0])))
                        for _ in range(num_layers)]
         self.classifier = self.make_output_layer(rng)
 
     def make_dense_layer(self, rng):
         """Hidden layer of a residual block: Dense + ReLU."""
-        return Dense(self.num_hidden, self.num_hidden, activation="relu", rng=rng, dtype=self._dtype)
+        return Dense(self.num_hidden, self.num_hidden, activation="relu", seed=rng, dtype=self._dtype)
 
     def make_output_layer(self, rng):
         """Output layer: plain Dense to the logits."""
-        return Dense(self.num_hidden, self.num_classes, rng=rng, dtype=self._dtype)
+        return Dense(self.num_hidden, self.num_classes, seed=rng, dtype=self._dtype)
+
+    def check_input(self, x):
+        check_features(x, f"{type(self).__name__} input x", ndim=2, size=self.input_shape[0])
 
     def features(self, x, training=False):
         """Hidden representation before the output layer.  x: (N, input_dim) -> (N, num_hidden)."""
+        self.check_input(x)
         hidden = self.input_layer(x, training=training)
         for block in self.blocks:
             hidden = block(hidden, training=training)
@@ -76,21 +90,27 @@ class DeepResNetSNGP(DeepResNet):
     def make_dense_layer(self, rng):
         """Hidden layer: spectrally normalised Dense + ReLU."""
         return SpectralNorm(super().make_dense_layer(rng), norm_multiplier=self.spec_norm_bound,
-                            mode=self.spec_norm_mode, rng=rng)
+                            mode=self.spec_norm_mode, seed=rng)
 
     def make_output_layer(self, rng):
         """Output layer: random-feature Gaussian process."""
-        return RandomFeatureGP(self.num_hidden, self.num_classes, rng=rng, dtype=self._dtype,
+        return RandomFeatureGP(self.num_hidden, self.num_classes, seed=rng, dtype=self._dtype,
                                **self.gp_kwargs)
 
-    def predict(self, x, return_covmat=False, batch_size=2048):
+    def predict(self, x, batch_size=2048):
+        """Mean-field probabilities (N, K): softmax(logits / sqrt(1 + pi/8 variance)) (eq. 10)."""
+        logits, variance = self.predict_with_variance(x, batch_size=batch_size)
+        return softmax(mean_field_logits(logits, variance))
+
+    def predict_with_variance(self, x, return_covmat=False, batch_size=2048):
         """Inference: posterior-mean logits (N, K) and the GP variance (N,) (or the (N, N) covariance).
 
         A pure function of x and the model's state (it does not depend on which pass ran last).
         Batched, so a 10,000-point grid never needs a 10,000^2 matrix unless ``return_covmat``.
         """
-        check_finite(x, "x")
         check_positive_int(batch_size, "batch_size")
+        x = asarray(check_batch(x, "x"), dtype=self.dtype)
+        self.check_input(x)
         xp = get_array_module(x)
         if return_covmat:
             return self.classifier.predict(self.features(x), return_covmat=True)

@@ -16,7 +16,7 @@ from ..kernels.conv_gemm import im2col_gemm
 from ..kernels.im2col import conv_output_size
 from ..kernels.im2col_nhwc import col2im_nhwc
 from ..seeding import as_generator
-from ..validation import check_features
+from ..validation import check_features, check_float_dtype, check_positive_int
 from .init import torch_uniform
 from .module import Module, Parameter
 
@@ -112,17 +112,20 @@ class Conv2D(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, activation=None,
-                 input_grad=True, data_format="NCHW", rng=None, dtype=np.float32):
+                 input_grad=True, data_format="NCHW", seed=0, dtype=np.float32):
         conv2d_pair(data_format)                                  # validates data_format
         if activation not in (None, "relu"):
             raise ValueError(f"activation must be None or 'relu', got {activation!r}")
-        kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 2:
+            kh, kw = kernel_size
+        else:
+            kh = kw = kernel_size
         for name, value, low in (("in_channels", in_channels, 1), ("out_channels", out_channels, 1),
-                                 ("kernel_size", min(kh, kw), 1), ("stride", stride, 1),
+                                 ("kernel_size", kh, 1), ("kernel_size", kw, 1), ("stride", stride, 1),
                                  ("padding", padding, 0)):
-            if value < low:
-                raise ValueError(f"{name} must be >= {low}, got {value}")
-        rng = as_generator(rng)
+            check_positive_int(value, name, minimum=low)
+        dtype = check_float_dtype(dtype, "dtype")
+        rng = as_generator(seed)
         fan_in = in_channels * kh * kw
         self.data_format, self.activation = data_format, activation
         self.in_channels, self.stride, self.padding, self.input_grad = in_channels, stride, padding, input_grad

@@ -4,7 +4,7 @@ import numpy as np
 from ..backend import asarray
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from ..seeding import as_generator
-from ..validation import check_features
+from ..validation import check_features, check_float_dtype, check_positive_int
 from .init import glorot_uniform, torch_uniform
 from .module import Module, Parameter
 
@@ -60,14 +60,17 @@ class Dense(Module):
         trainable: False freezes w and b (the SNGP seed's fixed random input projection); the
             backward pass then skips their gradients.
         init: ``"glorot_uniform"`` (Keras, zero bias) or ``"torch"`` (PyTorch's U(+-1/sqrt(D))).
-        rng: Generator or seed.  dtype: parameter dtype (float32 by default).
+        seed: int or Generator (default 0, reproducible).  dtype: parameter dtype (float32 by default).
     Shapes: x (N, D) -> y (N, M).
     """
 
     def __init__(self, in_features, out_features, activation=None, trainable=True,
-                 init="glorot_uniform", rng=None, dtype=np.float32):
+                 init="glorot_uniform", seed=0, dtype=np.float32):
         dense_pair(activation)                      # validates activation
-        rng = as_generator(rng)
+        check_positive_int(in_features, "in_features")
+        check_positive_int(out_features, "out_features")
+        dtype = check_float_dtype(dtype, "dtype")
+        rng = as_generator(seed)
         if init == "glorot_uniform":
             w = glorot_uniform(rng, in_features, out_features, (in_features, out_features), dtype)
             b = np.zeros(out_features, dtype)

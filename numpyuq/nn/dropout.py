@@ -26,10 +26,10 @@ class Dropout(Module):
     (power iteration, GP precision updates); ``dropout_at_inference(model)`` switches it on alone.
     """
 
-    def __init__(self, rate, rng=None):
+    def __init__(self, rate, seed=0):
         check_probability(rate, "rate")
         self.rate = rate
-        self.rng = as_generator(rng)
+        self.rng = as_generator(seed)
         self.active_at_inference = False
 
     def forward(self, x, training=False):

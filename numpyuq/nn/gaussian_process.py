@@ -29,8 +29,9 @@ import numpy as np
 import scipy.linalg
 
 from ..backend import asarray, get_array_module, to_numpy
+from ..callbacks import Callback
 from ..seeding import as_generator
-from ..validation import check_features
+from ..validation import check_features, check_float_dtype, check_real
 from .dense import dense_backward, dense_forward
 from .init import glorot_uniform
 from .module import Module, Parameter
@@ -88,6 +89,27 @@ def posterior_covariance(phi, cholesky, ridge):
     return ridge * solved.T @ solved
 
 
+class ResetCovariance(Callback):
+    """The seed's per-epoch covariance reset, without its waste; ``fit`` adds it by itself for a
+    model with an exact-covariance GP layer.
+
+    The seed resets every GP layer's precision at the start of each epoch but the first, so that the
+    exact (momentum -1) precision counts each training point once: what remains after training is
+    ridge I plus the last epoch's features. This callback leaves the same precision but only
+    computes the last epoch's updates (``precision_updates="off"`` before it): each update costs
+    about four DeepResNet steps.
+    """
+
+    def on_epoch_begin(self, trainer):
+        last = trainer.epoch == trainer.epochs - 1
+        for gp in trainer.model.modules():
+            if isinstance(gp, RandomFeatureGP):
+                gp.num_training_samples[...] = trainer.num_samples
+                if trainer.epoch > 0:
+                    gp.reset_covariance()
+                gp.precision_updates = "train" if last else "off"
+
+
 class RandomFeatureGP(Module):
     """Random-feature GP output layer: logits (N, units) and, at inference, their posterior variance.
 
@@ -105,7 +127,7 @@ class RandomFeatureGP(Module):
             exact sum over one epoch (or ``refit_covariance``) is the Laplace posterior of eq. 8,
             while the moving average is a scaled surrogate whose scale depends on the batch count.
         cov_ridge_penalty: ridge, the prior precision (P starts at ridge I).
-        rng: Generator or seed.  dtype: parameter dtype.
+        seed: int or Generator (default 0, reproducible).  dtype: parameter dtype.
     Attributes:
         precision_updates: ``"train"`` (default) folds every training pass's features into the
             precision; ``"off"`` never does; ``"always"`` also folds inference passes (used by
@@ -115,18 +137,20 @@ class RandomFeatureGP(Module):
 
     def __init__(self, in_features, units, num_inducing=1024, normalize_input=False,
                  scale_random_features=True, kernel_scale=1.0, output_bias=0.0,
-                 l2_regularization=1e-6, cov_momentum=-1, cov_ridge_penalty=1.0, rng=None,
+                 l2_regularization=1e-6, cov_momentum=-1, cov_ridge_penalty=1.0, seed=0,
                  dtype=np.float32):
         for name, value in (("in_features", in_features), ("units", units), ("num_inducing", num_inducing)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not kernel_scale > 0:
-            raise ValueError(f"kernel_scale must be > 0, got {kernel_scale}")
+        check_real(kernel_scale, "kernel_scale", above=0)
+        check_real(l2_regularization, "l2_regularization", at_least=0)
+        check_real(output_bias, "output_bias")
+        dtype = check_float_dtype(dtype, "dtype")
+        check_real(cov_momentum, "cov_momentum")
         if not (cov_momentum < 0 or 0 < cov_momentum < 1):
             raise ValueError(f"cov_momentum must be negative (exact) or in (0, 1), got {cov_momentum}")
-        if not cov_ridge_penalty > 0:
-            raise ValueError(f"cov_ridge_penalty must be > 0, got {cov_ridge_penalty}")
-        rng = as_generator(rng)
+        check_real(cov_ridge_penalty, "cov_ridge_penalty", above=0)
+        rng = as_generator(seed)
         self.in_features, self.units, self.num_inducing = in_features, units, num_inducing
         self.normalize_input, self.kernel_scale = normalize_input, kernel_scale
         self.l2_regularization, self.cov_momentum, self.ridge = l2_regularization, cov_momentum, cov_ridge_penalty
@@ -139,15 +163,17 @@ class RandomFeatureGP(Module):
         self.output_bias = Parameter(asarray(np.full(units, output_bias, dtype)), trainable=False)
         self.register_buffer("precision", np.eye(num_inducing) * cov_ridge_penalty, fixed_dtype=True)
         self.precision_updates = "train"
-        self.num_accumulated = 0        # samples added to the precision since the last reset
-        self.num_training_samples = None
+        # Counters as 0-d buffers, so that the data-counted-twice guard survives save and load:
+        # samples folded in since the last reset, and the training-set size (0: not known yet).
+        self.register_buffer("num_accumulated", np.zeros((), np.int64))
+        self.register_buffer("num_training_samples", np.zeros((), np.int64))
         self._cholesky = None
 
     # ---- precision ---------------------------------------------------------------------------
     def reset_covariance(self):
         """Precision back to ridge I (the seed calls this at every epoch start but the first)."""
         self.precision[...] = np.eye(self.num_inducing) * self.ridge
-        self.num_accumulated = 0
+        self.num_accumulated[...] = 0
         self._cholesky = None
 
     def accumulate(self, phi):
@@ -155,9 +181,8 @@ class RandomFeatureGP(Module):
         self.precision[...] = precision_update(self.precision, to_numpy(phi).astype(np.float64),
                                                self.cov_momentum)
         self._cholesky = None
-        self.num_accumulated += phi.shape[0]
-        if (self.cov_momentum < 0 and self.num_training_samples is not None
-                and self.num_accumulated > self.num_training_samples):
+        self.num_accumulated[...] += phi.shape[0]
+        if 0 < self.num_training_samples < self.num_accumulated and self.cov_momentum < 0:
             warnings.warn(
                 f"the GP precision has accumulated {self.num_accumulated} samples since its last reset, "
                 f"more than the {self.num_training_samples} training samples: data is counted twice. "
@@ -165,6 +190,11 @@ class RandomFeatureGP(Module):
 
     def state_changed(self):
         self._cholesky = None
+
+    def training_callbacks(self):
+        """The exact precision must be rebuilt each epoch, or it counts the data ``epochs`` times:
+        ``fit`` runs ``ResetCovariance`` for it unless given one. A moving average needs nothing."""
+        return (ResetCovariance(),) if self.cov_momentum < 0 else ()
 
     def cholesky(self):
         """Lower Cholesky factor of the precision, cached until the precision changes."""

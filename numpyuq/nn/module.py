@@ -149,6 +149,11 @@ class Module:
     def state_changed(self):
         """Hook run after ``load_state_dict``: drop anything cached from the old state."""
 
+    def training_callbacks(self):
+        """Callbacks ``fit`` must run for this module (its own, not its children's): e.g. the GP
+        layer's per-epoch covariance reset. ``fit`` adds one of each type unless given one."""
+        return ()
+
     # ---- regularisation -----------------------------------------------------------------------
     def own_penalty(self):
         """This module's own term added to the training loss (0 unless overridden)."""

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..backend import asarray, get_array_module
+from ..validation import check_features, check_float_dtype, check_positive_int, check_real
 from .module import Module, Parameter
 
 
@@ -36,11 +37,16 @@ class LayerNorm(Module):
     """Normalise each row to zero mean, unit variance, then scale and shift.  x: (..., D)."""
 
     def __init__(self, num_features, eps=1e-5, dtype=np.float32):
+        check_positive_int(num_features, "num_features")
+        check_real(eps, "eps", above=0)
+        dtype = check_float_dtype(dtype, "dtype")
         self.eps = eps
         self.gamma = Parameter(asarray(np.ones(num_features, dtype)))
         self.beta = Parameter(asarray(np.zeros(num_features, dtype)))
 
     def forward(self, x, training=False):
+        check_features(x, "LayerNorm input x", ndim=x.ndim if hasattr(x, "ndim") else 2,
+                       size=self.gamma.value.shape[0])
         y, self._cache = layernorm_forward(x, self.gamma.value, self.beta.value, self.eps)
         return y
 

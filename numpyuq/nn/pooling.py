@@ -3,7 +3,7 @@ from typing import NamedTuple
 
 from ..kernels.pooling import maxpool_backward, maxpool_forward
 from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
-from ..validation import check_features
+from ..validation import check_features, check_positive_int
 from .module import Module
 
 _KERNELS = {"NCHW": (maxpool_forward, maxpool_backward), "NHWC": (maxpool_nhwc_forward, maxpool_nhwc_backward)}
@@ -36,13 +36,16 @@ class MaxPool2D(Module):
     def __init__(self, size=2, stride=2, data_format="NCHW"):
         if data_format not in _KERNELS:
             raise ValueError(f"data_format must be 'NCHW' or 'NHWC', got {data_format!r}")
-        for name, value in (("size", size), ("stride", stride)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        check_positive_int(size, "size")
+        check_positive_int(stride, "stride")
         self.size, self.stride, self.data_format = size, stride, data_format
 
     def forward(self, x, training=False):
         check_features(x, "MaxPool2D input x", ndim=4)
+        spatial = x.shape[2:] if self.data_format == "NCHW" else x.shape[1:3]
+        if min(spatial) < self.size:
+            raise ValueError(f"MaxPool2D input x has spatial size {tuple(spatial)}, smaller than the "
+                             f"{self.size} x {self.size} window (shape {tuple(x.shape)}, {self.data_format})")
         y, self._cache = maxpool2d_forward(x, self.size, self.stride, self.data_format)
         return y
 

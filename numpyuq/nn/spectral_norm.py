@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from ..backend import asarray, get_array_module
 from ..seeding import as_generator
+from ..validation import check_real
 from .module import Module
 
 MODES = ("project", "reparam", "reparam_stopgrad")
@@ -95,19 +96,21 @@ class SpectralNorm(Module):
         norm_multiplier: c, the bound (the seed's ``spec_norm_bound`` = 0.9).
         iterations: power iterations per training pass.
         mode: ``"project"`` (default, as the seed), ``"reparam"`` or ``"reparam_stopgrad"``.
-        rng: Generator or seed for the random-normal initial u, v.
+        seed: int or Generator (default 0, reproducible) for the random-normal initial u, v.
     Buffers: ``u`` (M,), ``v`` (D,) for the weight viewed as (D, M). Power iteration runs once at
     construction and then only on ``training=True`` passes.  Shapes: those of the wrapped layer.
     """
 
-    def __init__(self, layer, norm_multiplier=0.95, iterations=1, mode="project", rng=None):
+    def __init__(self, layer, norm_multiplier=0.95, iterations=1, mode="project", seed=0):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if not norm_multiplier > 0:
-            raise ValueError(f"norm_multiplier must be > 0, got {norm_multiplier}")
+        check_real(norm_multiplier, "norm_multiplier", above=0)
+        if not all(hasattr(layer, name) for name in ("w", "b", "pair", "check_input", "input_grad")):
+            raise TypeError(f"layer must be a weighted layer with a pure pair (Dense or Conv2D), "
+                            f"got {type(layer).__name__}")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
-        rng = as_generator(rng)
+        rng = as_generator(seed)
         self.layer, self.norm_multiplier, self.iterations, self.mode = layer, norm_multiplier, iterations, mode
         D, M = as_matrix(layer.w.value).shape
         dtype = layer.w.value.dtype

@@ -1,4 +1,6 @@
 """Adam (Kingma & Ba 2015) and AdamW (``decoupled=True``; Loshchilov & Hutter 2019)."""
+import numpy as np
+
 from ..backend import get_array_module
 from ..kernels.adam import EPS_PLACEMENTS, adam_update
 from .optimizer import Optimizer
@@ -23,18 +25,23 @@ class Adam(Optimizer):
                  decoupled=False, eps_placement="corrected"):
         if eps_placement not in EPS_PLACEMENTS:
             raise ValueError(f"eps_placement must be one of {EPS_PLACEMENTS}, got {eps_placement!r}")
-        if not (len(betas) == 2 and all(0 <= b < 1 for b in betas)):
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2
+                and all(isinstance(b, (int, float, np.floating)) and 0 <= b < 1 for b in betas)):
             raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        if not eps >= 0:
-            raise ValueError(f"eps must be >= 0, got {eps}")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not eps >= 0:
+            raise ValueError(f"eps must be a number >= 0, got {eps!r}")
         super().__init__(params, lr, weight_decay, decoupled)
         self.beta1, self.beta2 = betas
         self.eps, self.eps_placement = eps, eps_placement
-        self.moments = [(get_array_module(g.value).zeros_like(g.value),
-                         get_array_module(g.value).zeros_like(g.value)) for g in self.groups]
+        # First and second moment estimates, one pair of flat arrays per group (torch's names).
+        self.exp_avg = [get_array_module(g.value).zeros_like(g.value) for g in self.groups]
+        self.exp_avg_sq = [get_array_module(g.value).zeros_like(g.value) for g in self.groups]
+
+    def state_buffers(self):
+        return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
 
     def update(self):
-        for group, (m, v) in zip(self.groups, self.moments):
+        for group, m, v in zip(self.groups, self.exp_avg, self.exp_avg_sq):
             adam_update(group.value, group.grad, m, v, self.lr, self.beta1, self.beta2, self.eps,
                         self.weight_decay, self.decoupled, self.step_count, self.eps_placement)
 

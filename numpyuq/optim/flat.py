@@ -4,6 +4,7 @@ After packing, ``p.value`` and ``p.grad`` are views into ``FlatGroup.value`` / `
 protocol's in-place rule (see ``nn/module.py``) keeps those views valid.
 """
 from ..backend import get_array_module
+from ..validation import check_float_dtype
 
 
 class FlatGroup:
@@ -36,7 +37,14 @@ class FlatGroup:
 
 def pack_parameters(params):
     """Group trainable ``params`` by dtype into ``FlatGroup``s (rebinding their value/grad to views)."""
+    if not hasattr(params, "__iter__") or hasattr(params, "named_parameters"):
+        raise TypeError(f"params must be an iterable of Parameters such as model.parameters(), "
+                        f"got {type(params).__name__}")
     params = list(params)
+    for p in params:
+        if not (hasattr(p, "value") and hasattr(p, "grad") and hasattr(p, "trainable")):
+            raise TypeError(f"params must hold Parameter objects, got a {type(p).__name__}")
+        check_float_dtype(p.value.dtype, "every parameter's dtype")
     if not params:
         raise ValueError("params must contain at least one trainable Parameter, got none")
     if len({id(p) for p in params}) != len(params):

@@ -1,18 +1,36 @@
-"""Optimizer base: owns flat parameter groups, clears gradients in one call."""
+"""Optimizer base: owns flat parameter groups, clears gradients in one call, saves and restores its
+state (step count, learning rate, moment buffers) for checkpoints."""
+import numpy as np
+
+from ..backend import get_array_module
 from .flat import pack_parameters
 
 
 class Optimizer:
-    """Base class.  ``params``: iterable of ``Parameter`` (e.g. ``model.parameters()``)."""
+    """Base class.  ``params``: iterable of ``Parameter`` (e.g. ``model.parameters()``).
+
+    Subclasses define ``update()`` and, when they keep per-parameter state, ``state_buffers()``:
+    ``{name: [one array per flat group]}`` (Adam's moments, SGD's momentum), which ``state_dict``
+    saves as ``"name.i"``.
+    """
 
     def __init__(self, params, lr, weight_decay=0.0, decoupled=False):
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not lr > 0:
+            raise ValueError(f"lr must be a number > 0, got {lr!r}")
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float, np.floating)) \
+                or not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
         self.groups = pack_parameters(params)
-        self.lr, self.weight_decay, self.decoupled = lr, weight_decay, decoupled
+        self.lr, self.weight_decay, self.decoupled = float(lr), float(weight_decay), decoupled
         self.step_count = 0
+
+    def parameters(self):
+        """The trainable parameters this optimizer updates."""
+        return [p for group in self.groups for p in group.params]
+
+    def owns_parameters(self):
+        """True while every parameter still lives in this optimizer's flat buffers (see ``flat.py``)."""
+        return all(group.owns_parameters() for group in self.groups)
 
     def zero_grad(self):
         for group in self.groups:
@@ -20,14 +38,46 @@ class Optimizer:
 
     def step(self):
         """One update of every parameter, after checking that they are still this optimizer's."""
-        for group in self.groups:
-            if not group.owns_parameters():
-                raise RuntimeError(
-                    f"{type(self).__name__} no longer holds its parameters: another optimizer was built on "
-                    "them, or the model was cast (astype) or moved after this optimizer was built. "
-                    "Build the optimizer again on model.parameters(); this one would train nothing.")
+        if not self.owns_parameters():
+            raise RuntimeError(
+                f"{type(self).__name__} no longer holds its parameters: another optimizer was built on "
+                "them, or the model was cast (astype) or moved after this optimizer was built. "
+                "Build the optimizer again on model.parameters(); this one would train nothing.")
         self.step_count += 1
         self.update()
 
     def update(self):
         raise NotImplementedError(f"{type(self).__name__} must define update (abstract in the base class)")
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+    def state_buffers(self):
+        """``{name: [array per group]}``: the per-parameter state to save (none in the base class)."""
+        return {}
+
+    def state_dict(self):
+        """Copies of the step count, the learning rate and every state buffer, keyed by name."""
+        state = {"step_count": np.array(self.step_count, np.int64), "lr": np.array(self.lr, np.float64)}
+        for name, buffers in self.state_buffers().items():
+            for i, buffer in enumerate(buffers):
+                state[f"{name}.{i}"] = get_array_module(buffer).array(buffer, copy=True)
+        return state
+
+    def load_state_dict(self, state):
+        """Restore ``state_dict()`` output in place. Nothing changes unless every entry matches."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict, got {type(state).__name__}")
+        targets = {f"{name}.{i}": buffer for name, buffers in self.state_buffers().items()
+                   for i, buffer in enumerate(buffers)}
+        expected = set(targets) | {"step_count", "lr"}
+        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+        wrong = [f"{k}: expected {tuple(targets[k].shape)}, got {tuple(np.shape(state[k]))}"
+                 for k in sorted(set(targets) & set(state)) if tuple(targets[k].shape) != tuple(np.shape(state[k]))]
+        if missing or unexpected or wrong:
+            raise ValueError(f"optimizer state does not match {type(self).__name__}: missing {missing}, "
+                             f"unexpected {unexpected}, shape mismatch {wrong}")
+        step_count, lr = int(np.asarray(state["step_count"])), float(np.asarray(state["lr"]))
+        if step_count < 0 or not lr > 0:
+            raise ValueError(f"optimizer state has step_count {step_count} and lr {lr}; need >= 0 and > 0")
+        for name, target in targets.items():
+            target[...] = get_array_module(target).asarray(state[name], dtype=target.dtype)
+        self.step_count, self.lr = step_count, lr

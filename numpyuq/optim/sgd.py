@@ -11,11 +11,14 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, momentum=0.0, weight_decay=0.0, decoupled=False):
-        super().__init__(params, lr, weight_decay, decoupled)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        super().__init__(params, lr, weight_decay, decoupled)      # packs: validate everything first
         self.momentum = momentum
         self.buffers = [get_array_module(g.value).zeros_like(g.value) for g in self.groups]
+
+    def state_buffers(self):
+        return {"momentum_buffer": self.buffers}
 
     def update(self):
         for group, buf in zip(self.groups, self.buffers):

@@ -1,13 +1,13 @@
 """Deep ensembles (Lakshminarayanan et al. 2017): independently trained members, averaged softmax."""
 import numpy as np
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from ..backend import to_numpy
 from ..losses import SoftmaxCrossEntropy, softmax
+from ..metrics import classification_metrics
 from ..optim import keras_adam
-from ..training import fit, predict
-from ..validation import check_positive_int
+from ..training import check_data, fit, predict, progress_bar
+from ..validation import as_labels, check_positive_int
 
 
 def _default_optimizer(params):
@@ -17,7 +17,7 @@ def _default_optimizer(params):
 def _train_member(make_member, make_optimizer, seed, x, y, epochs, batch_size):
     model = make_member(seed)
     history = fit(model, SoftmaxCrossEntropy(), make_optimizer(model.parameters()), x, y,
-                  epochs=epochs, batch_size=batch_size, rng=seed, progress=False)
+                  epochs=epochs, batch_size=batch_size, seed=seed, progress=False)
     return model, history
 
 
@@ -25,31 +25,88 @@ class DeepEnsemble:
     """``size`` members built by ``make_member(seed)``, each trained from its own seed with its own
     optimizer (``make_optimizer(params)``; by default the SNGP seed's Keras Adam, lr 1e-4).
 
-    The seed's notebook passes one Adam instance to all ten models; its moment estimates then
-    carry over from member to member. Here each member gets a fresh optimizer.
+    Member i has seed ``seed + i``. The seed's notebook passes one Adam instance to all ten models;
+    its moment estimates then carry over from member to member. Here each member gets a fresh
+    optimizer. ``state_dict`` / ``load_state_dict`` (and so ``io.save`` / ``io.load``) cover every
+    member: loading into an unfitted ensemble builds the members first.
     """
 
     def __init__(self, make_member, size=10, make_optimizer=_default_optimizer, seed=0):
         check_positive_int(size, "size")
+        check_positive_int(seed, "seed", minimum=0)
+        for name, value in (("make_member", make_member), ("make_optimizer", make_optimizer)):
+            if not callable(value):
+                raise TypeError(f"{name} must be a function, got {type(value).__name__}")
         self.make_member, self.size, self.make_optimizer, self.seed = make_member, size, make_optimizer, seed
         self.members, self.histories = [], []
 
     def fit(self, x, y, epochs=100, batch_size=128, n_jobs=1, progress=True):
-        """Train every member; ``n_jobs`` > 1 trains them in parallel processes (joblib)."""
+        """Train every member; ``n_jobs`` > 1 trains them in parallel processes (joblib).
+
+        x, y and every size are checked on a first member before any training starts.
+        """
+        check_positive_int(epochs, "epochs")
+        check_positive_int(batch_size, "batch_size")
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+            raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
+        check_data(self.make_member(self.seed), SoftmaxCrossEntropy(), x, y, ("x", "y"))
         tasks = [(self.make_member, self.make_optimizer, self.seed + i, x, y, epochs, batch_size)
                  for i in range(self.size)]
         if n_jobs == 1:
-            results = [_train_member(*task) for task in tqdm(tasks, desc="ensemble", disable=not progress, leave=False)]
+            results = [_train_member(*task) for task in progress_bar(tasks, progress, desc="ensemble")]
         else:
             results = Parallel(n_jobs=n_jobs)(delayed(_train_member)(*task) for task in tasks)
         self.members = [model for model, _ in results]
         self.histories = [history for _, history in results]
         return self
 
-    def predict_proba(self, x, return_samples=False):
-        """Mean member softmax (N, K); with ``return_samples`` also the per-member probs (size, N, K)."""
+    def member_probabilities(self, x):
+        """Every member's softmax: (size, N, K) as NumPy."""
         if not self.members:
-            raise RuntimeError("DeepEnsemble.predict_proba called before fit")
-        samples = np.stack([to_numpy(softmax(predict(m, x))) for m in self.members])
+            raise RuntimeError("DeepEnsemble has no members yet: call fit (or io.load) first")
+        return np.stack([to_numpy(softmax(predict(m, x))) for m in self.members])
+
+    def predict(self, x, return_samples=False):
+        """Mean member softmax (N, K); with ``return_samples`` also the per-member probs (size, N, K)."""
+        samples = self.member_probabilities(x)
         probs = samples.mean(axis=0)
         return (probs, samples) if return_samples else probs
+
+    predict_proba = predict         # scikit-learn's name
+
+    def predict_logits(self, x):
+        """log of the mean probability (N, K): logits whose softmax is ``predict(x)`` (an ensemble
+        has no single set of logits)."""
+        return np.log(np.maximum(self.predict(x), np.finfo(np.float64).tiny))
+
+    def evaluate(self, x, y):
+        """``metrics.classification_metrics`` of ``predict(x)``: accuracy, nll, brier, ece."""
+        probs = self.predict(x)
+        return classification_metrics(probs, as_labels(y, "y", probs.shape[1], len(probs)))
+
+    # ---- saving ----------------------------------------------------------------------------------
+    def state_dict(self):
+        """Every member's state, keyed ``"members.<i>.<name>"``."""
+        if not self.members:
+            raise RuntimeError("DeepEnsemble has no members yet: call fit first")
+        return {f"members.{i}.{name}": value for i, member in enumerate(self.members)
+                for name, value in member.state_dict().items()}
+
+    def load_state_dict(self, state):
+        """Load every member (building them with ``make_member`` if the ensemble is unfitted).
+        Nothing changes unless every member's entries match."""
+        members = self.members or [self.make_member(self.seed + i) for i in range(self.size)]
+        parts = [{} for _ in members]
+        for key, value in state.items():
+            head, _, rest = key.partition(".")
+            index, _, name = rest.partition(".")
+            if head != "members" or not index.isdigit() or int(index) >= len(members):
+                raise ValueError(f"state does not match a {len(members)}-member ensemble: unexpected {key!r}")
+            parts[int(index)][name] = value
+        for member, part in zip(members, parts):       # check all before loading any
+            expected = member.state_dict()
+            if set(part) != set(expected) or any(np.shape(part[k]) != expected[k].shape for k in part):
+                raise ValueError("state does not match the ensemble's members (names or shapes differ)")
+        for member, part in zip(members, parts):
+            member.load_state_dict(part)
+        self.members = members

@@ -4,7 +4,7 @@ import numpy as np
 from ..backend import asarray, to_numpy
 from ..losses.cross_entropy import softmax
 from ..nn.dropout import dropout_at_inference
-from ..validation import check_finite, check_positive_int
+from ..validation import check_batch, check_positive_int
 
 
 def mc_dropout_predict(model, x, num_samples=10, return_samples=False, batch_size=4096):
@@ -19,8 +19,8 @@ def mc_dropout_predict(model, x, num_samples=10, return_samples=False, batch_siz
         probs (N, K) as NumPy; with ``return_samples`` also the per-sample probs (S, N, K).
     """
     check_positive_int(num_samples, "num_samples")
-    check_finite(x, "x")
-    x = asarray(x, dtype=model.dtype)
+    check_positive_int(batch_size, "batch_size")
+    x = asarray(check_batch(x, "x"), dtype=model.dtype)
     samples = []
     with dropout_at_inference(model):
         for _ in range(num_samples):

@@ -6,9 +6,9 @@ import numpy as np
 
 from ..backend import asarray, get_array_module, to_numpy
 from ..losses.cross_entropy import softmax
-from ..nn.gaussian_process import RandomFeatureGP
-from ..training import Callback
-from ..validation import check_finite, check_positive_int
+from ..nn.gaussian_process import RandomFeatureGP, ResetCovariance
+from ..seeding import as_generator
+from ..validation import check_batch, check_finite, check_positive_int
 
 
 def mean_field_logits(logits, variance, lambda_=math.pi / 8):
@@ -25,21 +25,21 @@ def mean_field_logits(logits, variance, lambda_=math.pi / 8):
     return logits / scale
 
 
-def sample_logits(logits, variance, num_samples, rng=None):
+def sample_logits(logits, variance, num_samples, seed=0):
     """Draws f ~ N(logits, variance) independently per class: (num_samples, N, K).
 
     The GP posterior of every class has the same feature covariance, hence one variance per row.
     """
     check_positive_int(num_samples, "num_samples")
-    rng = np.random.default_rng(rng)
+    rng = as_generator(seed)
     logits_np = to_numpy(logits).astype(np.float64)
     std = np.sqrt(np.maximum(to_numpy(variance), 0.0))[None, :, None]
     return logits_np[None] + std * rng.standard_normal((num_samples,) + logits_np.shape)
 
 
-def mc_probabilities(logits, variance, num_samples=100, rng=None):
+def mc_probabilities(logits, variance, num_samples=100, seed=0):
     """Posterior-mean probabilities by Monte Carlo: mean over samples of softmax(f).  -> (N, K)."""
-    samples = sample_logits(logits, variance, num_samples, rng)
+    samples = sample_logits(logits, variance, num_samples, seed)
     return softmax(samples.reshape(-1, samples.shape[-1])).reshape(samples.shape).mean(axis=0)
 
 
@@ -48,25 +48,6 @@ def _gp_layers(model):
     if not layers:
         raise ValueError(f"model {type(model).__name__} has no RandomFeatureGP layer")
     return layers
-
-
-class ResetCovariance(Callback):
-    """The seed's per-epoch covariance reset, without its waste.
-
-    The seed resets every GP layer's precision at the start of each epoch but the first, so that the
-    exact (momentum -1) precision counts each training point once: what remains after training is
-    ridge I plus the last epoch's features. This callback leaves the same precision but only
-    computes the last epoch's updates (``precision_updates="off"`` before it): each update costs
-    about four DeepResNet steps.
-    """
-
-    def on_epoch_begin(self, trainer):
-        last = trainer.epoch == trainer.epochs - 1
-        for gp in _gp_layers(trainer.model):
-            gp.num_training_samples = trainer.num_samples
-            if trainer.epoch > 0:
-                gp.reset_covariance()
-            gp.precision_updates = "train" if last else "off"
 
 
 @contextlib.contextmanager
@@ -97,15 +78,14 @@ def refit_covariance(model, x, batch_size=1024, reset=True):
     """
     layers = _gp_layers(model)
     check_positive_int(batch_size, "batch_size")
-    if not hasattr(x, "shape") or x.ndim < 2 or x.shape[0] == 0:
-        raise ValueError(f"x must be a non-empty array of shape (N, ...), got {getattr(x, 'shape', type(x).__name__)}")
-    check_finite(x, "x")
-    x = asarray(x, dtype=model.dtype)
+    if not isinstance(reset, bool):
+        raise TypeError(f"reset must be True or False, got {reset!r}")
+    x = asarray(check_batch(x, "x"), dtype=model.dtype)
     model.forward(x[:1], training=False)        # a wrong feature count raises here, before any change
     for gp in layers:
         if reset:
             gp.reset_covariance()
-            gp.num_training_samples = x.shape[0]
+            gp.num_training_samples[...] = x.shape[0]
     with precision_updates(layers, "always"):
         for start in range(0, x.shape[0], batch_size):
             model.forward(x[start:start + batch_size], training=False)

@@ -1,6 +1,7 @@
 """Per-epoch evidential statistics during ``fit``, as labml's ``TrackStatistics`` (the EDL seed)."""
 from ..backend import to_numpy
-from ..training import Callback, predict
+from ..callbacks import Callback
+from ..training import predict
 from .dirichlet import evidential_statistics
 
 

@@ -20,7 +20,7 @@ from numpyuq.training import fit
 
 rng = np.random.default_rng(0)
 images, labels = rng.random((8, 1, 28, 28), np.float32), rng.integers(0, 10, 8)
-nchw = Sequential(Conv2D(1, 3, 3, activation="relu", rng=0), MaxPool2D(2, 2))
+nchw = Sequential(Conv2D(1, 3, 3, activation="relu", seed=0), MaxPool2D(2, 2))
 for model, x, y, opt in ((LeNet(seed=0), images, labels, Adam),
                          (DeepResNetSNGP(2, num_layers=2, num_hidden=8, num_inducing=16), rng.random((8, 2)),
                           labels % 2, SGD)):
@@ -46,3 +46,168 @@ def test_reference_mode_runs_no_compiled_code(kernels):
 def test_bad_kernels_setting_is_a_clear_error():
     out = run_python("import numpyuq.kernels.dispatch", env={"NUMPYUQ_KERNELS": "fast"})
     assert out.returncode != 0 and "NUMPYUQ_KERNELS must be 'numba' or 'reference', got 'fast'" in out.stderr
+
+
+# ---- the two paths agree on every input, valid or not ----------------------------------------
+import numpy as np  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from numpyuq.kernels import dispatch  # noqa: E402
+from numpyuq.kernels.adam import adam_update  # noqa: E402
+from numpyuq.kernels.bias_relu import bias_relu_forward, relu_bias_backward  # noqa: E402
+from numpyuq.kernels.conv_gemm import im2col_gemm  # noqa: E402
+from numpyuq.kernels.dropout_mask import keep_mask  # noqa: E402
+from numpyuq.kernels.im2col_nhwc import col2im_nhwc, im2col_nhwc  # noqa: E402
+from numpyuq.kernels.pooling import maxpool_backward, maxpool_forward  # noqa: E402
+from numpyuq.kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward  # noqa: E402
+
+DTYPES = st.sampled_from([np.float32, np.float64, np.float32, np.float64, np.float16, np.int32])
+
+
+def array(draw, shape, dtype=None):
+    dtype = dtype or draw(DTYPES)
+    values = np.random.default_rng(draw(st.integers(0, 2**16))).normal(size=shape)
+    return values.astype(dtype)
+
+
+@st.composite
+def window(draw):
+    """(N, H, W, C, KH, KW, stride, padding): half the time a valid geometry, else one that is often
+    invalid (sizes of 0, windows that do not fit, negative padding, stride 0)."""
+    if draw(st.booleans()):
+        KH, KW, stride, padding = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 3)), 0
+        return (draw(st.integers(1, 2)), draw(st.integers(KH, 7)), draw(st.integers(KW, 7)), draw(st.integers(1, 3)),
+                KH, KW, stride, padding)
+    return (draw(st.integers(0, 2)), draw(st.integers(0, 7)), draw(st.integers(0, 7)), draw(st.integers(1, 3)),
+            draw(st.integers(-1, 5)), draw(st.integers(-1, 5)), draw(st.integers(-1, 3)), draw(st.integers(-2, 2)))
+
+
+@st.composite
+def im2col_args(draw):
+    N, H, W, C, KH, KW, stride, padding = draw(window())
+    x = array(draw, draw(st.sampled_from([(N, H, W, C), (N, H, W, C), (H, W, C)])))
+    return (x, KH, KW, stride, padding)
+
+
+@st.composite
+def col2im_args(draw):
+    N, H, W, C, KH, KW, stride, padding = draw(window())
+    OH = max(0, (H + 2 * padding - KH) // max(stride, 1) + 1)
+    OW = max(0, (W + 2 * padding - KW) // max(stride, 1) + 1)
+    rows = N * OH * OW + draw(st.sampled_from([0, 0, 0, 1]))
+    cols = array(draw, (rows, max(KH, 0) * max(KW, 0) * C))
+    return (cols, (N, H, W, C), KH, KW, stride, padding)
+
+
+@st.composite
+def gemm_args(draw):
+    N, H, W, C, KH, KW, stride, padding = draw(window())
+    x = array(draw, (N, H, W, C))
+    dtype = draw(st.sampled_from([x.dtype] * 3 + [np.float64]))
+    w_mat = array(draw, (draw(st.integers(1, 4)), max(KH, 0) * max(KW, 0) * C + draw(st.sampled_from([0, 0, 0, 1]))), dtype)
+    OH = (H + 2 * padding - KH) // max(stride, 1) + 1
+    OW = (W + 2 * padding - KW) // max(stride, 1) + 1
+    return (x, w_mat, KH, KW, stride, padding, max(OH, 0) * max(OW, 0))
+
+
+@st.composite
+def pool_args(draw, layout):
+    N, H, W, C, size, size_w, stride, _ = draw(window())
+    H, W = (max(H, size), max(W, size)) if size == size_w else (H, W)
+    shape = (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
+    return (array(draw, shape), size, stride)
+
+
+@st.composite
+def pool_backward_args(draw, layout):
+    N, H, W, C, size, size_w, stride, _ = draw(window())
+    H, W = (max(H, size), max(W, size)) if size == size_w else (H, W)
+    OH = max(0, (H - size) // max(stride, 1) + 1) + draw(st.sampled_from([0, 0, 0, 1]))
+    OW = max(0, (W - size) // max(stride, 1) + 1)
+    dy_shape = (N, C, OH, OW) if layout == "NCHW" else (N, OH, OW, C)
+    argmax = np.random.default_rng(0).integers(0, max(size, 1) ** 2 + draw(st.sampled_from([0, 0, 0, 3])),
+                                               dy_shape).astype(np.int8)
+    x_shape = (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
+    return (array(draw, dy_shape), argmax, x_shape, size, stride)
+
+
+@st.composite
+def bias_relu_args(draw):
+    rows, cols = draw(st.integers(0, 5)), draw(st.integers(0, 5))
+    z = array(draw, draw(st.sampled_from([(rows, cols)] * 4 + [(rows,), (rows, cols, 1)])))
+    b = array(draw, (cols + draw(st.sampled_from([0, 0, 0, 1])),), draw(st.sampled_from([z.dtype] * 3 + [np.float64])))
+    return (z, b)
+
+
+@st.composite
+def relu_backward_args(draw):
+    rows, cols = draw(st.integers(0, 5)), draw(st.integers(0, 5))
+    dy = array(draw, (rows, cols))
+    y = np.maximum(array(draw, (rows, cols + draw(st.sampled_from([0, 0, 1]))), dy.dtype), 0)
+    return (dy, y)
+
+
+@st.composite
+def keep_mask_args(draw):
+    shape = tuple(draw(st.lists(st.integers(-1, 4), min_size=0, max_size=3)))
+    like = array(draw, (2,))
+    return (draw(st.integers(-1, 2**20)), shape, draw(st.floats(-0.5, 1.5)), like, 2.0)
+
+
+@st.composite
+def adam_args(draw):
+    size = draw(st.integers(0, 6))
+    dtype = draw(DTYPES)
+    value, grad, m = (array(draw, (size,), dtype) for _ in range(3))
+    v = np.abs(array(draw, (size + draw(st.sampled_from([0, 0, 1])),), dtype))
+    if draw(st.booleans()):        # valid hyper-parameters
+        return (value, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, draw(st.sampled_from([0.0, 0.01])), draw(st.booleans()),
+                draw(st.integers(1, 3)), draw(st.sampled_from(["corrected", "raw"])))
+    return (value, grad, m, v, draw(st.sampled_from([1e-3, 0.0])), draw(st.sampled_from([0.9, 1.0])), 0.999,
+            1e-8, 0.01, draw(st.booleans()), draw(st.integers(0, 3)), draw(st.sampled_from(["corrected", "raw", "x"])))
+
+
+ENTRY_POINTS = {
+    "im2col_nhwc": (im2col_nhwc, im2col_args()),
+    "col2im_nhwc": (col2im_nhwc, col2im_args()),
+    "im2col_gemm": (im2col_gemm, gemm_args()),
+    "maxpool_forward": (maxpool_forward, pool_args("NCHW")),
+    "maxpool_nhwc_forward": (maxpool_nhwc_forward, pool_args("NHWC")),
+    "maxpool_backward": (maxpool_backward, pool_backward_args("NCHW")),
+    "maxpool_nhwc_backward": (maxpool_nhwc_backward, pool_backward_args("NHWC")),
+    "bias_relu_forward": (bias_relu_forward, bias_relu_args()),
+    "relu_bias_backward": (relu_bias_backward, relu_backward_args()),
+    "keep_mask": (keep_mask, keep_mask_args()),
+    "adam_update": (adam_update, adam_args()),
+}
+
+
+def outcome(function, args, kernels):
+    """(error type, None) or (None, outputs and in-place-updated array arguments) under ``kernels``."""
+    args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dispatch, "KERNELS", kernels)
+        try:
+            result = function(*args)
+        except (ValueError, TypeError) as err:
+            return type(err), None
+    results = result if isinstance(result, tuple) else (result,)
+    return None, [np.asarray(r) for r in results if r is not None] + [a for a in args if isinstance(a, np.ndarray)]
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_numba_and_reference_agree_on_any_input(name, data):
+    function, strategy = ENTRY_POINTS[name]
+    args = data.draw(strategy)
+    ref_error, ref = outcome(function, args, "reference")
+    numba_error, compiled = outcome(function, args, "numba")
+    assert ref_error == numba_error
+    if ref_error is None:
+        assert len(ref) == len(compiled)
+        for a, b in zip(ref, compiled):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            tol = 1e-5 if a.dtype == np.float32 else 1e-12
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)

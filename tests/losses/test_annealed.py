@@ -27,7 +27,7 @@ def test_labml_schedule_reads_the_step_after_advancing_it():
     x = rng.standard_normal((40, 2))
     model = EvidentialClassifier(DeepResNet(2, num_layers=1, num_hidden=8, seed=0))
     fit(model, objective, Adam(model.parameters()), x, (x[:, 0] > 0).astype(np.int64), epochs=3,
-        batch_size=16, rng=0, progress=False)
+        batch_size=16, seed=0, progress=False)
     schedule = RelativePiecewise([(0, 0.0), (0.2, 0.01), (1, 1.0)], 3 * 40)
     steps = np.cumsum([16, 16, 8] * 3)              # samples seen *including* the current batch
     np.testing.assert_allclose(seen, [min(1.0, schedule(s)) for s in steps], rtol=1e-12)
@@ -40,7 +40,7 @@ def test_paper_schedule_and_history():
     model = EvidentialClassifier(DeepResNet(2, num_layers=1, num_hidden=8, seed=0))
     objective = AnnealedEvidentialLoss("digamma", schedule="paper", annealing_epochs=2)
     history = fit(model, objective, Adam(model.parameters()), x, (x[:, 0] > 0).astype(np.int64),
-                  epochs=4, batch_size=16, rng=0, progress=False)
+                  epochs=4, batch_size=16, seed=0, progress=False)
     np.testing.assert_allclose(history.metrics["kl_coef"], [0.0, 0.5, 1.0, 1.0])
     assert len(history.metrics["kl"]) == 4 and all(k >= 0 for k in history.metrics["kl"])
     # The epoch loss is the sample-weighted mean of risk + coef * KL over the epoch's batches.

@@ -51,7 +51,7 @@ def test_lenet_learns_digits():
     x, y = digits28(600)
     model = LeNet(seed=0)
     history = fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-3), x[:500], y[:500],
-                  epochs=6, batch_size=64, rng=0, progress=False)
+                  epochs=6, batch_size=64, seed=0, progress=False)
     assert history.loss[-1] < history.loss[0] / 3
     assert accuracy(softmax(predict(model, x[500:])), y[500:]) > 0.7     # chance is 0.1
 

@@ -42,7 +42,7 @@ def test_seed_configuration_reaches_99_percent_training_accuracy():
     model = DeepResNet(num_classes=2, num_layers=6, num_hidden=128, seed=0)
     start = time.perf_counter()
     history = fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-4), x, y,
-                  epochs=100, batch_size=128, rng=0, progress=False)
+                  epochs=100, batch_size=128, seed=0, progress=False)
     print(f"\nDeepResNet 6x128, 100 epochs, 800 Adam steps: {time.perf_counter() - start:.2f} s")
     assert history.accuracy[-1] >= 0.99
     assert history.loss[-1] < history.loss[0] / 10
@@ -72,10 +72,10 @@ def test_sngp_predict_rejects_bad_input():
     from numpyuq.models import DeepResNetSNGP
     model = DeepResNetSNGP(2, num_layers=1, num_hidden=8, num_inducing=16)
     with pytest.raises(ValueError, match="x must be finite, got 1 NaN"):
-        model.predict(np.array([[0.0, np.nan]], np.float32))
-    with pytest.raises(ValueError, match="Dense input x must have 2 features"):
-        model.predict(np.zeros((3, 5), np.float32))
-    logits, cov = model.predict(np.zeros((3, 2), np.float32), return_covmat=True)
+        model.predict_with_variance(np.array([[0.0, np.nan]], np.float32))
+    with pytest.raises(ValueError, match="DeepResNetSNGP input x must have 2 features"):
+        model.predict_with_variance(np.zeros((3, 5), np.float32))
+    logits, cov = model.predict_with_variance(np.zeros((3, 2), np.float32), return_covmat=True)
     assert logits.shape == (3, 2) and cov.shape == (3, 3)
 
 
@@ -83,9 +83,9 @@ def test_sngp_predict_does_not_depend_on_the_last_forward(rng):
     model = DeepResNetSNGP(2, num_layers=2, num_hidden=8, num_inducing=16, seed=0)
     model(rng.standard_normal((20, 2)).astype(np.float32), training=True)
     x = rng.standard_normal((7, 2)).astype(np.float32)
-    logits, variance = model.predict(x)
+    logits, variance = model.predict_with_variance(x)
     model(rng.standard_normal((3, 2)).astype(np.float32))          # another batch in between
-    logits2, variance2 = model.predict(x, batch_size=2)
+    logits2, variance2 = model.predict_with_variance(x, batch_size=2)
     np.testing.assert_allclose(logits, logits2, rtol=1e-5, atol=1e-6)      # float32, other batch split
     np.testing.assert_allclose(variance, variance2, rtol=1e-6)
 
@@ -100,7 +100,7 @@ def test_sngp_epoch_memory_is_independent_of_the_data_size():
     model = DeepResNetSNGP(2, num_layers=6, num_hidden=128, seed=0)
     optimizer = Adam(model.parameters(), lr=1e-4)
     tracemalloc.start()
-    fit(model, SoftmaxCrossEntropy(), optimizer, x, y, epochs=1, batch_size=128, rng=0, progress=False)
+    fit(model, SoftmaxCrossEntropy(), optimizer, x, y, epochs=1, batch_size=128, seed=0, progress=False)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     # fit's own float32 copy of x and its index permutation are data, not GP state: allow them.

@@ -13,7 +13,7 @@ from tests.helpers import assert_grad_ok
     ((2, 3, 7, 7), 4, 3, 1, 0), ((2, 2, 8, 7), 3, 3, 2, 0), ((1, 2, 5, 6), 2, 5, 1, 2),
     ((2, 1, 9, 9), 3, 4, 2, 2), ((1, 3, 6, 5), 2, (3, 2), 1, 1)])
 def test_conv2d_gradients(rng, shape, out_ch, k, stride, padding):
-    layer = Conv2D(shape[1], out_ch, k, stride=stride, padding=padding, rng=rng, dtype=np.float64)
+    layer = Conv2D(shape[1], out_ch, k, stride=stride, padding=padding, seed=rng, dtype=np.float64)
     assert_grad_ok(check_module(layer, rng.standard_normal(shape)))
 
 
@@ -22,23 +22,23 @@ def test_conv2d_gradients(rng, shape, out_ch, k, stride, padding):
     ((2, 7, 7, 3), 4, 3, 1, 0), ((2, 8, 7, 2), 3, 3, 2, 0), ((1, 5, 6, 2), 2, 5, 1, 2), ((2, 6, 6, 1), 3, 3, 1, 1)])
 def test_conv2d_nhwc_gradients(rng, shape, out_ch, k, stride, padding, activation):
     layer = Conv2D(shape[3], out_ch, k, stride=stride, padding=padding, activation=activation,
-                   data_format="NHWC", rng=rng, dtype=np.float64)
+                   data_format="NHWC", seed=rng, dtype=np.float64)
     assert_grad_ok(check_module(layer, rng.standard_normal(shape)))
 
 
 def test_conv2d_nhwc_and_relu_match_the_nchw_layer(rng):
-    nchw = Conv2D(3, 4, 3, stride=2, padding=1, rng=0, dtype=np.float64)
-    nhwc = Conv2D(3, 4, 3, stride=2, padding=1, activation="relu", data_format="NHWC", rng=0,
+    nchw = Conv2D(3, 4, 3, stride=2, padding=1, seed=0, dtype=np.float64)
+    nhwc = Conv2D(3, 4, 3, stride=2, padding=1, activation="relu", data_format="NHWC", seed=0,
                   dtype=np.float64)
     x = rng.standard_normal((2, 3, 7, 6))
     expected = np.maximum(nchw(x), 0).transpose(0, 2, 3, 1)
     np.testing.assert_allclose(nhwc(x.transpose(0, 2, 3, 1).copy()), expected, rtol=1e-12, atol=1e-12)
-    relu_nchw = Conv2D(3, 4, 3, activation="relu", rng=0, dtype=np.float64)
+    relu_nchw = Conv2D(3, 4, 3, activation="relu", seed=0, dtype=np.float64)
     assert_grad_ok(check_module(relu_nchw, rng.standard_normal((2, 3, 6, 5))))
 
 
 def test_conv2d_matches_scipy_correlate(rng):
-    layer = Conv2D(3, 4, 3, padding=1, rng=rng, dtype=np.float64)
+    layer = Conv2D(3, 4, 3, padding=1, seed=rng, dtype=np.float64)
     x = rng.standard_normal((2, 3, 6, 5))
     y = layer(x)
     w, b = layer.w.value, layer.b.value
@@ -49,7 +49,7 @@ def test_conv2d_matches_scipy_correlate(rng):
 
 
 def test_strided_conv_matches_direct_loop(rng):
-    layer = Conv2D(2, 3, 3, stride=2, padding=1, rng=rng, dtype=np.float64)
+    layer = Conv2D(2, 3, 3, stride=2, padding=1, seed=rng, dtype=np.float64)
     x = rng.standard_normal((1, 2, 7, 6))
     y = layer(x)
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))

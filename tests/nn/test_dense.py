@@ -10,19 +10,19 @@ from tests.helpers import assert_grad_ok
 
 @pytest.mark.parametrize("activation", [None, "relu"])
 def test_dense_gradients(rng, activation):
-    layer = Dense(5, 4, activation=activation, rng=rng, dtype=np.float64)
+    layer = Dense(5, 4, activation=activation, seed=rng, dtype=np.float64)
     layer.b.value[...] = rng.standard_normal(4)
     assert_grad_ok(check_module(layer, rng.standard_normal((6, 5))))
 
 
 def test_dense_forward_is_affine(rng):
-    layer = Dense(3, 2, rng=rng, dtype=np.float64)
+    layer = Dense(3, 2, seed=rng, dtype=np.float64)
     x = rng.standard_normal((4, 3))
     np.testing.assert_allclose(layer(x), x @ layer.w.value + layer.b.value)
 
 
 def test_frozen_dense_has_no_trainable_parameters_but_passes_gradient(rng):
-    layer = Dense(3, 2, trainable=False, rng=rng, dtype=np.float64)
+    layer = Dense(3, 2, trainable=False, seed=rng, dtype=np.float64)
     assert layer.parameters() == []
     report = check_module(layer, rng.standard_normal((4, 3)))
     assert list(report.per_array) == ["input"]
@@ -31,7 +31,7 @@ def test_frozen_dense_has_no_trainable_parameters_but_passes_gradient(rng):
 
 
 def test_dense_rejects_wrong_rank_and_feature_size(rng):
-    layer = Dense(3, 2, rng=rng)
+    layer = Dense(3, 2, seed=rng)
     with pytest.raises(ValueError, match=r"Dense input x must have 2 dimensions, got shape \(3,\)"):
         layer(np.zeros(3, np.float32))
     with pytest.raises(ValueError, match=r"3 features.*got shape \(4, 5\)"):

@@ -10,11 +10,11 @@ from tests.helpers import assert_grad_ok
 
 @pytest.mark.parametrize("training", [False, True])
 def test_dropout_gradients_with_fixed_mask(rng, training):
-    assert_grad_ok(check_module(Dropout(0.3, rng=0), rng.standard_normal((8, 6)), training=training))
+    assert_grad_ok(check_module(Dropout(0.3, seed=0), rng.standard_normal((8, 6)), training=training))
 
 
 def test_dropout_scales_survivors_and_is_identity_at_inference(rng):
-    layer = Dropout(0.25, rng=0)
+    layer = Dropout(0.25, seed=0)
     x = np.ones((400, 50))
     y = layer(x, training=True)
     assert set(np.unique(y)) == {0.0, 1 / 0.75}

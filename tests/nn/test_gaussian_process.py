@@ -15,7 +15,7 @@ from tests.helpers import assert_grad_ok
 
 def small_gp(rng, **kwargs):
     kwargs.setdefault("num_inducing", 12)
-    return RandomFeatureGP(4, 3, rng=rng, dtype=np.float64, **kwargs)
+    return RandomFeatureGP(4, 3, seed=rng, dtype=np.float64, **kwargs)
 
 
 @pytest.mark.parametrize("normalize_input", [False, True])
@@ -48,7 +48,7 @@ def test_random_features_approximate_the_rbf_kernel_with_factor_two(kernel_scale
     exact = np.exp(-sq_dist / (2 * kernel_scale))
     errors = {}
     for m in (640, 10240):
-        gp = RandomFeatureGP(5, 2, num_inducing=m, kernel_scale=kernel_scale, rng=1, dtype=np.float64)
+        gp = RandomFeatureGP(5, 2, num_inducing=m, kernel_scale=kernel_scale, seed=1, dtype=np.float64)
         phi = gp.random_features(points)
         errors[m] = np.abs(phi @ phi.T - exact).max()
     assert errors[10240] < 0.05
@@ -100,7 +100,7 @@ def test_inference_leaves_precision_alone_and_cholesky_is_refreshed(rng):
 
 
 def test_large_grid_diagonal_needs_no_square_matrix(rng):
-    gp = RandomFeatureGP(4, 2, num_inducing=64, rng=0)
+    gp = RandomFeatureGP(4, 2, num_inducing=64, seed=0)
     phi = gp.random_features(rng.standard_normal((20000, 4)).astype(np.float32))
     variance = gp.predictive_variance(phi)          # 20,000^2 float64 would be 3.2 GB
     assert variance.shape == (20000,) and np.all(variance > 0)
@@ -158,7 +158,7 @@ def test_precision_updates_switch(rng):
 
 
 def test_precision_stays_float64_in_a_float32_model(rng):
-    gp = RandomFeatureGP(4, 2, num_inducing=8, rng=0, dtype=np.float64).astype(np.float32)
+    gp = RandomFeatureGP(4, 2, num_inducing=8, seed=0, dtype=np.float64).astype(np.float32)
     assert gp.precision.dtype == np.float64 and gp.output_weights.value.dtype == np.float32
 
 

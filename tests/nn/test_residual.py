@@ -9,8 +9,8 @@ from tests.helpers import assert_grad_ok
 
 @pytest.mark.parametrize("training", [False, True])
 def test_residual_sequential_gradients(rng, training):
-    block = Residual(Sequential(Dense(4, 4, activation="relu", rng=rng, dtype=np.float64),
-                                Dropout(0.2, rng=1)))
+    block = Residual(Sequential(Dense(4, 4, activation="relu", seed=rng, dtype=np.float64),
+                                Dropout(0.2, seed=1)))
     assert_grad_ok(check_module(block, rng.standard_normal((5, 4)), training=training))
 
 

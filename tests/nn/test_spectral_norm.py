@@ -13,10 +13,10 @@ from tests.helpers import assert_grad_ok
 
 
 def wrapped(rng, mode, bound, activation="relu", scale=1.0):
-    dense = Dense(6, 5, activation=activation, rng=rng, dtype=np.float64)
+    dense = Dense(6, 5, activation=activation, seed=rng, dtype=np.float64)
     dense.w.value *= scale
     dense.b.value[...] = rng.standard_normal(5) * 0.1
-    return SpectralNorm(dense, norm_multiplier=bound, mode=mode, rng=rng)
+    return SpectralNorm(dense, norm_multiplier=bound, mode=mode, seed=rng)
 
 
 @pytest.mark.parametrize("mode", ["reparam", "reparam_stopgrad"])
@@ -92,8 +92,8 @@ def test_pure_pair(rng, shape, bound):
 
 @pytest.mark.parametrize("mode", ["project", "reparam", "reparam_stopgrad"])
 def test_wraps_a_convolution_through_its_public_pair(rng, mode):
-    conv = Conv2D(2, 3, 3, padding=1, activation="relu", rng=rng, dtype=np.float64)
-    layer = SpectralNorm(conv, norm_multiplier=50.0, mode=mode, rng=rng)
+    conv = Conv2D(2, 3, 3, padding=1, activation="relu", seed=rng, dtype=np.float64)
+    layer = SpectralNorm(conv, norm_multiplier=50.0, mode=mode, seed=rng)
     assert_grad_ok(check_module(layer, rng.standard_normal((2, 2, 5, 5)), training=True))
     for _ in range(100):
         layer(rng.standard_normal((1, 2, 5, 5)), training=True)

@@ -7,7 +7,7 @@ from numpyuq.optim import SGD, Adam
 
 
 def test_optimizer_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="lr must be > 0, got -1"):
+    with pytest.raises(ValueError, match="lr must be a number > 0, got -1"):
         Adam([Parameter(np.ones(2))], lr=-1)
     with pytest.raises(ValueError, match="at least one trainable"):
         Adam([])

@@ -43,10 +43,10 @@ def test_monte_carlo_probabilities_match_quadrature():
     # Both logits get independent noise of variance v: their difference has variance 2 v.
     logits = np.array([[2.0, -1.0], [0.5, 0.0], [4.0, 1.0]])
     variance = np.array([0.5, 2.0, 8.0])
-    mc = mc_probabilities(logits, variance, num_samples=200000, rng=0)
+    mc = mc_probabilities(logits, variance, num_samples=200000, seed=0)
     exact = [expected_sigmoid(a - b, 2 * v) for (a, b), v in zip(logits, variance)]
     np.testing.assert_allclose(mc[:, 0], exact, atol=0.005)
-    samples = sample_logits(logits, variance, 50000, rng=1)
+    samples = sample_logits(logits, variance, 50000, seed=1)
     np.testing.assert_allclose(samples.var(axis=0), np.repeat(variance[:, None], 2, 1), rtol=0.05)
     with pytest.raises(ValueError, match="num_samples must be >= 1, got 0"):
         sample_logits(logits, variance, 0)
@@ -99,7 +99,7 @@ def test_reset_callback_leaves_the_seeds_precision():
     for callback in (ResetCovariance(), SeedRecipe()):
         model = DeepResNetSNGP(2, num_layers=2, num_hidden=8, num_inducing=16, seed=0, dtype=np.float64)
         fit(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y, epochs=3, batch_size=16,
-            callbacks=[callback], rng=0, progress=False)
+            callbacks=[callback], seed=0, progress=False)
         precisions.append(model.classifier.precision.copy())
     np.testing.assert_allclose(precisions[0], precisions[1], rtol=1e-12)
     assert not np.allclose(precisions[0], np.eye(16))

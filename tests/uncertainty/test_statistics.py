@@ -27,7 +27,7 @@ def test_callback_records_every_epoch():
     y = (x[:, 0] > 0).astype(np.int64)
     model = EvidentialClassifier(DeepResNet(2, num_layers=1, num_hidden=8, seed=0))
     history = fit(model, AnnealedEvidentialLoss(), Adam(model.parameters()), x, y, epochs=3, batch_size=16,
-                  callbacks=[TrackStatistics(x[:20], y[:20], name="val")], rng=0, progress=False)
+                  callbacks=[TrackStatistics(x[:20], y[:20], name="val")], seed=0, progress=False)
     for key in ("accuracy", "u_correct", "u_wrong", "p_correct", "p_wrong"):
         assert len(history.metrics[f"val_{key}"]) == 3
     with pytest.raises(ValueError, match=r"y must be 20 integer labels of shape \(20,\)"):

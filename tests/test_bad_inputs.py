@@ -1,0 +1,331 @@
+"""The public API under generated bad inputs (hypothesis).
+
+For each entry point one argument at a time is replaced by a generated bad value: wrong shapes and
+ranks, empty arrays, NaN and infinity, wrong dtypes (complex, object, strings), out-of-range or
+fractional labels, sizes of 0 and below, wrong types, lists. Each call must either succeed
+correctly or raise ValueError / TypeError whose message names the argument, and in every case the
+``state_dict`` of every model and optimizer involved must be bit-identical to before the call
+(unless it succeeded at something meant to change them, such as ``fit``).
+
+``CASES`` collects the distinct (entry point, argument, kind of bad value) triples that ran;
+the last test reports their number.
+"""
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from numpyuq import io, metrics
+from numpyuq.losses import AnnealedEvidentialLoss, SoftmaxCrossEntropy
+from numpyuq.models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet
+from numpyuq.nn import Conv2D, Dense, Dropout, MaxPool2D, RandomFeatureGP, SpectralNorm
+from numpyuq.optim import SGD, Adam
+from numpyuq.training import fit, predict
+from numpyuq.uncertainty import mc_dropout_predict, refit_covariance
+
+CASES = set()
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+N, D, K = 12, 2, 3
+X = np.random.default_rng(0).normal(size=(N, D)).astype(np.float32)
+Y = np.arange(N) % K
+IMAGES = np.random.default_rng(1).random((6, 1, 28, 28), dtype=np.float32)
+PROBS = np.full((N, K), 1.0 / K)
+
+
+# ---- generated bad values, each tagged with its kind ------------------------------------------
+def tagged(kind, strategy):
+    return strategy.map(lambda value: (kind, value))
+
+
+def with_value(array, index, value):
+    out = np.array(array, dtype=np.float64 if array.dtype.kind != "f" else array.dtype)
+    out.flat[index % out.size] = value
+    return out
+
+
+def bad_arrays(valid):
+    """Bad versions of the float array ``valid`` (N, ...)."""
+    flat = valid.reshape(valid.shape[0], -1)
+    return st.one_of(
+        tagged("none", st.just(None)),
+        tagged("string", st.just("data")),
+        tagged("scalar", st.floats(-3, 3)),
+        tagged("empty", st.just(valid[:0])),
+        tagged("non-finite", st.tuples(st.integers(0, valid.size - 1),
+                                       st.sampled_from([np.nan, np.inf, -np.inf]))
+               .map(lambda t: with_value(valid, *t))),
+        tagged("rank-1", st.just(flat[:, 0].copy())),
+        tagged("rank+1", st.just(valid[..., None])),
+        tagged("wrong-width", st.integers(1, 5).filter(lambda w: w != flat.shape[1]).map(
+            lambda w: np.ones((valid.shape[0], w), valid.dtype))),
+        tagged("complex", st.just(valid.astype(np.complex64))),
+        tagged("object", st.just(valid.astype(object))),
+        tagged("bool", st.just(valid > 0)),
+        tagged("list", st.just(valid.tolist())),
+        tagged("float64", st.just(valid.astype(np.float64))),
+        tagged("int", st.just(np.round(valid).astype(np.int64))),
+        tagged("huge", st.just(np.full_like(valid, 1e30))),
+    )
+
+
+def bad_sizes():
+    return st.one_of(
+        tagged("zero", st.just(0)), tagged("negative", st.integers(-100, -1)),
+        tagged("fraction", st.floats(0.1, 50).filter(lambda v: v != int(v))),
+        tagged("nan", st.just(float("nan"))), tagged("bool", st.just(True)),
+        tagged("string", st.just("8")), tagged("none", st.just(None)),
+        tagged("numpy-int", st.integers(1, 4).map(np.int64)),
+    )
+
+
+def bad_reals():
+    return st.one_of(
+        tagged("zero", st.just(0.0)), tagged("negative", st.floats(-1e6, -1e-9)),
+        tagged("nan", st.just(float("nan"))), tagged("inf", st.just(float("inf"))),
+        tagged("string", st.just("0.1")), tagged("none", st.just(None)), tagged("bool", st.just(True)),
+        tagged("large", st.floats(1.0, 1e6)),
+    )
+
+
+def bad_labels(num_classes, length):
+    valid = np.arange(length) % num_classes
+    return st.one_of(
+        tagged("too-large", st.integers(num_classes, 100).map(lambda v: np.r_[valid[:-1], v])),
+        tagged("negative", st.integers(-100, -1).map(lambda v: np.r_[valid[:-1], v])),
+        tagged("float", st.just(valid.astype(np.float64) + 0.5)),
+        tagged("float-whole", st.just(valid.astype(np.float64))),
+        tagged("short", st.integers(0, length - 1).map(lambda n: valid[:n])),
+        tagged("2-d", st.just(valid[:, None])),
+        tagged("one-hot", st.just(np.eye(num_classes)[valid])),
+        tagged("strings", st.just(valid.astype(str))),
+        tagged("none", st.just(None)),
+        tagged("list", st.just(valid.tolist())),
+        tagged("bool", st.just(valid > 0)),
+    )
+
+
+def bad_probabilities(valid):
+    return st.one_of(
+        bad_arrays(valid),
+        tagged("logits", st.just(np.log(valid + 0.1) * 3)),
+        tagged("unnormalised", st.floats(1.01, 3).map(lambda s: valid * s)),
+        tagged("one-class", st.just(np.ones((valid.shape[0], 1)))),
+    )
+
+
+# ---- the cases ---------------------------------------------------------------------------------
+@dataclass
+class Case:
+    """An entry point: ``build()`` -> (fresh stateful objects, valid kwargs); ``call(objects, **kwargs)``.
+
+    ``mutates``: a successful call may change the objects' state (training).
+    ``check``: what a successful call must return.
+    """
+    name: str
+    build: object
+    call: object
+    bad: dict
+    mutates: bool = False
+    check: object = None
+    aliases: dict = field(default_factory=dict)
+
+
+def small_resnet():
+    return DeepResNet(K, num_layers=1, num_hidden=8, input_dim=D)
+
+
+def small_sngp():
+    return DeepResNetSNGP(K, num_layers=1, num_hidden=8, input_dim=D, num_inducing=16)
+
+
+def tiny_lenet():
+    return LeNet(num_classes=K, channels=(2, 3), hidden=8)
+
+
+def build_fit(make_model, loss=SoftmaxCrossEntropy):
+    def build():
+        model = make_model()
+        optimizer = Adam(model.parameters(), lr=1e-3)
+        x = IMAGES if isinstance(model, LeNet) else X
+        y = Y[:len(x)]
+        return [model, optimizer], dict(loss=loss(), x=x, y=y, epochs=1, batch_size=4, seed=0,
+                                        validation_data=(x, y))
+    return build
+
+
+def call_fit(objects, **kw):
+    model, optimizer = objects
+    return fit(model, kw.pop("loss"), optimizer, kw.pop("x"), kw.pop("y"), progress=False, **kw)
+
+
+def history_is_finite(history):
+    assert len(history.loss) >= 1 and np.all(np.isfinite(history.loss))
+
+
+def fit_bad(x, y):
+    return {"x": bad_arrays(x), "y": bad_labels(K, len(x)), "epochs": bad_sizes(), "batch_size": bad_sizes(),
+            "seed": st.one_of(tagged("negative", st.integers(-9, -1)), tagged("float", st.just(1.5)),
+                              tagged("string", st.just("0")))}
+
+
+def outputs_are_probabilities(out):
+    out = np.asarray(out)
+    assert out.ndim == 2 and np.all(np.isfinite(out)) and np.allclose(out.sum(axis=1), 1, atol=1e-4)
+
+
+def outputs_are_finite(out):
+    assert np.all(np.isfinite(np.asarray(out)))
+
+
+def is_finite_number(value):
+    assert np.isfinite(value)
+
+
+def model_only(make_model):
+    def build():
+        model = make_model()
+        x = IMAGES if isinstance(model, LeNet) else X
+        return [model], dict(x=x)
+    return build
+
+
+CASES_LIST = [
+    Case("fit resnet", build_fit(small_resnet), call_fit, fit_bad(X, Y), mutates=True, check=history_is_finite),
+    Case("fit sngp", build_fit(small_sngp), call_fit, fit_bad(X, Y), mutates=True, check=history_is_finite),
+    Case("fit lenet", build_fit(tiny_lenet), call_fit, fit_bad(IMAGES, Y[:6]), mutates=True,
+         check=history_is_finite),
+    Case("fit evidential", build_fit(lambda: EvidentialClassifier(small_resnet()), AnnealedEvidentialLoss),
+         call_fit, fit_bad(X, Y), mutates=True, check=history_is_finite),
+    Case("predict", model_only(small_resnet), lambda o, **kw: predict(o[0], **kw),
+         {"x": bad_arrays(X), "batch_size": bad_sizes()}, check=outputs_are_finite),
+    Case("model.predict sngp", model_only(small_sngp), lambda o, **kw: o[0].predict(**kw),
+         {"x": bad_arrays(X), "batch_size": bad_sizes()}, check=outputs_are_probabilities),
+    Case("model.predict lenet", model_only(tiny_lenet), lambda o, **kw: o[0].predict(**kw),
+         {"x": bad_arrays(IMAGES), "batch_size": bad_sizes()}, check=outputs_are_probabilities),
+    Case("model.evaluate", lambda: ([small_resnet()], dict(x=X, y=Y)), lambda o, **kw: o[0].evaluate(**kw),
+         {"x": bad_arrays(X), "y": bad_labels(K, N)}, check=lambda r: [is_finite_number(v) for v in r.values()]),
+    Case("mc_dropout_predict", model_only(small_resnet), lambda o, **kw: mc_dropout_predict(o[0], **kw),
+         {"x": bad_arrays(X), "num_samples": bad_sizes(), "batch_size": bad_sizes()},
+         check=outputs_are_probabilities),
+    Case("refit_covariance", model_only(small_sngp), lambda o, **kw: refit_covariance(o[0], **kw),
+         {"x": bad_arrays(X), "batch_size": bad_sizes()}, mutates=True),
+    Case("Adam", lambda: ([small_resnet()], dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)),
+         lambda o, **kw: Adam(o[0].parameters(), **kw),
+         {"lr": bad_reals(), "eps": bad_reals().filter(lambda t: t[0] != "zero"),
+          "betas": st.one_of(tagged("one", st.just((1.0, 0.9))), tagged("negative", st.just((-0.1, 0.9))),
+                             tagged("single", st.just((0.9,))), tagged("string", st.just("0.9")))}),
+    Case("SGD", lambda: ([small_resnet()], dict(lr=1e-2, momentum=0.9)),
+         lambda o, **kw: SGD(o[0].parameters(), **kw), {"lr": bad_reals(), "momentum": bad_reals()}),
+    Case("Dense", lambda: ([], dict(in_features=3, out_features=2)), lambda o, **kw: Dense(**kw),
+         {"in_features": bad_sizes(), "out_features": bad_sizes()}),
+    Case("Conv2D", lambda: ([], dict(in_channels=1, out_channels=2, kernel_size=3, stride=1, padding=0)),
+         lambda o, **kw: Conv2D(**kw),
+         {"in_channels": bad_sizes(), "out_channels": bad_sizes(), "kernel_size": bad_sizes(),
+          "stride": bad_sizes(), "padding": st.one_of(tagged("negative", st.integers(-5, -1)),
+                                                       tagged("fraction", st.just(0.5)))}),
+    Case("MaxPool2D", lambda: ([], dict(size=2, stride=2)), lambda o, **kw: MaxPool2D(**kw),
+         {"size": bad_sizes(), "stride": bad_sizes()}),
+    Case("Dropout", lambda: ([], dict(rate=0.5)), lambda o, **kw: Dropout(**kw),
+         {"rate": st.one_of(bad_reals().filter(lambda t: t[0] != "zero"), tagged("one", st.just(1.0)))}),
+    Case("RandomFeatureGP", lambda: ([], dict(in_features=2, units=2, num_inducing=8, l2_regularization=1e-6,
+                                              kernel_scale=1.0, cov_ridge_penalty=1.0)),
+         lambda o, **kw: RandomFeatureGP(**kw),
+         {"in_features": bad_sizes(), "units": bad_sizes(), "num_inducing": bad_sizes(),
+          "l2_regularization": bad_reals().filter(lambda t: t[0] not in ("zero", "large")),
+          "kernel_scale": bad_reals().filter(lambda t: t[0] != "large"),
+          "cov_ridge_penalty": bad_reals().filter(lambda t: t[0] != "large")}),
+    Case("SpectralNorm", lambda: ([], dict(norm_multiplier=0.9, iterations=1)),
+         lambda o, **kw: SpectralNorm(Dense(3, 3), **kw),
+         {"norm_multiplier": bad_reals().filter(lambda t: t[0] != "large"), "iterations": bad_sizes()}),
+    Case("DeepResNet", lambda: ([], dict(num_classes=2, num_layers=1, num_hidden=4, dropout_rate=0.1)),
+         lambda o, **kw: DeepResNet(**kw),
+         {"num_classes": st.one_of(bad_sizes(), tagged("one", st.just(1))), "num_hidden": bad_sizes(),
+          "num_layers": st.one_of(tagged("negative", st.integers(-5, -1)), tagged("string", st.just("2"))),
+          "dropout_rate": st.one_of(bad_reals().filter(lambda t: t[0] != "zero"), tagged("one", st.just(1.0)))}),
+    Case("LeNet", lambda: ([], dict(num_classes=10, hidden=8, channels=(2, 3))), lambda o, **kw: LeNet(**kw),
+         {"num_classes": st.one_of(bad_sizes(), tagged("one", st.just(1))), "hidden": bad_sizes(),
+          "channels": st.one_of(tagged("zero", st.just((0, 3))), tagged("single", st.just((2,)))),
+          "dtype": st.one_of(tagged("float16", st.just(np.float16)), tagged("int", st.just(np.int32)),
+                             tagged("string", st.just("half")))}),
+    Case("metrics.nll", lambda: ([], dict(probs=PROBS, labels=Y)), lambda o, **kw: metrics.nll(**kw),
+         {"probs": bad_probabilities(PROBS), "labels": bad_labels(K, N)}, check=is_finite_number),
+    Case("metrics.expected_calibration_error", lambda: ([], dict(probs=PROBS, labels=Y, num_bins=10)),
+         lambda o, **kw: metrics.expected_calibration_error(**kw),
+         {"probs": bad_probabilities(PROBS), "labels": bad_labels(K, N), "num_bins": bad_sizes()},
+         check=is_finite_number),
+    Case("metrics.accuracy", lambda: ([], dict(probs=PROBS, labels=Y)), lambda o, **kw: metrics.accuracy(**kw),
+         {"probs": bad_probabilities(PROBS), "labels": bad_labels(K, N)}, check=is_finite_number),
+    Case("metrics.ood_auroc", lambda: ([], dict(score_in=PROBS[:, 0].copy(), score_out=PROBS[:, 1] + 1)),
+         lambda o, **kw: metrics.ood_auroc(**kw),
+         {"score_in": bad_arrays(PROBS[:, :1].ravel()[:, None]).map(
+             lambda t: (t[0], t[1].ravel() if t[0] in ("rank+1",) and hasattr(t[1], "ravel") else t[1])),
+          "score_out": bad_probabilities(PROBS)}, check=is_finite_number),
+    Case("metrics.mutual_information", lambda: ([], dict(prob_samples=np.stack([PROBS] * 3))),
+         lambda o, **kw: metrics.mutual_information(**kw),
+         {"prob_samples": bad_probabilities(PROBS)}, check=outputs_are_finite),
+]
+
+
+def snapshot(objects):
+    """Bytes of every state_dict entry of every object (models and optimizers)."""
+    states = []
+    for obj in objects:
+        state = obj.state_dict()
+        states.append({k: (np.asarray(v).dtype.str, np.shape(v), np.asarray(v).tobytes()) for k, v in state.items()})
+    return states
+
+
+def run_case(case, data):
+    objects, kwargs = case.build()
+    argument = data.draw(st.sampled_from(sorted(case.bad)), label="argument")
+    kind, value = data.draw(case.bad[argument], label="bad value")
+    CASES.add((case.name, argument, kind))
+    kwargs[argument] = value
+    before = snapshot(objects)
+    try:
+        result = case.call(objects, **kwargs)
+    except (ValueError, TypeError) as err:
+        message = str(err)
+        names = (argument, *case.aliases.get(argument, ()))
+        assert any(name in message for name in names), f"{case.name}: {argument}={kind}: {message!r}"
+        assert snapshot(objects) == before, f"{case.name}: {argument}={kind} failed after changing state"
+        return
+    if case.check is not None:
+        case.check(result)
+    if not case.mutates:
+        assert snapshot(objects) == before, f"{case.name}: {argument}={kind} changed state"
+
+
+@pytest.mark.parametrize("case", CASES_LIST, ids=lambda c: c.name)
+@SETTINGS
+@given(data=st.data())
+def test_bad_input_fails_cleanly_or_succeeds(case, data):
+    run_case(case, data)
+
+
+def test_loading_bad_files_changes_nothing(tmp_path):
+    model = small_resnet()
+    before = snapshot([model])
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "text.npz").write_text("not an archive")
+    io.save(small_sngp(), tmp_path / "other.npz")
+    io.save(model, tmp_path / "good.npz")
+    (tmp_path / "truncated.npz").write_bytes((tmp_path / "good.npz").read_bytes()[:200])
+    for name in ("array.npy", "empty.npz", "text.npz", "other.npz", "truncated.npz"):
+        with pytest.raises(ValueError, match=name):
+            io.load(model, tmp_path / name)
+        CASES.add(("io.load", "path", name))
+        assert snapshot([model]) == before
+
+
+def test_number_of_distinct_bad_input_cases():
+    """Reports how many distinct (entry point, argument, kind) triples the tests above exercised."""
+    print(f"\n{len(CASES)} distinct bad-input cases over {len({c[0] for c in CASES})} entry points")
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and len(CASES) > 0:
+        assert len(CASES) >= 200
