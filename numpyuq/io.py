@@ -104,7 +104,7 @@ def load_state(model, path, optimizer):
 
     Raises ValueError naming the file if it is unreadable or truncated, or naming the missing,
     unexpected and mis-shaped entries if it does not match. Nothing is changed on error: if the
-    optimizer's part does not match, the model gets its old state back.
+    model's part does not match, the optimizer gets its old state back.
     """
     check_savable(model, "model")
     if optimizer is not None:
@@ -115,15 +115,16 @@ def load_state(model, path, optimizer):
     epoch = state.pop(EPOCH_KEY, None)
     if optimizer is not None and not optimizer_state:
         raise ValueError(f"model file {path!r} holds no optimizer state (saved without optimizer=)")
-    backup = model.state_dict()
-    try:
-        model.load_state_dict(state)
-    except ValueError as err:
-        raise ValueError(f"model file {path!r} does not match the model: {err}") from err
+    backup = optimizer.state_dict() if optimizer is not None else None
     if optimizer is not None:
         try:
             optimizer.load_state_dict(optimizer_state)
         except ValueError as err:
-            model.load_state_dict(backup)           # all or nothing
             raise ValueError(f"model file {path!r} does not match the optimizer: {err}") from err
+    try:
+        model.load_state_dict(state)
+    except ValueError as err:
+        if optimizer is not None:
+            optimizer.load_state_dict(backup)       # all or nothing
+        raise ValueError(f"model file {path!r} does not match the model: {err}") from err
     return int(epoch) if epoch is not None else None

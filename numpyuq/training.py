@@ -111,7 +111,10 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), seed
         progress: show a tqdm bar over epochs (only on a terminal or in a notebook).
         validation_data: optional (x_val, y_val), scored in inference mode after every epoch.
         initial_epoch: resume a run at this epoch (from ``io.load_checkpoint``): epochs
-            ``initial_epoch .. epochs - 1`` run, and schedules see the samples already seen.
+            ``initial_epoch .. epochs - 1`` run, and schedules see the samples already seen. With an
+            int seed the shuffles of the epochs done are replayed, so the run continues exactly as
+            an uninterrupted one (models with dropout draw their masks from their own generators,
+            which a checkpoint does not hold).
     Returns:
         History with per-epoch ``loss`` and ``accuracy`` (argmax of the model output), and
         ``val_loss`` and ``val_accuracy`` with validation data.
@@ -133,6 +136,9 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), seed
     if not isinstance(callbacks, list) or not all(isinstance(cb, Callback) for cb in callbacks):
         raise TypeError(f"callbacks must be a list of Callback instances, got {callbacks!r}")
     rng = as_generator(seed)
+    if not isinstance(seed, np.random.Generator):
+        for _ in range(initial_epoch):      # replay the shuffles of the epochs already done
+            rng.permutation(len(x) if hasattr(x, "__len__") else 0)
     x, y = check_data(model, loss, x, y, ("x", "y"))
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):

@@ -29,3 +29,13 @@ def run_python(code, env=None, timeout=300):
     import sys
     return subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **(env or {})),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def state_bytes(*objects):
+    """Every state_dict entry of every object (models, optimizers) as (dtype, shape, bytes): equal
+    exactly when the states are bit-identical."""
+    out = []
+    for obj in objects:
+        out.append({k: (np.asarray(v).dtype.str, np.shape(v), np.asarray(v).tobytes())
+                    for k, v in obj.state_dict().items()})
+    return out

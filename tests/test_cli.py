@@ -27,7 +27,9 @@ def test_evidential_trains_saves_and_evaluates(tmp_path, capsys):
 def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
     import pytest
     for argv in (["evidential", "--epochs", "0"], ["evidential", "--loss", "l2"], ["demo", "--jobs", "0"],
-                 ["demo", "--ensemble-size", "0"], ["evidential", "--evaluate", str(tmp_path / "none.npz")],
+                 ["demo", "--ensemble-size", "0"], ["demo", "--num-samples", "0"], ["demo", "--seed", "-1"],
+                 ["evidential", "--evaluate", str(tmp_path / "none.npz")],
+                 ["evidential", "--mnist-path", str(tmp_path / "nowhere")],
                  ["evidential", "--out", "/proc/numpyuq"]):
         with pytest.raises(SystemExit) as exit_info:
             main(argv + (["--out", str(tmp_path / "never")] if "--out" not in argv else []))
@@ -41,3 +43,22 @@ def test_python_dash_m_numpyuq_runs_the_command():
     out = subprocess.run([sys.executable, "-m", "numpyuq", "evidential", "--help"], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and "--schedule {labml,paper,none}" in out.stdout
+
+
+def test_version_from_the_command_and_python_dash_m():
+    import subprocess
+    import sys
+    import numpyuq
+    out = subprocess.run([sys.executable, "-m", "numpyuq", "--version"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == f"numpyuq {numpyuq.__version__}"
+
+
+def test_every_option_has_help_with_its_default():
+    from numpyuq.cli import build_parser
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            if action.dest in ("help",) or action.const is True:
+                continue
+            assert action.help and "default" in action.help, (name, action.dest)

@@ -55,3 +55,28 @@ def test_dempster_shafer_is_edl_uncertainty_with_exp_evidence_and_stable():
 def test_metrics_reject_bad_labels():
     with pytest.raises(ValueError, match="labels must lie in"):
         metrics.accuracy(np.full((2, 2), 0.5), np.array([0, 2]))
+
+
+def test_metrics_refuse_what_is_not_a_probability():
+    """The issue's silent cases: all-NaN rows (accuracy 1.0), logits (ECE 1.5, NLL -0.9), rows
+    summing to 2 (negative NLL), an empty OOD set (AUPR 1.0), (N, K) scores (AUROC 0.5)."""
+    import numpy as np
+    import pytest
+    from numpyuq import metrics
+    labels = np.array([0, 1, 0])
+    with pytest.raises(ValueError, match="probs must be finite, got 6 NaN"):
+        metrics.accuracy(np.full((3, 2), np.nan), labels)
+    logits = np.array([[3.0, -1.0], [0.5, 2.0], [1.0, 0.0]])
+    for fn in (metrics.expected_calibration_error, metrics.nll, metrics.brier_score):
+        with pytest.raises(ValueError, match=r"probs must be probabilities in \[0, 1\].*logits\?"):
+            fn(logits, labels)
+    with pytest.raises(ValueError, match=f"rows must sum to 1 \\(within {metrics.PROB_TOLERANCE}\\)"):
+        metrics.nll(np.ones((3, 2)), labels)
+    with pytest.raises(ValueError, match="score_in must be a non-empty 1-D array"):
+        metrics.ood_aupr([], np.ones(3))
+    with pytest.raises(ValueError, match="score_out must be a non-empty 1-D array.*got shape \\(3, 2\\)"):
+        metrics.ood_auroc(np.ones(3), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="prob_samples must have shape \\(S, N, K\\)"):
+        metrics.mutual_information(np.full((3, 2), 0.5))
+    ok = np.array([[0.7, 0.3], [0.2, 0.8], [0.5 + 5e-5, 0.5]])          # within the tolerance
+    assert metrics.accuracy(ok, labels) == 1.0

@@ -48,7 +48,7 @@ _relu_bias_backward_numba = compiled(_relu_bias_backward_loops)
 
 
 def bias_relu_forward(z, b):
-    """max(z + b, 0); overwrites ``z`` on the NumPy path (callers pass a fresh matmul result)."""
+    """max(z + b, 0), written into ``z`` on every path (callers pass a fresh matmul result)."""
     check_arrays(z, ndim=2, names=("z",))
     check_arrays(b, ndim=1, names=("b",))
     check_shape(b, (z.shape[1],), "b")
@@ -57,7 +57,8 @@ def bias_relu_forward(z, b):
     if use_numba(z) and z.flags.c_contiguous and z.size:
         _bias_relu_forward_numba(z, b)
         return z
-    return bias_relu_forward_reference(z, b)
+    z[...] = bias_relu_forward_reference(z, b)
+    return z
 
 
 def relu_bias_backward(dy, y):

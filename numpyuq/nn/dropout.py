@@ -2,8 +2,8 @@
 import contextlib
 
 from ..kernels.dropout_mask import keep_mask
-from ..validation import check_probability
 from ..seeding import as_generator
+from ..validation import check_probability
 from .module import Module
 
 
@@ -53,13 +53,23 @@ class Dropout(Module):
 
 
 @contextlib.contextmanager
-def dropout_at_inference(model):
-    """Within the block, every ``Dropout`` in ``model`` drops units even when ``training=False``."""
+def dropout_at_inference(model, seed=None):
+    """Within the block, every ``Dropout`` in ``model`` drops units even when ``training=False``.
+
+    With a ``seed``, the masks come from generators spawned from it, and each layer's own generator
+    is restored afterwards: the block then leaves no trace on the model, and the same seed gives
+    the same masks.
+    """
     layers = [m for m in model.modules() if isinstance(m, Dropout)]
+    saved = [layer.rng for layer in layers]
+    if seed is not None:
+        for layer, rng in zip(layers, as_generator(seed).spawn(len(layers))):
+            layer.rng = rng
     for layer in layers:
         layer.active_at_inference = True
     try:
         yield model
     finally:
-        for layer in layers:
+        for layer, rng in zip(layers, saved):
             layer.active_at_inference = False
+            layer.rng = rng

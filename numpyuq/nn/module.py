@@ -29,6 +29,7 @@ only ever update parameters in place (``p.value *= s``, ``p.grad[...] = 0``), ne
 import numpy as np
 
 from ..backend import asarray, get_array_module, to_numpy
+from ..validation import check_float_dtype
 
 
 class Parameter:
@@ -171,7 +172,9 @@ class Module:
             m.own_penalty_backward()
 
     def astype(self, dtype):
-        """Cast every floating parameter and buffer to ``dtype`` (rebinds: call before building an optimizer)."""
+        """Cast every floating parameter and buffer to ``dtype``: float32 or float64 (rebinds: call
+        before building an optimizer)."""
+        dtype = check_float_dtype(dtype, "dtype")
         for module in self.modules():
             for value in vars(module).values():
                 if isinstance(value, Parameter) and value.value.dtype.kind == "f":

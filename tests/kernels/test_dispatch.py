@@ -211,3 +211,17 @@ def test_numba_and_reference_agree_on_any_input(name, data):
             assert a.shape == b.shape and a.dtype == b.dtype
             tol = 1e-5 if a.dtype == np.float32 else 1e-12
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_kernels_cache_in_the_user_cache_folder_and_leave_numba_config_alone(tmp_path):
+    """Compiled kernels cache under cache_dir() (never beside the installed sources), and numba's
+    process-wide setting is left as it was for other numba users."""
+    code = ("import numba\nbefore = numba.config.CACHE_DIR\n"
+            "from numpyuq.kernels.dispatch import COMPILED, cache_dir\nimport numpyuq.kernels.bias_relu\n"
+            "print(before == numba.config.CACHE_DIR, cache_dir(), COMPILED[0]._cache._cache_path)")
+    out = run_python(code, env={"NUMBA_CACHE_DIR": "", "XDG_CACHE_HOME": str(tmp_path)})
+    unchanged, folder, path = out.stdout.split()
+    assert out.returncode == 0 and unchanged == "True"
+    assert folder == str(tmp_path / "numpyuq" / "numba") and path.startswith(folder)
+    out = run_python(code, env={"NUMBA_CACHE_DIR": str(tmp_path / "mine")})
+    assert out.stdout.split()[2].startswith(str(tmp_path / "mine"))

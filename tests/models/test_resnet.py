@@ -106,3 +106,15 @@ def test_sngp_epoch_memory_is_independent_of_the_data_size():
     # fit's own float32 copy of x and its index permutation are data, not GP state: allow them.
     data_bytes = x.nbytes + 60_000 * 8
     assert peak - data_bytes < 100 * 2**20, f"peak {peak / 2**20:.1f} MiB above {data_bytes / 2**20:.1f} MiB of data"
+
+
+def test_degenerate_resnet_sizes_are_refused_by_name():
+    import pytest
+    from numpyuq.models import DeepResNet, DeepResNetSNGP, LeNet
+    for make, message in ((lambda: DeepResNet(1), "num_classes must be >= 2, got 1"),
+                          (lambda: DeepResNet(0), "num_classes must be >= 2, got 0"),
+                          (lambda: DeepResNet(2, num_hidden=0), "num_hidden must be >= 1, got 0"),
+                          (lambda: DeepResNetSNGP(2, num_inducing=0), "num_inducing must be an integer >= 1"),
+                          (lambda: LeNet(num_classes=1), "num_classes must be >= 2, got 1")):
+        with pytest.raises(ValueError, match=message):
+            make()

@@ -88,3 +88,31 @@ def test_bad_geometry_is_rejected_at_construction():
                           ({"kernel_size": 0}, "kernel_size must be >= 1")):
         with pytest.raises(ValueError, match=match):
             Conv2D(1, 2, **{"kernel_size": 3, **kwargs})
+
+
+def test_degenerate_convolutions_are_refused_by_name():
+    """stride 0 (ZeroDivisionError), kernel 0 (OverflowError) and padding -1 (cropped on one path,
+    an error on the other) all get one clear error, before any weight is drawn."""
+    import numpy as np
+    import pytest
+    from numpyuq.nn import Conv2D
+    from numpyuq.nn.conv import conv2d_forward
+    for kwargs, message in ((dict(stride=0), "stride must be >= 1, got 0"),
+                            (dict(kernel_size=0), "kernel_size must be >= 1, got 0"),
+                            (dict(padding=-1), "padding must be >= 0, got -1"),
+                            (dict(dtype=np.float16), "dtype must be float32 or float64, got float16")):
+        with pytest.raises((ValueError, TypeError), match=message):
+            Conv2D(1, 2, **{"kernel_size": 3, **kwargs})
+    x, w, b = np.zeros((1, 1, 4, 4), np.float32), np.zeros((2, 1, 3, 3), np.float32), np.zeros(2, np.float32)
+    with pytest.raises(ValueError, match="padding must be an integer >= 0, got -1"):
+        conv2d_forward(x, w, b, padding=-1)              # the pure function too, on either kernel path
+
+
+def test_spectral_norm_wraps_a_convolution():
+    """SpectralNorm(Conv2D) used to fail with a gufunc message; it runs, and bounds the kernel matrix."""
+    import numpy as np
+    from numpyuq.nn import Conv2D, SpectralNorm
+    layer = SpectralNorm(Conv2D(2, 3, 3, seed=0), norm_multiplier=0.5, iterations=30)
+    y = layer(np.ones((2, 2, 5, 5), np.float32), training=True)
+    assert y.shape == (2, 3, 3, 3)
+    assert np.linalg.norm(layer.kernel().reshape(3, -1), 2) <= 0.5 + 1e-4

@@ -167,3 +167,40 @@ def test_random_features_pure_pair(rng):
                         random_weights=rng.standard_normal((3, 8)), random_offset=rng.uniform(0, 6.28, 8),
                         feature_scale=0.5)
     assert_grad_ok(report)
+
+
+def test_degenerate_gp_arguments_are_refused_by_name():
+    import numpy as np
+    import pytest
+    from numpyuq.nn import RandomFeatureGP
+    for kwargs, message in ((dict(num_inducing=0), "num_inducing must be an integer >= 1, got 0"),
+                            (dict(l2_regularization=-1.0), "l2_regularization must be >= 0, got -1.0"),
+                            (dict(kernel_scale=0.0), "kernel_scale must be > 0"),
+                            (dict(cov_ridge_penalty=float("nan")), "cov_ridge_penalty must be finite"),
+                            (dict(dtype=np.float16), "dtype must be float32 or float64")):
+        with pytest.raises((ValueError, TypeError), match=message):
+            RandomFeatureGP(2, 2, **kwargs)
+
+
+def test_fit_resets_an_exact_covariance_by_itself():
+    """Without ResetCovariance the exact precision used to count the data once per epoch (OOD
+    variance 0.089 instead of 0.529 in the issue's run); fit now adds the reset on its own, and the
+    result is the same as with the callback given explicitly."""
+    import numpy as np
+    from numpyuq.losses import SoftmaxCrossEntropy
+    from numpyuq.models import DeepResNetSNGP
+    from numpyuq.optim import Adam
+    from numpyuq.training import fit
+    from numpyuq.uncertainty import ResetCovariance
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    precisions = []
+    for callbacks in ((), (ResetCovariance(),)):
+        model = DeepResNetSNGP(2, num_layers=1, num_hidden=8, num_inducing=16)
+        fit(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y, epochs=3, callbacks=callbacks,
+            progress=False)
+        precisions.append(model.classifier.precision.copy())
+        assert int(model.classifier.num_accumulated) == 64          # one epoch's worth, not three
+    np.testing.assert_array_equal(*precisions)
+    moving = DeepResNetSNGP(2, num_layers=1, num_hidden=8, num_inducing=16, cov_momentum=0.99)
+    assert moving.classifier.training_callbacks() == ()

@@ -39,3 +39,15 @@ def test_pure_pair(rng, data_format, shape):
     report = check_pair(maxpool2d_forward, maxpool2d_backward, {"x": distinct_values(rng, shape)},
                         size=2, stride=2, data_format=data_format)
     assert_grad_ok(report)
+
+
+def test_a_window_larger_than_the_image_is_refused():
+    """MaxPool2D(4) on a 2 x 2 image used to return an empty array."""
+    import numpy as np
+    import pytest
+    from numpyuq.nn import MaxPool2D
+    for fmt, shape in (("NCHW", (1, 1, 2, 2)), ("NHWC", (1, 2, 2, 1))):
+        with pytest.raises(ValueError, match=r"spatial size \(2, 2\), smaller than the 4 x 4 window"):
+            MaxPool2D(4, data_format=fmt)(np.zeros(shape, np.float32))
+    with pytest.raises(ValueError, match="size must be >= 1, got 0"):
+        MaxPool2D(0)

@@ -98,3 +98,14 @@ def test_wraps_a_convolution_through_its_public_pair(rng, mode):
     for _ in range(100):
         layer(rng.standard_normal((1, 2, 5, 5)), training=True)
     assert abs(layer.sigma() - np.linalg.svd(conv.w.value.reshape(3, -1), compute_uv=False)[0]) < 1e-6
+
+
+def test_spectral_norm_refuses_bad_arguments():
+    import pytest
+    from numpyuq.nn import Dense, ReLU, SpectralNorm
+    with pytest.raises(ValueError, match="iterations must be an integer >= 1, got 0"):
+        SpectralNorm(Dense(2, 2), iterations=0)
+    with pytest.raises(ValueError, match="norm_multiplier must be > 0"):
+        SpectralNorm(Dense(2, 2), norm_multiplier=0.0)
+    with pytest.raises(TypeError, match="layer must be a weighted layer"):
+        SpectralNorm(ReLU())

@@ -42,7 +42,7 @@ def test_adam_rejects_bad_arguments_before_touching_the_parameters():
     import pytest
     p = Parameter(np.ones(3))
     for kwargs, match in (({"eps_placement": "inside"}, "eps_placement must be one of"),
-                          ({"betas": (0.9, 1.0)}, "betas must be two numbers"), ({"eps": -1.0}, "eps must be >= 0")):
+                          ({"betas": (0.9, 1.0)}, "betas must be two numbers"), ({"eps": -1.0}, "eps must be a number >= 0")):
         value = p.value
         with pytest.raises(ValueError, match=match):
             Adam([p], **kwargs)

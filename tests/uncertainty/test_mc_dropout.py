@@ -24,3 +24,19 @@ def test_mc_dropout_averages_and_leaves_state_alone(rng):
     bad[0, 0] = np.inf
     with pytest.raises(ValueError, match="x must be finite"):
         mc_dropout_predict(model, bad)
+
+
+def test_mc_dropout_is_reproducible_leaves_the_model_alone_and_checks_batch_size():
+    import numpy as np
+    import pytest
+    from numpyuq.models import DeepResNet
+    from numpyuq.uncertainty import mc_dropout_predict
+    model = DeepResNet(2, num_layers=2, num_hidden=16, dropout_rate=0.3)
+    x = np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32)
+    states = [layer.rng.bit_generator.state for layer in model.modules() if hasattr(layer, "rate")]
+    first, second = mc_dropout_predict(model, x), mc_dropout_predict(model, x)
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, mc_dropout_predict(model, x, seed=1))
+    assert [layer.rng.bit_generator.state for layer in model.modules() if hasattr(layer, "rate")] == states
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        mc_dropout_predict(model, x, batch_size=0)

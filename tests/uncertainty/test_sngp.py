@@ -111,7 +111,7 @@ def test_refit_covariance_checks_everything_before_changing_the_precision(rng):
     before = model.classifier.precision.copy()
     for bad, kwargs, match in ((rng.standard_normal((5, 3)), {}, "2 features"),
                                (rng.standard_normal(5), {}, "shape"),
-                               (np.zeros((0, 2)), {}, "non-empty"),
+                               (np.zeros((0, 2)), {}, "at least one row"),
                                (rng.standard_normal((5, 2)), {"batch_size": 0}, "batch_size")):
         with pytest.raises(ValueError, match=match):
             refit_covariance(model, bad, **kwargs)

@@ -1,0 +1,63 @@
+"""Every model answers predict (probabilities as its method defines them), predict_logits and evaluate."""
+import numpy as np
+import pytest
+
+from numpyuq.losses.cross_entropy import softmax
+from numpyuq.metrics import classification_metrics
+from numpyuq.models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet
+from numpyuq.uncertainty import DeepEnsemble, mean_field_logits
+
+X = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
+Y = (X[:, 0] > 0).astype(int)
+IMAGES = np.random.default_rng(1).random((5, 1, 28, 28), dtype=np.float32)
+
+
+def test_a_softmax_model_predicts_the_softmax_of_its_logits():
+    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    logits = model.predict_logits(X)
+    np.testing.assert_allclose(model.predict(X), softmax(logits), rtol=1e-6)
+    np.testing.assert_allclose(model.predict_logits(X.tolist()), logits, rtol=1e-6)     # lists work
+    assert model.evaluate(X, Y) == classification_metrics(softmax(logits), Y)
+
+
+def test_sngp_predicts_mean_field_probabilities():
+    model = DeepResNetSNGP(2, num_layers=1, num_hidden=8, num_inducing=32)
+    logits, variance = model.predict_with_variance(X)
+    np.testing.assert_allclose(model.predict_logits(X), logits, rtol=1e-5)
+    expected = softmax(mean_field_logits(logits, variance))
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-6)
+    assert not np.allclose(model.predict(X), softmax(logits))        # the variance matters
+    assert set(model.evaluate(X, Y)) == {"accuracy", "nll", "brier", "ece"}
+
+
+def test_an_evidential_model_predicts_alpha_over_s():
+    model = EvidentialClassifier(DeepResNet(2, num_layers=1, num_hidden=8), "softplus")
+    evidence = np.log1p(np.exp(model.predict_logits(X).astype(np.float64)))
+    alpha = evidence + 1
+    np.testing.assert_allclose(model.predict(X), alpha / alpha.sum(axis=1, keepdims=True), rtol=1e-5)
+
+
+def test_lenet_and_an_ensemble_offer_the_same_api():
+    lenet = LeNet(channels=(2, 3), hidden=8)
+    probs = lenet.predict(IMAGES)
+    assert probs.shape == (5, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    ensemble = DeepEnsemble(lambda seed: DeepResNet(2, num_layers=1, num_hidden=8, seed=seed), size=2)
+    ensemble.fit(X, Y, epochs=1, progress=False)
+    np.testing.assert_allclose(softmax(ensemble.predict_logits(X)), ensemble.predict(X), rtol=1e-6)
+    assert ensemble.evaluate(X, Y)["accuracy"] == pytest.approx(float((ensemble.predict(X).argmax(1) == Y).mean()))
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 2\)"):
+        ensemble.evaluate(X, Y + 1)
+
+
+def test_errors_speak_in_the_users_terms():
+    lenet = LeNet(channels=(2, 3), hidden=8)
+    with pytest.raises(ValueError, match=r"got \(5, 28, 28, 1\): these look channels-last"):
+        lenet.predict(IMAGES.transpose(0, 2, 3, 1))
+    with pytest.raises(ValueError, match=r"got \(5, 28, 28\): add the channel axis with x\[:, None\]"):
+        lenet.predict(IMAGES[:, 0])
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\), got \(5, 1, 32, 32\) \(its Dense layer is sized for 28 x 28"):
+        lenet.predict(np.zeros((5, 1, 32, 32), np.float32))
+    with pytest.raises(ValueError, match="DeepResNet input x must have 2 features"):
+        DeepResNet(2).predict(np.zeros((3, 5), np.float32))
+    with pytest.raises(ValueError, match="y must have 20 entries"):
+        DeepResNet(2).evaluate(X, Y[:5])
