@@ -40,6 +40,8 @@ def save(model, path, optimizer=None, epoch=None):
         raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path!r}: it is a folder; give a file name such as model.npz")
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path!r}: folder {folder!r} does not exist")
     state = {name: to_numpy(value) for name, value in model.state_dict().items()}

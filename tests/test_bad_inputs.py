@@ -24,7 +24,9 @@ from numpyuq.models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeN
 from numpyuq.nn import Conv2D, Dense, Dropout, MaxPool2D, RandomFeatureGP, SpectralNorm
 from numpyuq.optim import SGD, Adam
 from numpyuq.training import fit, predict
-from numpyuq.uncertainty import mc_dropout_predict, refit_covariance
+from numpyuq.data import make_grid, make_moons_data
+from numpyuq.nn import Evidence, LayerNorm
+from numpyuq.uncertainty import DeepEnsemble, dirichlet_uncertainty, mc_dropout_predict, refit_covariance, sample_logits
 
 CASES = set()
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -268,6 +270,54 @@ CASES_LIST = [
     Case("metrics.mutual_information", lambda: ([], dict(prob_samples=np.stack([PROBS] * 3))),
          lambda o, **kw: metrics.mutual_information(**kw),
          {"prob_samples": bad_probabilities(PROBS)}, check=outputs_are_finite),
+]
+
+
+def ensemble_member(seed):
+    return DeepResNet(K, num_layers=1, num_hidden=4, input_dim=D, seed=seed)
+
+
+def build_ensemble():
+    ensemble = DeepEnsemble(ensemble_member, size=2)
+    ensemble.fit(X, Y, epochs=1, progress=False)
+    return [ensemble], dict(x=X, y=Y, epochs=1, batch_size=8, n_jobs=1)
+
+
+CASES_LIST += [
+    Case("DeepEnsemble.fit", build_ensemble, lambda o, **kw: o[0].fit(progress=False, **kw),
+         {"x": bad_arrays(X), "y": bad_labels(K, N), "epochs": bad_sizes(), "batch_size": bad_sizes(),
+          "n_jobs": st.one_of(tagged("zero", st.just(0)), tagged("negative", st.integers(-9, -2)),
+                              tagged("string", st.just("2")))},
+         mutates=True),
+    Case("DeepEnsemble.evaluate", lambda: (build_ensemble()[0], dict(x=X, y=Y)),
+         lambda o, **kw: o[0].evaluate(**kw), {"x": bad_arrays(X), "y": bad_labels(K, N)},
+         check=lambda r: [is_finite_number(v) for v in r.values()]),
+    Case("sample_logits", lambda: ([], dict(logits=PROBS, variance=np.ones(N), num_samples=3)),
+         lambda o, **kw: sample_logits(**kw),
+         {"logits": bad_arrays(PROBS), "variance": bad_arrays(np.ones(N)), "num_samples": bad_sizes()},
+         check=outputs_are_finite),
+    Case("dirichlet_uncertainty", lambda: ([], dict(evidence=PROBS * 5)), lambda o, **kw: dirichlet_uncertainty(**kw),
+         {"evidence": st.one_of(bad_arrays(PROBS * 5), tagged("negative", st.just(-PROBS)))},
+         check=lambda r: outputs_are_probabilities(r[0]), aliases={"evidence": ("evidence",)}),
+    Case("Evidence", lambda: ([], dict(function="softplus", max_logit=10.0)), lambda o, **kw: Evidence(**kw),
+         {"function": st.one_of(tagged("unknown", st.just("tanh")), tagged("none", st.just(None))),
+          "max_logit": bad_reals().filter(lambda t: t[0] != "large")}),
+    Case("AnnealedEvidentialLoss", lambda: ([], dict(risk="mse", schedule="labml", annealing_epochs=10)),
+         lambda o, **kw: AnnealedEvidentialLoss(**kw),
+         {"risk": st.one_of(tagged("unknown", st.just("l2")), tagged("number", st.just(3))),
+          "schedule": tagged("unknown", st.just("cosine")),
+          "annealing_epochs": bad_reals().filter(lambda t: t[0] not in ("large", "string", "none", "bool"))}),
+    Case("LayerNorm", lambda: ([], dict(num_features=4, eps=1e-5)), lambda o, **kw: LayerNorm(**kw),
+         {"num_features": bad_sizes(), "eps": bad_reals().filter(lambda t: t[0] != "large")}),
+    Case("make_moons_data", lambda: ([], dict(sample_size=10, noise=0.1, seed=0)),
+         lambda o, **kw: make_moons_data(**kw),
+         {"sample_size": bad_sizes(), "noise": bad_reals().filter(lambda t: t[0] not in ("zero", "large")),
+          "seed": st.one_of(tagged("negative", st.integers(-9, -1)), tagged("string", st.just("0")))},
+         check=lambda r: outputs_are_finite(r[0])),
+    Case("make_grid", lambda: ([], dict(n_grid=5)), lambda o, **kw: make_grid(**kw),
+         {"n_grid": st.one_of(bad_sizes(), tagged("one", st.just(1))),
+          "x_range": st.one_of(tagged("reversed", st.just((1.0, -1.0))), tagged("scalar", st.just(3.0)),
+                               tagged("nan", st.just((float("nan"), 1.0))))}, check=outputs_are_finite),
 ]
 
 

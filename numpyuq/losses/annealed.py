@@ -16,8 +16,9 @@ callback like any other callback, so the schedule sees the epoch and sample coun
 second training loop. After each forward, ``terms`` holds the risk, the KL term and the
 coefficient; ``fit`` averages them per epoch into ``History.metrics``.
 """
-from ..optim.schedules import RelativePiecewise
 from ..callbacks import Callback
+from ..optim.schedules import RelativePiecewise
+from ..validation import check_real
 from .base import Loss
 from .evidential import (LOSSES, EvidentialLoss, as_targets, check_evidence, kl_divergence_backward,
                          kl_divergence_forward)
@@ -47,8 +48,7 @@ class AnnealedEvidentialLoss(Loss, Callback):
             raise TypeError(f"risk must be an EvidentialLoss or one of {tuple(LOSSES)}, got {type(risk).__name__}")
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-        if not annealing_epochs > 0:
-            raise ValueError(f"annealing_epochs must be > 0, got {annealing_epochs}")
+        check_real(annealing_epochs, "annealing_epochs", above=0)
         self.risk, self.schedule = risk, schedule
         self.annealing_epochs, self.endpoints = annealing_epochs, tuple(endpoints)
         self.kl_coef = 0.0

@@ -8,6 +8,7 @@ import math
 from typing import NamedTuple
 
 from ..backend import get_array_module, special
+from ..losses.evidential import check_evidence
 
 
 def dirichlet_uncertainty(evidence):
@@ -15,8 +16,7 @@ def dirichlet_uncertainty(evidence):
 
     evidence: (N, K), non-negative.
     """
-    if (evidence < 0).any():
-        raise ValueError("evidence must be non-negative")
+    check_evidence(evidence)
     alpha = evidence + 1
     strength = alpha.sum(axis=1)
     return alpha / strength[:, None], evidence.shape[1] / strength

@@ -32,8 +32,13 @@ def sample_logits(logits, variance, num_samples, seed=0):
     """
     check_positive_int(num_samples, "num_samples")
     rng = as_generator(seed)
-    logits_np = to_numpy(logits).astype(np.float64)
-    std = np.sqrt(np.maximum(to_numpy(variance), 0.0))[None, :, None]
+    logits_np = to_numpy(check_batch(logits, "logits")).astype(np.float64)
+    variance = to_numpy(check_batch(variance, "variance", min_ndim=1)).astype(np.float64)
+    if logits_np.ndim != 2 or variance.shape != logits_np.shape[:1]:
+        raise ValueError(f"logits must be (N, K) and variance (N,), got {logits_np.shape} and {variance.shape}")
+    if variance.min() < 0:
+        raise ValueError(f"variance must be >= 0, got a minimum of {variance.min()}")
+    std = np.sqrt(variance)[None, :, None]
     return logits_np[None] + std * rng.standard_normal((num_samples,) + logits_np.shape)
 
 
