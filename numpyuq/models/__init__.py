@@ -1,6 +1,6 @@
 """Reference models of the two seeds."""
 from .evidential import EvidentialClassifier
-from .lenet import LeNet
+from .lenet import LeNet, LeNetSNGP
 from .resnet import DeepResNet, DeepResNetSNGP
 
-__all__ = ["LeNet", "DeepResNet", "DeepResNetSNGP", "EvidentialClassifier"]
+__all__ = ["LeNet", "LeNetSNGP", "DeepResNet", "DeepResNetSNGP", "EvidentialClassifier"]

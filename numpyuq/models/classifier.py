@@ -5,10 +5,14 @@ class probabilities *the way the model's method defines them* (softmax for a pla
 mean-field softmax for SNGP, alpha / S for an evidential network), so code comparing methods calls
 one name.
 """
+import numpy as np
+
+from ..backend import asarray, get_array_module
 from ..losses.cross_entropy import softmax
 from ..metrics import classification_metrics
 from ..training import predict as batched_predict
-from ..validation import as_labels
+from ..uncertainty.sngp import mean_field_logits
+from ..validation import as_labels, check_batch, check_positive_int
 
 
 class Classifier:
@@ -40,3 +44,35 @@ class Classifier:
         {"accuracy", "nll", "brier", "ece"}."""
         probs = self.predict(x, batch_size=batch_size)
         return classification_metrics(probs, as_labels(y, "y", probs.shape[1], len(probs)))
+
+
+class GaussianProcessClassifier(Classifier):
+    """Mixin for SNGP models: ``features(x)`` then a ``RandomFeatureGP`` in ``self.classifier``.
+
+    ``predict`` is the mean-field probability (Liu et al. 2020, eq. 10), ``predict_with_variance``
+    the posterior-mean logits and the GP variance, the method's own uncertainty.
+    """
+
+    def predict(self, x, batch_size=2048):
+        """Mean-field probabilities (N, K): softmax(logits / sqrt(1 + pi/8 variance)) (eq. 10)."""
+        logits, variance = self.predict_with_variance(x, batch_size=batch_size)
+        return softmax(mean_field_logits(logits, variance))
+
+    def predict_with_variance(self, x, return_covmat=False, batch_size=2048):
+        """Inference: posterior-mean logits (N, K) and the GP variance (N,) (or the (N, N) covariance).
+
+        A pure function of x and the model's state (it does not depend on which pass ran last).
+        Batched, so a 10,000-point grid never needs a 10,000^2 matrix unless ``return_covmat``.
+        """
+        check_positive_int(batch_size, "batch_size")
+        x = asarray(check_batch(x, "x"), dtype=self.dtype)
+        self.check_input(x)
+        xp = get_array_module(x)
+        if return_covmat:
+            return self.classifier.predict(self.features(x), return_covmat=True)
+        logits, variance = [], []
+        for start in range(0, x.shape[0], batch_size):
+            batch_logits, batch_variance = self.classifier.predict(self.features(x[start:start + batch_size]))
+            logits.append(batch_logits)
+            variance.append(batch_variance)
+        return xp.concatenate(logits), np.concatenate(variance)

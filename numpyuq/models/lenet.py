@@ -1,10 +1,10 @@
-"""LeNet for 28 x 28 images, as in the EDL seed (labml's MNIST model)."""
+"""LeNet for 28 x 28 images, as in the EDL seed (labml's MNIST model), and its SNGP version."""
 import numpy as np
 
-from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Sequential
+from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, MaxPool2D, RandomFeatureGP, Sequential, SpectralNorm
 from ..seeding import as_generator
 from ..validation import check_features, check_positive_int, check_probability
-from .classifier import Classifier
+from .classifier import Classifier, GaussianProcessClassifier
 
 
 class LeNet(Sequential, Classifier):
@@ -38,20 +38,34 @@ class LeNet(Sequential, Classifier):
             raise ValueError(f"data_format must be 'NCHW' or 'NHWC', got {data_format!r}")
         rng = as_generator(seed)
         c1, c2 = channels
+        self.data_format, self._dtype = data_format, dtype
         fmt = dict(data_format=data_format)
         layers = [ChannelsLast()] if data_format == "NHWC" else []                   # (N, 28, 28, 1)
         super().__init__(
             *layers,
             # conv + ReLU as one layer: the bias add, ReLU and (backward) bias sum share one pass
-            Conv2D(1, c1, 5, activation="relu", input_grad=input_grad, seed=rng, dtype=dtype, **fmt),
+            self.make_conv(1, c1, 28, rng, input_grad=input_grad),                    # 24 x 24 x c1
             MaxPool2D(2, 2, **fmt),                                                   # 12 x 12 x c1
-            Conv2D(c1, c2, 5, activation="relu", seed=rng, dtype=dtype, **fmt),
+            self.make_conv(c1, c2, 12, rng),                                          # 8 x 8 x c2
             MaxPool2D(2, 2, **fmt),                                                   # 4 x 4 x c2
             Flatten(),                                                                # (N, c2 * 16)
-            Dense(c2 * 4 * 4, hidden, activation="relu", init="torch", seed=rng, dtype=dtype),
+            self.make_hidden(c2 * 4 * 4, hidden, rng),
             Dropout(dropout, rng.spawn(1)[0]),
-            Dense(hidden, num_classes, init="torch", seed=rng, dtype=dtype),
+            self.make_output(hidden, num_classes, rng),
         )
+
+    def make_conv(self, in_channels, out_channels, size, rng, input_grad=True):
+        """A 5 x 5 convolution + ReLU on size x size images."""
+        return Conv2D(in_channels, out_channels, 5, activation="relu", input_grad=input_grad, seed=rng,
+                      dtype=self._dtype, data_format=self.data_format)
+
+    def make_hidden(self, in_features, hidden, rng):
+        """The hidden Dense + ReLU."""
+        return Dense(in_features, hidden, activation="relu", init="torch", seed=rng, dtype=self._dtype)
+
+    def make_output(self, hidden, num_classes, rng):
+        """The output layer: Dense to the logits."""
+        return Dense(hidden, num_classes, init="torch", seed=rng, dtype=self._dtype)
 
     def check_input(self, x):
         """x must be NCHW images (N, 1, 28, 28): the first Dense layer is sized for 28 x 28."""
@@ -74,3 +88,54 @@ class LeNet(Sequential, Classifier):
         """x: (N, 1, 28, 28) -> logits (N, num_classes)."""
         self.check_input(x)
         return super().forward(x, training=training)
+
+
+class LeNetSNGP(LeNet, GaussianProcessClassifier):
+    """SNGP on LeNet (Liu et al. 2020): spectrally normalised convolutions and hidden Dense layer,
+    and a random-feature GP output layer.   x: (N, 1, 28, 28) -> logits (N, num_classes).
+
+    LeNet has no residual connections, so a bound below 1 would only shrink every activation; as
+    DDU (Mukhoti et al. 2023) does for its convolutional feature extractors, the bound is a
+    Lipschitz *cap* (3 by default), which keeps the feature map smooth (no feature collapse)
+    without fixing its scale.
+
+    Args:
+        spec_norm_bound: c for every normalised layer.  spec_norm_mode: ``"project"`` (default),
+            ``"reparam"`` or ``"reparam_stopgrad"``.  semantics: ``"operator"`` (default: the
+            convolution's norm as a map of images) or ``"matrix"`` (the reshaped kernel).
+        num_inducing, gp_kwargs: the ``RandomFeatureGP`` head (input LayerNorm on by default).
+        Other arguments as ``LeNet``.
+    ``predict`` gives mean-field probabilities; ``predict_with_variance`` the logits and GP variance.
+    """
+
+    def __init__(self, num_classes=10, spec_norm_bound=3.0, spec_norm_mode="project", semantics="operator",
+                 num_inducing=1024, gp_kwargs=None, **kwargs):
+        self.spec_norm = dict(norm_multiplier=spec_norm_bound, mode=spec_norm_mode, semantics=semantics)
+        self.gp_kwargs = dict(num_inducing=num_inducing, **{"normalize_input": True, **(gp_kwargs or {})})
+        super().__init__(num_classes=num_classes, **kwargs)
+
+    def make_conv(self, in_channels, out_channels, size, rng, input_grad=True):
+        conv = super().make_conv(in_channels, out_channels, size, rng, input_grad)
+        shape = None
+        if self.spec_norm["semantics"] == "operator":
+            shape = (in_channels, size, size) if self.data_format == "NCHW" else (size, size, in_channels)
+        return SpectralNorm(conv, seed=rng, input_shape=shape, **self.spec_norm)
+
+    def make_hidden(self, in_features, hidden, rng):
+        spec_norm = dict(self.spec_norm, semantics="matrix")        # a Dense layer's only norm
+        return SpectralNorm(super().make_hidden(in_features, hidden, rng), seed=rng, **spec_norm)
+
+    def make_output(self, hidden, num_classes, rng):
+        return RandomFeatureGP(hidden, num_classes, seed=rng, dtype=self._dtype, **self.gp_kwargs)
+
+    @property
+    def classifier(self):
+        """The GP output layer."""
+        return self.layers[-1]
+
+    def features(self, x, training=False):
+        """The hidden representation the GP sees: (N, 1, 28, 28) -> (N, hidden)."""
+        self.check_input(x)
+        for layer in self.layers[:-1]:
+            x = layer(x, training=training)
+        return x

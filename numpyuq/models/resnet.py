@@ -1,13 +1,10 @@
 """The SNGP seed's residual MLP (``DeepResNet``) and its distance-aware version (``DeepResNetSNGP``)."""
 import numpy as np
 
-from ..backend import asarray, get_array_module
-from ..losses.cross_entropy import softmax
 from ..nn import Dense, Dropout, Module, RandomFeatureGP, Residual, Sequential, SpectralNorm
 from ..seeding import as_generator
-from ..uncertainty.sngp import mean_field_logits
-from ..validation import check_batch, check_features, check_float_dtype, check_positive_int, check_probability
-from .classifier import Classifier
+from ..validation import check_features, check_float_dtype, check_positive_int, check_probability
+from .classifier import Classifier, GaussianProcessClassifier
 
 
 class DeepResNet(Module, Classifier):
@@ -70,7 +67,7 @@ class DeepResNet(Module, Classifier):
         return self.input_layer.backward(dy)
 
 
-class DeepResNetSNGP(DeepResNet):
+class DeepResNetSNGP(DeepResNet, GaussianProcessClassifier):
     """SNGP (Liu et al. 2020): ``DeepResNet`` with spectrally normalised hidden layers and a
     random-feature GP output layer, as the seed's ``DeepResNetSNGP``.
 
@@ -96,27 +93,3 @@ class DeepResNetSNGP(DeepResNet):
         """Output layer: random-feature Gaussian process."""
         return RandomFeatureGP(self.num_hidden, self.num_classes, seed=rng, dtype=self._dtype,
                                **self.gp_kwargs)
-
-    def predict(self, x, batch_size=2048):
-        """Mean-field probabilities (N, K): softmax(logits / sqrt(1 + pi/8 variance)) (eq. 10)."""
-        logits, variance = self.predict_with_variance(x, batch_size=batch_size)
-        return softmax(mean_field_logits(logits, variance))
-
-    def predict_with_variance(self, x, return_covmat=False, batch_size=2048):
-        """Inference: posterior-mean logits (N, K) and the GP variance (N,) (or the (N, N) covariance).
-
-        A pure function of x and the model's state (it does not depend on which pass ran last).
-        Batched, so a 10,000-point grid never needs a 10,000^2 matrix unless ``return_covmat``.
-        """
-        check_positive_int(batch_size, "batch_size")
-        x = asarray(check_batch(x, "x"), dtype=self.dtype)
-        self.check_input(x)
-        xp = get_array_module(x)
-        if return_covmat:
-            return self.classifier.predict(self.features(x), return_covmat=True)
-        logits, variance = [], []
-        for start in range(0, x.shape[0], batch_size):
-            batch_logits, batch_variance = self.classifier.predict(self.features(x[start:start + batch_size]))
-            logits.append(batch_logits)
-            variance.append(batch_variance)
-        return xp.concatenate(logits), np.concatenate(variance)

@@ -9,7 +9,10 @@ iteration per training pass:
 
 W is the weight viewed as a matrix with its first axis as rows: a Dense kernel (D, M) as it is, a
 convolution kernel (F, C, KH, KW) as (F, C*KH*KW), the "matrix" semantics of Miyato et al. and
-``torch.nn.utils.spectral_norm``.
+``torch.nn.utils.spectral_norm``. For a convolution, ``semantics="operator"`` bounds instead the norm
+of the convolution as a linear map of images (u then has the input's shape, v the output's; see
+``spectral_operators.py``): every formula below holds with W u read as A(W) u and v u^T as
+d(v^T A u)/dW.
 
 Three semantics exist in the reference implementations; all are offered:
 
@@ -29,22 +32,21 @@ from ..backend import asarray, get_array_module
 from ..seeding import as_generator
 from ..validation import check_real
 from .module import Module
+from .spectral_operators import ConvOperator, MatrixView
 
 MODES = ("project", "reparam", "reparam_stopgrad")
+SEMANTICS = ("matrix", "operator")
+MATRIX = MatrixView()
 
 
 class SpectralNormCache(NamedTuple):
     w_bar: object           # the normalised weight W min(1, c / sigma), shaped like w
-    u: object               # (M,) right singular vector estimate
-    v: object               # (D,) left singular vector estimate
-    sigma: float            # v^T W u
+    v: object               # left singular vector estimate: (D,), or the output's shape
+    operator: object        # MatrixView or ConvOperator
+    operator_cache: object  # what operator.weight_grad needs (u and the map)
+    sigma: float            # v^T A(W) u
     norm_multiplier: float  # c
     active: bool            # sigma > c: the weight was rescaled
-
-
-def as_matrix(w):
-    """w viewed as (D, M): its first axis as rows, all others flattened into columns."""
-    return w.reshape(w.shape[0], -1)
 
 
 def normalize(a, eps=1e-12):
@@ -52,20 +54,24 @@ def normalize(a, eps=1e-12):
     return a / (get_array_module(a).sqrt((a * a).sum()) + eps)
 
 
-def power_iteration(w, u, v, iterations=1):
-    """Refine the top singular pair of w: (D, M) from u: (M,), v: (D,).  Returns (u, v, sigma)."""
+def power_iteration(w, u, v, iterations=1, operator=MATRIX):
+    """Refine the top singular pair of A(w) from u, v (v is overwritten by the first step).
+    Returns (u, v, sigma = v^T A u)."""
     for _ in range(iterations):
-        v = normalize(w @ u)
-        u = normalize(w.T @ v)
-    return u, v, v @ w @ u
+        au, cache = operator.apply(w, u)
+        v = normalize(au)
+        u = normalize(operator.adjoint(v, cache))
+    au, _ = operator.apply(w, u)
+    return u, v, float((v * au).sum())
 
 
-def spectral_norm_forward(w, u, v, norm_multiplier):
-    """W_bar = W min(1, c / sigma) with sigma = v^T W u.  w: (D, ...) -> w_bar: same shape."""
-    sigma = float(v @ as_matrix(w) @ u)
+def spectral_norm_forward(w, u, v, norm_multiplier, operator=MATRIX):
+    """W_bar = W min(1, c / sigma) with sigma = v^T A(W) u.  w: any shape -> w_bar: same shape."""
+    au, operator_cache = operator.apply(w, u)
+    sigma = float((v * au).sum())
     factor = min(1.0, norm_multiplier / sigma)
     w_bar = w * factor
-    return w_bar, SpectralNormCache(w_bar, u, v, sigma, norm_multiplier, factor < 1.0)
+    return w_bar, SpectralNormCache(w_bar, v, operator, operator_cache, sigma, norm_multiplier, factor < 1.0)
 
 
 def spectral_norm_backward(dw_bar, cache, sigma_grad=True):
@@ -77,9 +83,9 @@ def spectral_norm_backward(dw_bar, cache, sigma_grad=True):
         return (dw_bar,)
     dw = dw_bar * (cache.norm_multiplier / cache.sigma)
     if sigma_grad:
-        # -(c / sigma) <G, W_bar> / c  v u^T  =  -(<G, W_bar> / sigma) v u^T
+        # -(c / sigma) <G, W_bar> / c  d sigma / dW  =  -(<G, W_bar> / sigma) v u^T
         coefficient = float((dw_bar * cache.w_bar).sum()) / cache.sigma
-        dw -= coefficient * (cache.v[:, None] * cache.u[None, :]).reshape(dw.shape)
+        dw -= coefficient * cache.operator.weight_grad(cache.v, cache.operator_cache)
     return (dw,)
 
 
@@ -96,14 +102,21 @@ class SpectralNorm(Module):
         norm_multiplier: c, the bound (the seed's ``spec_norm_bound`` = 0.9).
         iterations: power iterations per training pass.
         mode: ``"project"`` (default, as the seed), ``"reparam"`` or ``"reparam_stopgrad"``.
+        semantics: ``"matrix"`` (default) bounds the weight reshaped to (first axis, rest);
+            ``"operator"`` (a Conv2D only) bounds the convolution as a map of images of
+            ``input_shape`` (one example: (C, H, W), or (H, W, C) for an NHWC layer).
         seed: int or Generator (default 0, reproducible) for the random-normal initial u, v.
-    Buffers: ``u`` (M,), ``v`` (D,) for the weight viewed as (D, M). Power iteration runs once at
+    Buffers: ``u`` (M,), ``v`` (D,) for the weight viewed as (D, M); under "operator", u has the
+    input's shape (1, *input_shape) and v the output's. Power iteration runs once at
     construction and then only on ``training=True`` passes.  Shapes: those of the wrapped layer.
     """
 
-    def __init__(self, layer, norm_multiplier=0.95, iterations=1, mode="project", seed=0):
+    def __init__(self, layer, norm_multiplier=0.95, iterations=1, mode="project", seed=0,
+                 semantics="matrix", input_shape=None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if semantics not in SEMANTICS:
+            raise ValueError(f"semantics must be one of {SEMANTICS}, got {semantics!r}")
         check_real(norm_multiplier, "norm_multiplier", above=0)
         if not all(hasattr(layer, name) for name in ("w", "b", "pair", "check_input", "input_grad")):
             raise TypeError(f"layer must be a weighted layer with a pure pair (Dense or Conv2D), "
@@ -111,23 +124,51 @@ class SpectralNorm(Module):
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
         rng = as_generator(seed)
+        self.operator = self.make_operator(layer, semantics, input_shape)
         self.layer, self.norm_multiplier, self.iterations, self.mode = layer, norm_multiplier, iterations, mode
-        D, M = as_matrix(layer.w.value).shape
+        u_shape, v_shape = self.operator.vector_shapes(layer.w.value)
         dtype = layer.w.value.dtype
-        self.register_buffer("u", asarray(rng.standard_normal(M).astype(dtype)))
-        self.register_buffer("v", asarray(rng.standard_normal(D).astype(dtype)))
+        self.register_buffer("u", asarray(rng.standard_normal(u_shape).astype(dtype)))
+        self.register_buffer("v", asarray(rng.standard_normal(v_shape).astype(dtype)))
         self.update_vectors()
         if mode == "project":
             self.project()
 
+    @staticmethod
+    def make_operator(layer, semantics, input_shape):
+        """The linear map to bound: the weight as a matrix, or (operator) the convolution itself."""
+        if semantics == "matrix":
+            if input_shape is not None:
+                raise ValueError("input_shape is for semantics='operator' only")
+            return MATRIX
+        if getattr(layer, "data_format", None) is None or layer.w.value.ndim != 4:
+            raise TypeError(f"semantics='operator' needs a Conv2D layer, got {type(layer).__name__}")
+        channels = layer.w.value.shape[1]
+        expected = "(C, H, W)" if layer.data_format == "NCHW" else "(H, W, C)"
+        channel_axis = 0 if layer.data_format == "NCHW" else 2
+        if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
+                or not all(isinstance(n, int) and n >= 1 for n in input_shape)
+                or input_shape[channel_axis] != channels):
+            raise ValueError(f"input_shape must be one example's {expected} with {channels} channels "
+                             f"for semantics='operator', got {input_shape!r}")
+        forward, backward, hyper = layer.pair()
+        operator = ConvOperator(forward, backward, hyper, input_shape)
+        layer.check_input(get_array_module(layer.w.value).zeros((1, *input_shape), layer.w.value.dtype))
+        return operator
+
+    @property
+    def semantics(self):
+        return self.operator.name
+
     def update_vectors(self):
         """One round of power iteration on the stored weight, in place on u and v."""
-        u, v, _ = power_iteration(as_matrix(self.layer.w.value), self.u, self.v, self.iterations)
+        u, v, _ = power_iteration(self.layer.w.value, self.u, self.v, self.iterations, self.operator)
         self.u[...], self.v[...] = u, v
 
     def sigma(self):
-        """Current spectral-norm estimate v^T W u of the stored weight."""
-        return float(self.v @ as_matrix(self.layer.w.value) @ self.u)
+        """Current spectral-norm estimate v^T A(W) u of the stored weight."""
+        au, _ = self.operator.apply(self.layer.w.value, self.u)
+        return float((self.v * au).sum())
 
     def project(self):
         """W <- W c / sigma when sigma > c (the ``"project"`` semantics)."""
@@ -139,10 +180,13 @@ class SpectralNorm(Module):
         """The weight the layer computes with: W (project) or W min(1, c / sigma) (reparam)."""
         if self.mode == "project":
             return self.layer.w.value
-        return spectral_norm_forward(self.layer.w.value, self.u, self.v, self.norm_multiplier)[0]
+        return spectral_norm_forward(self.layer.w.value, self.u, self.v, self.norm_multiplier, self.operator)[0]
 
     def forward(self, x, training=False):
         self.layer.check_input(x)                  # before any state changes
+        if self.semantics == "operator" and tuple(x.shape[1:]) != self.operator.input_shape:
+            raise ValueError(f"SpectralNorm input x must have shape (N, {', '.join(map(str, self.operator.input_shape))}) "
+                             f"(the input_shape its norm is computed for), got {tuple(x.shape)}")
         if training:
             self.update_vectors()
             if self.mode == "project":
@@ -151,7 +195,7 @@ class SpectralNorm(Module):
             w, self._sn_cache = self.layer.w.value, None
         else:
             w, self._sn_cache = spectral_norm_forward(self.layer.w.value, self.u, self.v,
-                                                      self.norm_multiplier)
+                                                      self.norm_multiplier, self.operator)
         forward, _, hyper = self.layer.pair()
         y, self._cache = forward(x, w, self.layer.b.value, **hyper)
         return y
@@ -168,4 +212,5 @@ class SpectralNorm(Module):
         return dx
 
     def __repr__(self):
-        return f"SpectralNorm({self.layer!r}, norm_multiplier={self.norm_multiplier}, mode={self.mode!r})"
+        return (f"SpectralNorm({self.layer!r}, norm_multiplier={self.norm_multiplier}, mode={self.mode!r}, "
+                f"semantics={self.semantics!r})")

@@ -109,3 +109,90 @@ def test_spectral_norm_refuses_bad_arguments():
         SpectralNorm(Dense(2, 2), norm_multiplier=0.0)
     with pytest.raises(TypeError, match="layer must be a weighted layer"):
         SpectralNorm(ReLU())
+
+
+# ---- convolutions: the "matrix" and the "operator" semantics ----------------------------------
+from numpyuq.nn.spectral_operators import ConvOperator  # noqa: E402
+from numpyuq.nn.conv import conv2d_pair  # noqa: E402
+
+
+def conv_matrix(conv, input_shape):
+    """The convolution (no bias, no activation) as an explicit matrix, built column by column."""
+    forward, _, hyper = conv.pair()
+    hyper = dict(hyper, activation=None)
+    size = int(np.prod(input_shape))
+    columns = []
+    for i in range(size):
+        basis = np.zeros(size)
+        basis[i] = 1.0
+        y, _ = forward(basis.reshape(1, *input_shape), conv.w.value, np.zeros(conv.w.value.shape[0]), **hyper)
+        columns.append(y.ravel())
+    return np.stack(columns, axis=1)
+
+
+CONV_CASES = [("NCHW", dict(stride=1, padding=1), (2, 5, 5)),
+              ("NHWC", dict(stride=2, padding=1), (6, 6, 2)),
+              ("NCHW", dict(stride=1, padding=0), (2, 6, 4))]
+
+
+@pytest.mark.parametrize("data_format, geometry, input_shape", CONV_CASES)
+def test_operator_power_iteration_converges_to_the_explicit_matrix_norm(rng, data_format, geometry, input_shape):
+    conv = Conv2D(2, 3, 3, data_format=data_format, seed=rng, dtype=np.float64, **geometry)
+    layer = SpectralNorm(conv, norm_multiplier=100.0, iterations=500, semantics="operator",
+                         input_shape=input_shape, seed=rng)
+    exact = np.linalg.svd(conv_matrix(conv, input_shape), compute_uv=False)[0]
+    assert abs(layer.sigma() - exact) / exact < 1e-4
+    matrix_norm = np.linalg.svd(conv.w.value.reshape(3, -1), compute_uv=False)[0]
+    assert not np.isclose(exact, matrix_norm, rtol=1e-3)      # the two semantics differ
+
+
+@pytest.mark.parametrize("semantics", ["matrix", "operator"])
+@pytest.mark.parametrize("mode", ["project", "reparam", "reparam_stopgrad"])
+@pytest.mark.parametrize("bound", [0.3, 50.0])              # active and inactive
+def test_conv_gradients_in_every_semantics_and_mode(rng, semantics, mode, bound):
+    conv = Conv2D(2, 3, 3, padding=1, activation="relu", seed=rng, dtype=np.float64)
+    conv.b.value[...] = rng.standard_normal(3) * 0.1
+    shape = dict(input_shape=(2, 5, 5)) if semantics == "operator" else {}
+    layer = SpectralNorm(conv, norm_multiplier=bound, mode=mode, semantics=semantics, iterations=20,
+                         seed=rng, **shape)
+    x = rng.standard_normal((2, 2, 5, 5))
+    layer(x, training=True)                   # power iteration (and, for project, the projection)
+    report = check_module(layer, x, training=False)      # u, v constant: the map backward differentiates
+    if mode == "reparam_stopgrad" and bound < 1:
+        assert report.per_array["layer.w"] > 1e-3 and report.per_array["input"] < 1e-6
+    else:
+        assert_grad_ok(report)
+    if bound < 1:
+        true_norm = (np.linalg.svd(conv_matrix(conv, (2, 5, 5)), compute_uv=False)[0] if semantics == "operator"
+                     else np.linalg.svd(conv.w.value.reshape(3, -1), compute_uv=False)[0])
+        effective = true_norm * min(1.0, bound / layer.sigma()) if mode != "project" else true_norm
+        assert effective <= bound * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("bound", [0.5, 50.0])
+def test_operator_pure_pair(rng, bound):
+    conv = Conv2D(2, 3, 3, stride=2, padding=1, seed=0, dtype=np.float64)
+    forward, backward, hyper = conv.pair()
+    operator = ConvOperator(forward, backward, hyper, (2, 5, 5))
+    u_shape, v_shape = operator.vector_shapes(conv.w.value)
+    inputs = {"w": rng.standard_normal((3, 2, 3, 3)), "u": normalize(rng.standard_normal(u_shape)),
+              "v": normalize(rng.standard_normal(v_shape))}
+    report = check_pair(spectral_norm_forward, spectral_norm_backward, inputs, norm_multiplier=bound,
+                        operator=operator)
+    assert list(report.per_array) == ["w"]
+    assert_grad_ok(report)
+
+
+def test_operator_semantics_checks_its_arguments():
+    with pytest.raises(ValueError, match=r"input_shape must be one example's \(C, H, W\) with 2 channels"):
+        SpectralNorm(Conv2D(2, 3, 3), semantics="operator")
+    with pytest.raises(ValueError, match=r"input_shape must be one example's \(H, W, C\)"):
+        SpectralNorm(Conv2D(2, 3, 3, data_format="NHWC"), semantics="operator", input_shape=(2, 5, 5))
+    with pytest.raises(TypeError, match="needs a Conv2D"):
+        SpectralNorm(Dense(2, 2), semantics="operator", input_shape=(2, 5, 5))
+    with pytest.raises(ValueError, match="semantics must be one of"):
+        SpectralNorm(Dense(2, 2), semantics="frobenius")
+    layer = SpectralNorm(Conv2D(2, 3, 3), semantics="operator", input_shape=(2, 5, 5))
+    with pytest.raises(ValueError, match=r"must have shape \(N, 2, 5, 5\)"):
+        layer(np.zeros((1, 2, 6, 6), np.float32))
+    assert conv2d_pair("NCHW")[0] is layer.layer.pair()[0]
