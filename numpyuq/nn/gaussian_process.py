@@ -1,7 +1,7 @@
 """Random-feature Gaussian-process output layer (Liu et al. 2020, sections 3.2 and 3.3, eqs. 6-8;
 Rahimi & Recht 2007 for the features), following tensorflow/models' ``RandomFeatureGaussianProcess``.
 
-    h      = x / sqrt(kernel_scale)             (or LayerNorm(x) when normalize_input)
+    h      = x / sqrt(kernel_scale)             (LayerNorm(x) / sqrt(kernel_scale) when normalize_input)
     phi(x) = sqrt(2 / M) cos(h W + b),          W ~ N(0, 1): (D, M),  b ~ U(0, 2 pi): (M,)   (frozen)
     logits = phi beta + bias                    beta: (M, K) trained, bias constant
 
@@ -116,8 +116,10 @@ class RandomFeatureGP(Module):
     Args:
         in_features: D.  units: K, the number of logits.
         num_inducing: M random features (1024).
-        normalize_input: LayerNorm the input (trainable gamma, beta, as Keras') instead of scaling
-            it by 1 / sqrt(kernel_scale).
+        normalize_input: LayerNorm the input (trainable gamma, beta, as Keras') before scaling it
+            by 1 / sqrt(kernel_scale). (tensorflow/models skips the scale after a LayerNorm; with
+            kernel_scale = D (the seed keeps 1 and no LayerNorm), the normalised features have unit
+            length, so that the RBF kernel sees distances of order one.)
         scale_random_features: multiply phi by sqrt(2 / M) (needed for the kernel approximation).
         kernel_scale: RBF length-scale^2 s in exp(-|x - y|^2 / (2 s)).
         output_bias: constant initial logit bias (not trained, as in the reference).
@@ -205,11 +207,13 @@ class RandomFeatureGP(Module):
     # ---- forward / backward -----------------------------------------------------------------
     def feature_map(self, x):
         """phi(x): (N, M) and the cache to differentiate it: the one code path for the features."""
+        scale = x.dtype.type(1.0 / math.sqrt(self.kernel_scale))
         if self.normalize_input:
             h, norm_cache = layernorm_forward(x, self.input_norm.gamma.value, self.input_norm.beta.value,
                                               self.input_norm.eps)
+            h = h * scale
         else:
-            h, norm_cache = x * x.dtype.type(1.0 / math.sqrt(self.kernel_scale)), None
+            h, norm_cache = x * scale, None
         phi, rf_cache = random_features_forward(h, self.random_weights, self.random_offset, self.feature_scale)
         return phi, FeatureCache(norm_cache, rf_cache)
 
@@ -240,8 +244,9 @@ class RandomFeatureGP(Module):
         dphi, dbeta, _ = dense_backward(dy, dense_cache)
         self.output_weights.grad += dbeta
         (dh,) = random_features_backward(dphi, feature_cache.random_features)
+        dh = dh * dh.dtype.type(1.0 / math.sqrt(self.kernel_scale))
         if not self.normalize_input:
-            return dh * dh.dtype.type(1.0 / math.sqrt(self.kernel_scale))
+            return dh
         dx, dgamma, dbeta_norm = layernorm_backward(dh, feature_cache.norm)
         self.input_norm.gamma.grad += dgamma
         self.input_norm.beta.grad += dbeta_norm
