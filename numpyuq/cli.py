@@ -1,26 +1,9 @@
-"""The ``numpyuq`` command: ``numpyuq demo`` (the SNGP seed's two-moons comparison) and
-``numpyuq evidential`` (the EDL seed on MNIST-format images, with the paper's evaluations)."""
+"""The ``numpyuq`` command: ``numpyuq demo`` (the SNGP seed's two-moons comparison),
+``numpyuq evidential`` (the EDL seed on MNIST-format images, with the paper's evaluations) and
+``numpyuq compare`` (five uncertainty methods side by side on one task)."""
 import argparse
 import os
 import time
-
-
-def demo(out_dir, epochs=100, seed=0, num_samples=10, ensemble_size=10, n_jobs=2, progress=True):
-    """The SNGP seed's comparison: train four methods on two moons, print the table, plot surfaces."""
-    from .experiments.two_moons import format_table, run_comparison
-    from .plotting import plot_reliability, plot_surfaces
-
-    os.makedirs(out_dir, exist_ok=True)
-    start = time.perf_counter()
-    data, results = run_comparison(seed=seed, epochs=epochs, num_samples=num_samples,
-                                   ensemble_size=ensemble_size, n_jobs=n_jobs, progress=progress)
-    print(format_table(results, data["y_test"]))
-    path = plot_surfaces([(r.name, r.probs["grid"][:, 0]) for r in results], data["x"], data["y"],
-                         data["x_ood"], os.path.join(out_dir, "moons_surfaces.png"))
-    reliability = plot_reliability([(r.name, r.probs["test"]) for r in results], data["y_test"],
-                                   os.path.join(out_dir, "moons_reliability.png"))
-    print(f"\nwrote {path} and {reliability}\nwhole comparison: {time.perf_counter() - start:.1f} s")
-    return data, results
 
 
 def evidential(config, out_dir, baseline=False, evaluate_path=None, mnist_path=None, progress=True):
@@ -55,6 +38,19 @@ def evidential(config, out_dir, baseline=False, evaluate_path=None, mnist_path=N
     return results
 
 
+def compare(config, out_dir, progress=True):
+    """Train and score the five methods of ``config``; print the table, write CSV, Markdown and figures."""
+    from .experiments.compare import format_text, run_compare, write_results
+
+    start = time.perf_counter()
+    comparison = run_compare(config, progress=progress)
+    print(format_text(comparison))
+    for path in write_results(comparison, out_dir):
+        print("wrote", path)
+    print(f"whole comparison: {time.perf_counter() - start:.1f} s")
+    return comparison
+
+
 def _positive(text):
     value = int(text)
     if value < 1:
@@ -79,7 +75,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="numpyuq", description=__doc__)
     parser.add_argument("--version", action="version", version=f"numpyuq {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="two-moons uncertainty comparison (the SNGP seed)")
+    p_demo = sub.add_parser("demo", help="two-moons uncertainty comparison (the SNGP seed, with EDL added)")
     p_demo.add_argument("--out", default="demo_output", help="folder for the figures (default: demo_output)")
     p_demo.add_argument("--epochs", type=_positive, default=100, help="training epochs (default: 100)")
     p_demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
@@ -87,6 +83,22 @@ def build_parser():
     p_demo.add_argument("--ensemble-size", type=_positive, default=10, help="ensemble members (default: 10)")
     p_demo.add_argument("--jobs", type=_positive, default=2, help="processes for the ensemble (default: 2)")
     p_demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    from .experiments.compare import METHODS, TASKS
+    p_cmp = sub.add_parser("compare", help="five uncertainty methods on one task, one table")
+    p_cmp.add_argument("--task", choices=TASKS, default="moons",
+                       help="moons (default), digits28 (train on 0-4; OOD: digits 5-9 and Fashion-MNIST) or "
+                            "fashion-mnist (OOD: digits28)")
+    p_cmp.add_argument("--methods", default=",".join(METHODS),
+                       help=f"comma-separated subset of {','.join(METHODS)} (default: all five)")
+    p_cmp.add_argument("--seeds", type=_positive, default=1,
+                       help="repeat everything with seeds 0 .. N-1 and report mean and spread (default: 1)")
+    p_cmp.add_argument("--jobs", type=_positive, default=2, help="processes for the ensemble members (default: 2)")
+    p_cmp.add_argument("--epochs", type=_positive, default=None,
+                       help="training epochs (default: the task's: moons 100, digits28 40, fashion-mnist 10)")
+    p_cmp.add_argument("--fast", action="store_true", help="few epochs and small sets, for a smoke test (default: off)")
+    p_cmp.add_argument("--out", default="compare_output", help="folder for the table and figures (default: compare_output)")
+    p_cmp.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown on a terminal)")
 
     p_edl = sub.add_parser("evidential", help="evidential deep learning with LeNet (the EDL seed)")
     p_edl.add_argument("--dataset", choices=DATASETS, default="digits28",
@@ -127,10 +139,20 @@ def _prepare_folder(parser, path):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
+    if args.command in ("demo", "compare"):
+        from .experiments.compare import CompareConfig, load_task
+        try:
+            if args.command == "demo":        # the SNGP seed's comparison, with EDL as a fifth method
+                config = CompareConfig(task="moons", first_seed=args.seed, epochs=args.epochs, jobs=args.jobs,
+                                       mc_samples=args.num_samples, ensemble_size=args.ensemble_size)
+            else:
+                config = CompareConfig(task=args.task, methods=tuple(m.strip() for m in args.methods.split(",")),
+                                       seeds=args.seeds, jobs=args.jobs, epochs=args.epochs, fast=args.fast)
+            load_task(config.task, 0, config.fast)          # missing data fails here, before training
+        except (TypeError, ValueError, FileNotFoundError) as err:
+            parser.error(str(err))
         _prepare_folder(parser, args.out)
-        demo(args.out, epochs=args.epochs, seed=args.seed, num_samples=args.num_samples,
-             ensemble_size=args.ensemble_size, n_jobs=args.jobs, progress=not args.no_progress)
+        compare(config, args.out, progress=not args.no_progress)
     elif args.command == "evidential":
         from .experiments.evidential import EvidentialConfig
         if args.evaluate is not None and not os.path.exists(args.evaluate):

@@ -6,10 +6,21 @@ def test_demo_prints_the_table_and_writes_the_figure(tmp_path, capsys):
     main(["demo", "--out", str(tmp_path), "--epochs", "2", "--ensemble-size", "2", "--num-samples", "2",
           "--jobs", "1", "--no-progress"])
     out = capsys.readouterr().out
-    for method in ("Deterministic", "SNGP", "MC dropout", "Deep ensemble"):
+    for method in ("Deterministic", "SNGP", "MC dropout", "Deep ensemble", "EDL"):
         assert method in out
     for name in ("moons_surfaces.png", "moons_reliability.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "compare_moons.csv").exists() and (tmp_path / "compare_moons.md").exists()
+
+
+def test_compare_checks_everything_before_training(tmp_path):
+    import pytest
+    for argv in (["--task", "cifar"], ["--methods", "sngp,laplace"], ["--methods", ""], ["--seeds", "0"],
+                 ["--jobs", "0"], ["--out", "/proc/numpyuq"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["compare", *argv] + (["--out", str(tmp_path / "never")] if "--out" not in argv else []))
+        assert exit_info.value.code == 2, argv
+    assert not (tmp_path / "never").exists()
 
 
 def test_evidential_trains_saves_and_evaluates(tmp_path, capsys):

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from scipy.spatial import cKDTree
 
 from numpyuq.data import make_grid, make_moons_data, make_ood_data
-from numpyuq.experiments.two_moons import format_table, run_comparison
+from numpyuq.experiments.compare import CompareConfig, format_text, run_compare
 from numpyuq.losses import SoftmaxCrossEntropy, softmax
 from numpyuq.metrics import max_probability_uncertainty, mutual_information, ood_auroc
 from numpyuq.models import DeepResNet, DeepResNetSNGP
@@ -307,26 +307,16 @@ if not FAST:
 # score needs; they differ in scale. Dropout in training adds noise to the features, so the seed's
 # precision is built from noisier, more spread-out features than the clean refit: it covers more of
 # the feature space, which gives it a *lower* variance far from the data and a *higher* one on the
-# clean training points, as the numbers above show. The comparison in `numpyuq demo` uses the seed's
-# recipe; use the refit when you want the posterior of the model you actually deploy.
+# clean training points, as the numbers above show. `numpyuq demo` and `numpyuq compare` use the
+# refit: the posterior of the model you actually deploy.
 #
 # ## 8. Over five seeds
 #
 # One seed can mislead. With `NUMPYUQ_SEEDS=5` this cell repeats the whole comparison (training
-# included) over seeds 0-4 with `numpyuq.experiments.two_moons.run_comparison` and prints mean and
-# spread.
+# included, EDL added as a fifth method) over seeds 0-4 with `numpyuq.experiments.compare`, the
+# machinery behind `numpyuq compare --task moons --seeds 5`, and prints mean and spread.
 
 # %%
 if SEEDS > 1:
-    table = {}
-    for seed in range(SEEDS):
-        data, results = run_comparison(seed=seed, epochs=EPOCHS, n_jobs=2, progress=False)
-        print(f"seed {seed}\n{format_table(results, data['y_test'])}")
-        for r in results:
-            for key, value in r.metrics(data["y_test"]).items():
-                table.setdefault((r.name, key), []).append(value)
-    print(f"\nmean +- std over {SEEDS} seeds")
-    for name in ("Deterministic", "SNGP", "MC dropout", "Deep ensemble"):
-        cells = [f"{key} {np.mean(table[(name, key)]):.3f} +- {np.std(table[(name, key)]):.3f}"
-                 for key in ("accuracy", "ece", "auroc_maxprob", "auroc_own")]
-        print(f"{name:14s} " + "  ".join(cells))
+    comparison = run_compare(CompareConfig(task="moons", seeds=SEEDS, epochs=EPOCHS, jobs=2), progress=False)
+    print(format_text(comparison))

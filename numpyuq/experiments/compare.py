@@ -51,9 +51,11 @@ FAR_OOD_SIZE = 2000            # Fashion-MNIST test images scored for digit mode
 
 @dataclass
 class CompareConfig:
-    """What ``numpyuq compare`` runs.  ``epochs`` / ``ensemble_size`` None: the task's default."""
+    """What ``numpyuq compare`` runs: seeds first_seed .. first_seed + seeds - 1.  ``epochs`` /
+    ``ensemble_size`` None: the task's default."""
     task: str = "moons"
     seeds: int = 1
+    first_seed: int = 0
     jobs: int = 2
     methods: tuple = METHODS
     epochs: int = None
@@ -69,6 +71,7 @@ class CompareConfig:
         if unknown or not self.methods:
             raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {self.methods!r}")
         check_positive_int(self.seeds, "seeds")
+        check_positive_int(self.first_seed, "first_seed", minimum=0)
         check_positive_int(self.jobs, "jobs")
         check_positive_int(self.mc_samples, "mc_samples")
         defaults = TASK_DEFAULTS[self.task]
@@ -269,14 +272,14 @@ class Comparison:
 def run_compare(config, progress=True, log=print):
     """Train and score every method for every seed.  Returns a Comparison."""
     comparison = Comparison(config, {m: [] for m in config.methods})
-    for seed in range(config.seeds):
+    for seed in range(config.first_seed, config.first_seed + config.seeds):
         data = load_task(config.task, seed, config.fast)
         trained = train_methods(config, data, seed, progress=progress)
         outputs = {}
         for method, fitted in trained.items():
             row, outputs[method] = score(fitted, data)
             comparison.rows[method].append(row)
-        if seed == 0:
+        if seed == config.first_seed:
             comparison.data, comparison.trained, comparison.outputs = data, trained, outputs
         log(f"seed {seed}: " + ", ".join(f"{METHOD_NAMES[m]} acc {comparison.rows[m][-1]['accuracy']:.3f}"
                                          for m in config.methods))
@@ -288,20 +291,28 @@ def format_cell(mean, std, seeds, digits=3):
     return f"{mean:.{digits}f}" if seeds == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def table_columns(summary):
-    return list(next(iter(summary.values())))
+def markdown_table(summary, seeds, columns, headers):
+    lines = ["| method | " + " | ".join(headers) + " |", "| --- | " + " | ".join("---:" for _ in headers) + " |"]
+    for method, cells in summary.items():
+        values = [format_cell(*cells[c], seeds, 2 if c.endswith(" s") else 3) for c in columns]
+        lines.append(f"| {METHOD_NAMES[method]} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
 
 
 def format_markdown(comparison):
-    """The table in Markdown: one row per method, mean ± std over seeds."""
+    """Markdown: an in-domain table (with costs) and one table per OOD set, mean ± std over seeds."""
     summary, seeds = comparison.summary(), comparison.config.seeds
-    columns = table_columns(summary)
-    lines = ["| method | own uncertainty | " + " | ".join(columns) + " |",
-             "| --- | --- | " + " | ".join("---:" for _ in columns) + " |"]
-    for method, cells in summary.items():
-        values = [format_cell(*cells[c], seeds, 1 if c.endswith(" s") else 3) for c in columns]
-        lines.append(f"| {METHOD_NAMES[method]} | {OWN_UNCERTAINTY[method]} | " + " | ".join(values) + " |")
-    return "\n".join(lines)
+    spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed"
+    parts = [f"In domain ({spread}); own uncertainty: "
+             + ", ".join(f"{METHOD_NAMES[m]} {OWN_UNCERTAINTY[m]}" for m in summary) + ".\n",
+             markdown_table(summary, seeds, ["accuracy", "nll", "brier", "ece", "train s", "predict s"],
+                            ["accuracy", "NLL", "Brier", "ECE", "train s", "predict s"])]
+    for name in comparison.data.ood:
+        columns = [f"{name} {metric} {score}" for metric in ("AUROC", "AUPR") for score in ("max-prob", "own")]
+        parts += [f"\nOut of distribution: {name} (OOD is the positive class).\n",
+                  markdown_table(summary, seeds, columns, ["AUROC, 1 - max p", "AUROC, own", "AUPR, 1 - max p",
+                                                           "AUPR, own"])]
+    return "\n".join(parts)
 
 
 def format_text(comparison):

@@ -1,0 +1,79 @@
+"""The five-method comparison: the seed's moons configuration in full, digits28 in fast mode."""
+import numpy as np
+import pytest
+
+from numpyuq.experiments.compare import (METHODS, CompareConfig, format_markdown, format_text, load_task,
+                                         run_compare, write_results)
+
+
+@pytest.mark.slow
+def test_moons_full_configuration():
+    """Every method >= 99% accurate; SNGP's own uncertainty tells the OOD blob apart (>= 0.95),
+    while the softmax network's does not."""
+    comparison = run_compare(CompareConfig(task="moons"), progress=False, log=lambda *a: None)
+    print("\n" + format_text(comparison))
+    summary = comparison.summary()
+    for method in METHODS:
+        assert summary[method]["accuracy"][0] >= 0.99, method
+    assert summary["sngp"]["blob AUROC own"][0] >= 0.95
+    assert summary["deterministic"]["blob AUROC max-prob"][0] < 0.6
+    # distance awareness: SNGP's variance on the blob exceeds every in-domain test point's
+    (_, test_variance), (_, blob_variance) = (comparison.outputs["sngp"][k] for k in ("test", "blob"))
+    assert blob_variance.min() > test_variance.max()
+    norms = true_norms(comparison.trained["sngp"].model)
+    assert len(norms) == 6 and max(norms) <= 0.9 * 1.01, norms
+
+
+def test_fast_digits_with_two_seeds_writes_table_and_figures(tmp_path):
+    config = CompareConfig(task="digits28", seeds=2, fast=True, jobs=1)
+    comparison = run_compare(config, progress=False, log=lambda *a: None)
+    assert set(comparison.rows) == set(METHODS) and all(len(rows) == 2 for rows in comparison.rows.values())
+    summary = comparison.summary()
+    near = "digits 5-9 AUROC own"
+    assert all(0 <= summary[m][near][0] <= 1 for m in METHODS)
+    markdown = format_markdown(comparison)
+    assert markdown.count("| Deterministic |") == 1 + len(comparison.data.ood) and " ± " in markdown
+    paths = write_results(comparison, tmp_path)
+    names = {p.split("/")[-1] for p in paths}
+    assert {"compare_digits28.csv", "compare_digits28.md", "digits28_rotation.png",
+            "digits28_reliability.png", "digits28_entropy_cdf_digits_5-9.png"} <= names
+    rows = (tmp_path / "compare_digits28.csv").read_text().splitlines()
+    assert rows[0] == "method,metric,mean,std,seed 0,seed 1"
+
+
+def test_digits_task_holds_classes_5_to_9_out():
+    data = load_task("digits28", fast=True)
+    assert set(np.unique(data.y_train)) == set(range(5)) and set(np.unique(data.y_test)) == set(range(5))
+    assert data.num_classes == 5 and len(data.ood["digits 5-9"]) > 100
+
+
+def test_config_refuses_bad_values():
+    with pytest.raises(ValueError, match="task must be one of"):
+        CompareConfig(task="cifar")
+    with pytest.raises(ValueError, match="methods must be a non-empty subset"):
+        CompareConfig(methods=("sngp", "laplace"))
+    with pytest.raises(ValueError, match="seeds must be >= 1"):
+        CompareConfig(seeds=0)
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        CompareConfig(jobs=0)
+
+
+def true_norms(model):
+    """Largest singular value of each spectrally normalised layer's map, by 300 fresh power
+    iterations (which converge to the explicit matrix's norm: tests/nn/test_spectral_norm.py)."""
+    from numpyuq.nn import SpectralNorm
+    from numpyuq.nn.spectral_norm import power_iteration
+    norms = []
+    for layer in model.modules():
+        if isinstance(layer, SpectralNorm):
+            u = np.random.default_rng(0).standard_normal(layer.u.shape).astype(layer.u.dtype)
+            norms.append(power_iteration(layer.kernel(), u, layer.v, 300, layer.operator)[2])
+    return norms
+
+
+def test_every_normalised_layer_keeps_its_bound_after_training():
+    config = CompareConfig(task="digits28", methods=("sngp",), epochs=10, jobs=1)
+    comparison = run_compare(config, progress=False, log=lambda *a: None)
+    norms = true_norms(comparison.trained["sngp"].model)
+    print(norms)
+    assert len(norms) == 3 and max(norms) <= 3.0 * 1.02, norms
