@@ -4,7 +4,7 @@ Each block sits between ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` in R
 replaced by the command's output, headed by the command, the date, the machine and the PyTorch
 version, so that no number in the README is typed by hand.
 
-    python benchmarks/update_readme.py                 # every block (about 40 minutes on 2 cores)
+    python benchmarks/update_readme.py                 # every block (about 50 minutes on 2 cores)
     python benchmarks/update_readme.py edl-digits28    # one block
 """
 import datetime
@@ -25,6 +25,17 @@ BLOCKS = {
     "bench-moons": [PY, "benchmarks/moons.py", "--rounds", "3"],
     "bench-lenet": [PY, "benchmarks/lenet.py", "--rounds", "3"],
     "bench-evidential": [PY, "benchmarks/evidential.py"],
+    "compare-moons": [PY, "-m", "numpyuq.cli", "compare", "--task", "moons", "--seeds", "5",
+                      "--out", "docs/figures", "--no-progress"],
+    "compare-digits28": [PY, "-m", "numpyuq.cli", "compare", "--task", "digits28", "--seeds", "5",
+                         "--out", "docs/figures", "--no-progress"],
+}
+# Blocks that show the Markdown table and the figures the command wrote, instead of its output.
+FIGURES = {
+    "compare-moons": ("docs/figures/compare_moons.md", ["moons_surfaces.png", "moons_reliability.png"]),
+    "compare-digits28": ("docs/figures/compare_digits28.md",
+                         ["digits28_rotation.png", "digits28_entropy_cdf_digits_5-9.png",
+                          "digits28_entropy_cdf_Fashion-MNIST.png", "digits28_reliability.png"]),
 }
 
 
@@ -58,8 +69,12 @@ def run(name):
         raise SystemExit(f"{name}: {' '.join(command)} failed:\n{out.stderr[-3000:]}")
     shown = " ".join(["python"] + command[1:]).replace("python -m numpyuq.cli", "numpyuq")
     minutes = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds() / 60
-    return (f"`{shown}` on {start:%Y-%m-%d}, {machine()} ({minutes:.1f} min):\n\n```text\n"
-            + "\n".join(shown_lines(out.stdout)).strip() + "\n```")
+    header = f"`{shown}` on {start:%Y-%m-%d}, {machine()} ({minutes:.1f} min):\n\n"
+    if name in FIGURES:
+        table, images = FIGURES[name]
+        links = [f"![{image[:-4]}](docs/figures/{image})" for image in images if (ROOT / "docs/figures" / image).exists()]
+        return header + (ROOT / table).read_text().strip() + "\n\n" + "\n".join(links)
+    return header + "```text\n" + "\n".join(shown_lines(out.stdout)).strip() + "\n```"
 
 
 def main():
