@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from .backend import asarray, get_array_module
 from .callbacks import Callback
-from .nn.module import Module
+from .nn.module import Module, without_caches
 from .seeding import as_generator
 from .validation import check_batch, check_float_dtype, check_positive_int
 
@@ -235,7 +235,8 @@ def predict(model, x, batch_size=4096):
     check_positive_int(batch_size, "batch_size")
     x = asarray(check_batch(x, "x"), dtype=model.dtype)
     xp = get_array_module(x)
-    outs = [model(x[i:i + batch_size], training=False) for i in range(0, x.shape[0], batch_size)]
+    with without_caches(model):
+        outs = [model(x[i:i + batch_size], training=False) for i in range(0, x.shape[0], batch_size)]
     return xp.concatenate(outs, axis=0)
 
 

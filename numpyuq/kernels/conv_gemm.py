@@ -22,23 +22,31 @@ def im2col_gemm_reference(x, w_mat, KH, KW, stride, padding):
     return cols, cols @ w_mat.T
 
 
-def im2col_gemm(x, w_mat, KH, KW, stride, padding, pixels):
-    """As the reference, in chunks of images; ``pixels`` = OH * OW output pixels per image."""
+def im2col_gemm(x, w_mat, KH, KW, stride, padding, pixels, keep_cols=True):
+    """As the reference, in chunks of images; ``pixels`` = OH * OW output pixels per image.
+
+    ``keep_cols=False`` (inference: no backward pass will need the columns) reuses one chunk-sized
+    buffer, which stays in cache, and returns cols = None.
+    """
     check_arrays(x, ndim=4, names=("x",))
-    check_arrays(w_mat.ravel(), x.ravel(), ndim=1, names=("w_mat", "x"))     # one float dtype
+    check_arrays(w_mat, ndim=2, names=("w_mat",))
+    if w_mat.dtype != x.dtype:
+        raise TypeError(f"w_mat must have dtype {x.dtype} like x, got {w_mat.dtype}")
     check_window(x.shape[1], x.shape[2], KH, KW, stride, padding)
     check_shape(w_mat, (w_mat.shape[0], KH * KW * x.shape[3]), "w_mat")
     if pixels != conv_output_size(x.shape[1], KH, stride, padding) * conv_output_size(x.shape[2], KW, stride, padding):
         raise ValueError(f"pixels must be OH * OW of the convolution, got {pixels}")
     if not use_numba(x):
-        return im2col_gemm_reference(x, w_mat, KH, KW, stride, padding)
+        cols, y = im2col_gemm_reference(x, w_mat, KH, KW, stride, padding)
+        return (cols if keep_cols else None), y
     xp = get_array_module(x)
     N = x.shape[0]
-    cols = xp.empty((N * pixels, w_mat.shape[1]), x.dtype)
-    y = xp.empty((N * pixels, w_mat.shape[0]), x.dtype)
     chunk = max(1, CHUNK_BYTES // (pixels * w_mat.shape[1] * x.itemsize))
+    cols = xp.empty(((N if keep_cols else min(N, chunk)) * pixels, w_mat.shape[1]), x.dtype)
+    y = xp.empty((N * pixels, w_mat.shape[0]), x.dtype)
     for start in range(0, N, chunk):
         rows = slice(start * pixels, min(N, start + chunk) * pixels)
-        im2col_nhwc(x[start:start + chunk], KH, KW, stride, padding, out=cols[rows])
-        xp.matmul(cols[rows], w_mat.T, out=y[rows])
-    return cols, y
+        chunk_cols = cols[rows] if keep_cols else cols[:rows.stop - rows.start]
+        im2col_nhwc(x[start:start + chunk], KH, KW, stride, padding, out=chunk_cols)
+        xp.matmul(chunk_cols, w_mat.T, out=y[rows])
+    return (cols if keep_cols else None), y

@@ -1,7 +1,7 @@
 """LeNet for 28 x 28 images, as in the EDL seed (labml's MNIST model), and its SNGP version."""
 import numpy as np
 
-from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, MaxPool2D, RandomFeatureGP, Sequential, SpectralNorm
+from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, RandomFeatureGP, Sequential, SpectralNorm
 from ..seeding import as_generator
 from ..validation import check_features, check_positive_int, check_probability
 from .classifier import Classifier, GaussianProcessClassifier
@@ -39,15 +39,12 @@ class LeNet(Sequential, Classifier):
         rng = as_generator(seed)
         c1, c2 = channels
         self.data_format, self._dtype = data_format, dtype
-        fmt = dict(data_format=data_format)
         layers = [ChannelsLast()] if data_format == "NHWC" else []                   # (N, 28, 28, 1)
         super().__init__(
             *layers,
-            # conv + ReLU as one layer: the bias add, ReLU and (backward) bias sum share one pass
-            self.make_conv(1, c1, 28, rng, input_grad=input_grad),                    # 24 x 24 x c1
-            MaxPool2D(2, 2, **fmt),                                                   # 12 x 12 x c1
-            self.make_conv(c1, c2, 12, rng),                                          # 8 x 8 x c2
-            MaxPool2D(2, 2, **fmt),                                                   # 4 x 4 x c2
+            # conv -> ReLU -> 2 x 2 max-pool as one layer: bias, ReLU and pooling share one pass
+            self.make_conv(1, c1, 28, rng, input_grad=input_grad),                    # 24 -> 12 x 12 x c1
+            self.make_conv(c1, c2, 12, rng),                                          # 8 -> 4 x 4 x c2
             Flatten(),                                                                # (N, c2 * 16)
             self.make_hidden(c2 * 4 * 4, hidden, rng),
             Dropout(dropout, rng.spawn(1)[0]),
@@ -55,8 +52,8 @@ class LeNet(Sequential, Classifier):
         )
 
     def make_conv(self, in_channels, out_channels, size, rng, input_grad=True):
-        """A 5 x 5 convolution + ReLU on size x size images."""
-        return Conv2D(in_channels, out_channels, 5, activation="relu", input_grad=input_grad, seed=rng,
+        """A 5 x 5 convolution + ReLU + 2 x 2 max-pool on size x size images."""
+        return Conv2D(in_channels, out_channels, 5, activation="relu", pool=2, input_grad=input_grad, seed=rng,
                       dtype=self._dtype, data_format=self.data_format)
 
     def make_hidden(self, in_features, hidden, rng):

@@ -5,7 +5,7 @@ from .dense import Dense
 from .dropout import Dropout, dropout_at_inference
 from .evidence import Evidence
 from .gaussian_process import RandomFeatureGP
-from .module import Module, Parameter
+from .module import Module, Parameter, without_caches
 from .normalization import LayerNorm
 from .pooling import MaxPool2D
 from .reshape import ChannelsLast, Flatten
@@ -15,4 +15,4 @@ from .spectral_norm import SpectralNorm
 
 __all__ = ["Module", "Parameter", "Sequential", "Dense", "Conv2D", "MaxPool2D", "ReLU", "Softplus", "Dropout", "Flatten",
            "Residual", "LayerNorm", "ChannelsLast", "SpectralNorm", "RandomFeatureGP", "Evidence",
-           "dropout_at_inference"]
+           "dropout_at_inference", "without_caches"]

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
+from ..kernels.bias_relu_pool import bias_relu_pool_forward, relu_pool_backward
 from ..kernels.conv_gemm import im2col_gemm
 from ..kernels.im2col import conv_output_size
 from ..kernels.im2col_nhwc import col2im_nhwc
@@ -30,25 +31,38 @@ class ConvCache(NamedTuple):
     stride: int
     padding: int
     relu_out: object        # (N*OH*OW, F) output after the fused ReLU, or None without activation
+    pool: int = None        # fused max-pooling window (= stride), or None
+    pooled: object = None   # (N, PH, PW, F) pooled output
+    argmax: object = None   # (N, PH, PW, F) int8 winner of each window
+    activation: str = None
 
 
-def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None):
+def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None, keep_cache=True):
     """y[n, oh, ow, f] = b[f] + sum_{kh, kw, c} w[f, c, kh, kw] x_pad[n, oh s + kh, ow s + kw, c].
 
     x: (N, H, W, C), w: (F, C, KH, KW) (PyTorch's layout), b: (F,) -> y: (N, OH, OW, F),
-    OH = (H + 2 padding - KH) // stride + 1. ``activation="relu"`` fuses the bias add and the ReLU.
-    Keeps the im2col columns alive for the backward pass: N*OH*OW*KH*KW*C floats.
+    OH = (H + 2 padding - KH) // stride + 1. ``activation="relu"`` fuses the bias add and the ReLU;
+    ``pool=s`` also fuses an s x s max-pooling (stride s): y is then (N, OH // s, OW // s, F).
+    Keeps the im2col columns alive for the backward pass (N*OH*OW*KH*KW*C floats) unless
+    ``keep_cache=False`` (inference), which keeps nothing.
     """
     N, H, W, C = x.shape
     F, _, KH, KW = w.shape
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, -1)                # (F, KH*KW*C), a small copy
-    cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, OH * OW)   # (N*OH*OW, ...)
+    cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, OH * OW, keep_cols=keep_cache)
+    if pool is not None:
+        # bias, ReLU and pooling in one pass over the GEMM output (see kernels/bias_relu_pool.py)
+        pooled, argmax = bias_relu_pool_forward(y.reshape(N, OH, OW, F), b, pool, relu=activation == "relu")
+        cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, None, pool, pooled, argmax, activation)
+                 if keep_cache else None)
+        return pooled, cache
     if activation == "relu":
         y = bias_relu_forward(y, b)                               # bias and ReLU in one pass
     else:
         y += b
-    cache = ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, y if activation else None)
+    cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, y if activation else None)
+             if keep_cache else None)
     return y.reshape(N, OH, OW, F), cache
 
 
@@ -60,7 +74,13 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
     """
     F, C, KH, KW = cache.w_shape
     dy_mat = dy.reshape(-1, F)                                    # (N*OH*OW, F), no copy
-    if cache.relu_out is not None:
+    if cache.pool is not None:
+        N, H, W, _ = cache.x_shape
+        z_shape = (N, conv_output_size(H, KH, cache.stride, cache.padding),
+                   conv_output_size(W, KW, cache.stride, cache.padding), F)
+        dy_mat, db = relu_pool_backward(dy, cache.argmax, cache.pooled, z_shape, cache.pool,
+                                        relu=cache.activation == "relu")
+    elif cache.relu_out is not None:
         dy_mat, db = relu_bias_backward(dy_mat, cache.relu_out)   # ReLU mask and bias sum, one pass
     else:
         # A ones-vector product: a BLAS matvec, 4x faster than sum(axis=0) on these tall arrays.
@@ -71,14 +91,14 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
     return dx, dw, db if param_grads else None
 
 
-def conv2d_forward(x, w, b, stride=1, padding=0, activation=None):
+def conv2d_forward(x, w, b, stride=1, padding=0, activation=None, pool=None, keep_cache=True):
     """The same convolution on NCHW images: x (N, C, H, W) -> y (N, F, OH, OW).
 
     y[n, f, oh, ow] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] x_pad[n, c, oh s + kh, ow s + kw].
     """
     xp = get_array_module(x)
     y, cache = conv2d_nhwc_forward(xp.ascontiguousarray(x.transpose(0, 2, 3, 1)), w, b, stride,
-                                   padding, activation)
+                                   padding, activation, pool, keep_cache)
     return xp.ascontiguousarray(y.transpose(0, 3, 1, 2)), cache
 
 
@@ -108,11 +128,13 @@ class Conv2D(Module):
     it saves a GEMM and the col2im scatter, the costliest pass of LeNet's first convolution.
     ``data_format="NHWC"`` takes and returns channels-last arrays (N, H, W, C), which saves the
     two transposes inside a network; the weights keep the (F, C, KH, KW) layout.
-    ``activation="relu"`` applies a ReLU fused with the bias add.
+    ``activation="relu"`` applies a ReLU fused with the bias add; ``pool=s`` then max-pools s x s
+    windows (stride s) in the same pass (LeNet's conv -> ReLU -> pool as one layer).
+    An inference pass inside ``nn.without_caches(model)`` keeps nothing for a backward pass.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, activation=None,
-                 input_grad=True, data_format="NCHW", seed=0, dtype=np.float32):
+                 input_grad=True, data_format="NCHW", seed=0, dtype=np.float32, pool=None):
         conv2d_pair(data_format)                                  # validates data_format
         if activation not in (None, "relu"):
             raise ValueError(f"activation must be None or 'relu', got {activation!r}")
@@ -125,10 +147,13 @@ class Conv2D(Module):
                                  ("padding", padding, 0)):
             check_positive_int(value, name, minimum=low)
         dtype = check_float_dtype(dtype, "dtype")
+        if pool is not None:
+            check_positive_int(pool, "pool")
         rng = as_generator(seed)
         fan_in = in_channels * kh * kw
         self.data_format, self.activation = data_format, activation
         self.in_channels, self.stride, self.padding, self.input_grad = in_channels, stride, padding, input_grad
+        self.pool, self.caching = pool, True
         self.w = Parameter(asarray(torch_uniform(rng, fan_in, (out_channels, in_channels, kh, kw), dtype)))
         self.b = Parameter(asarray(torch_uniform(rng, fan_in, (out_channels,), dtype)))
 
@@ -140,19 +165,25 @@ class Conv2D(Module):
         if spatial[0] + 2 * self.padding < kh or spatial[1] + 2 * self.padding < kw:
             raise ValueError(f"Conv2D input x of spatial size {tuple(spatial)} is smaller than the "
                              f"kernel {(kh, kw)} with padding {self.padding}")
+        out = [conv_output_size(n, k, self.stride, self.padding) for n, k in zip(spatial, (kh, kw))]
+        if self.pool is not None and min(out) < self.pool:
+            raise ValueError(f"Conv2D output of spatial size {tuple(out)} (input x {tuple(spatial)}) is smaller "
+                             f"than its {self.pool} x {self.pool} pooling window")
 
     def pair(self):
         """(forward, backward, hyper): the pure pair this layer runs, for wrappers such as SpectralNorm."""
-        hyper = dict(stride=self.stride, padding=self.padding, activation=self.activation)
+        hyper = dict(stride=self.stride, padding=self.padding, activation=self.activation, pool=self.pool)
         return (*conv2d_pair(self.data_format), hyper)
 
     def forward(self, x, training=False):
         self.check_input(x)
         forward, _, hyper = self.pair()
-        y, self._cache = forward(x, self.w.value, self.b.value, **hyper)
+        y, self._cache = forward(x, self.w.value, self.b.value, keep_cache=training or self.caching, **hyper)
         return y
 
     def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("Conv2D.backward after a forward pass under without_caches: nothing was kept")
         _, backward, _ = self.pair()
         dx, dw, db = backward(dy, self._cache, self.input_grad, self.w.trainable)
         if self.w.trainable:
@@ -163,5 +194,6 @@ class Conv2D(Module):
     def __repr__(self):
         f, c, kh, kw = self.w.value.shape
         act = f", activation={self.activation!r}" if self.activation else ""
+        act += f", pool={self.pool}" if self.pool else ""
         return (f"Conv2D({c}, {f}, kernel_size={(kh, kw)}, stride={self.stride}, padding={self.padding}"
                 f"{act}, data_format={self.data_format!r})")

@@ -4,7 +4,7 @@ import contextlib
 from ..kernels.dropout_mask import keep_mask
 from ..seeding import as_generator
 from ..validation import check_probability
-from .module import Module
+from .module import Module, attributes_set
 
 
 def dropout_forward(x, multiplier):
@@ -61,15 +61,6 @@ def dropout_at_inference(model, seed=None):
     the same masks.
     """
     layers = [m for m in model.modules() if isinstance(m, Dropout)]
-    saved = [layer.rng for layer in layers]
-    if seed is not None:
-        for layer, rng in zip(layers, as_generator(seed).spawn(len(layers))):
-            layer.rng = rng
-    for layer in layers:
-        layer.active_at_inference = True
-    try:
+    generators = as_generator(seed).spawn(len(layers)) if seed is not None else [m.rng for m in layers]
+    with attributes_set(layers, "rng", generators), attributes_set(layers, "active_at_inference", True):
         yield model
-    finally:
-        for layer, rng in zip(layers, saved):
-            layer.active_at_inference = False
-            layer.rng = rng

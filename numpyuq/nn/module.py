@@ -26,6 +26,8 @@ In-place rule: optimizers may pack every parameter into one flat array and rebin
 ``p.grad`` to views of it, so that one fused kernel updates the whole model. After that, code must
 only ever update parameters in place (``p.value *= s``, ``p.grad[...] = 0``), never rebind them.
 """
+import contextlib
+
 import numpy as np
 
 from ..backend import asarray, get_array_module, to_numpy
@@ -208,3 +210,28 @@ class Module:
     def __repr__(self):
         children = ", ".join(name for name, _ in self.named_children())
         return f"{type(self).__name__}({children})"
+
+
+@contextlib.contextmanager
+def attributes_set(objects, name, values):
+    """Within the block, ``objects[i].<name>`` is ``values[i]`` (or ``values`` itself when it is not a
+    list); the old values come back afterwards, whatever happens in the block."""
+    objects = list(objects)
+    values = values if isinstance(values, list) else [values] * len(objects)
+    saved = [getattr(obj, name) for obj in objects]
+    for obj, value in zip(objects, values):
+        setattr(obj, name, value)
+    try:
+        yield objects
+    finally:
+        for obj, value in zip(objects, saved):
+            setattr(obj, name, value)
+
+
+@contextlib.contextmanager
+def without_caches(model):
+    """Within the block, layers that keep large caches for backward (a convolution's im2col columns
+    and pooling winners) keep nothing on inference passes: ``torch.no_grad`` for a hand-written
+    backward. Training passes always keep theirs. Used by ``training.predict``."""
+    with attributes_set([m for m in model.modules() if hasattr(m, "caching")], "caching", False):
+        yield model

@@ -52,7 +52,7 @@ class ConvOperator:
 
     def __init__(self, forward, backward, hyper, input_shape):
         self.forward, self.backward = forward, backward
-        self.hyper = dict(hyper, activation=None)          # the linear part: no ReLU, no bias
+        self.hyper = dict(hyper, activation=None, pool=None)    # the linear part: no ReLU, pool, bias
         self.input_shape = tuple(input_shape)
 
     def vector_shapes(self, w):

@@ -1,5 +1,4 @@
 """SNGP prediction: mean-field logits, Monte-Carlo sampling, covariance reset and refit."""
-import contextlib
 import math
 
 import numpy as np
@@ -7,6 +6,7 @@ import numpy as np
 from ..backend import asarray, get_array_module, to_numpy
 from ..losses.cross_entropy import softmax
 from ..nn.gaussian_process import RandomFeatureGP, ResetCovariance
+from ..nn.module import attributes_set
 from ..seeding import as_generator
 from ..validation import check_batch, check_finite, check_positive_int
 
@@ -55,17 +55,9 @@ def _gp_layers(model):
     return layers
 
 
-@contextlib.contextmanager
 def precision_updates(layers, mode):
     """Within the block, every GP layer in ``layers`` has ``precision_updates = mode``."""
-    saved = [gp.precision_updates for gp in layers]
-    for gp in layers:
-        gp.precision_updates = mode
-    try:
-        yield layers
-    finally:
-        for gp, value in zip(layers, saved):
-            gp.precision_updates = value
+    return attributes_set(layers, "precision_updates", mode)
 
 
 def refit_covariance(model, x, batch_size=1024, reset=True):

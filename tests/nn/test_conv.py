@@ -116,3 +116,34 @@ def test_spectral_norm_wraps_a_convolution():
     y = layer(np.ones((2, 2, 5, 5), np.float32), training=True)
     assert y.shape == (2, 3, 3, 3)
     assert np.linalg.norm(layer.kernel().reshape(3, -1), 2) <= 0.5 + 1e-4
+
+
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("activation", ["relu", None])
+@pytest.mark.parametrize("pool", [2, 3])
+def test_conv_with_fused_pooling_gradients(rng, data_format, activation, pool):
+    """Conv2D(pool=s): conv, bias, activation and s x s max-pooling in one layer, gradient-checked,
+    and equal to the unfused Conv2D -> MaxPool2D."""
+    from numpyuq.nn import MaxPool2D
+    fused = Conv2D(2, 3, 3, activation=activation, pool=pool, data_format=data_format, seed=0, dtype=np.float64)
+    plain = Conv2D(2, 3, 3, activation=activation, data_format=data_format, seed=0, dtype=np.float64)
+    shape = (2, 2, 8, 7) if data_format == "NCHW" else (2, 8, 7, 2)
+    x = rng.standard_normal(shape)
+    assert_grad_ok(check_module(fused, x))
+    unfused = MaxPool2D(pool, pool, data_format=data_format)(plain(x))
+    np.testing.assert_allclose(fused(x), unfused, rtol=1e-12)
+
+
+def test_without_caches_keeps_nothing_for_backward(rng):
+    from numpyuq.nn import without_caches
+    conv = Conv2D(1, 2, 3, activation="relu", pool=2, seed=0)
+    x = rng.standard_normal((2, 1, 6, 6)).astype(np.float32)
+    with without_caches(conv):
+        y = conv(x)
+        with pytest.raises(RuntimeError, match="nothing was kept"):
+            conv.backward(np.ones_like(y))
+    np.testing.assert_array_equal(conv(x), y)           # same values with the cache
+    assert conv.caching
+    conv.backward(np.ones_like(y))                      # and backward works again
+    with pytest.raises(ValueError, match="smaller than its 2 x 2 pooling window"):
+        conv(np.zeros((1, 1, 3, 3), np.float32))
