@@ -67,6 +67,24 @@ def _bias_relu_pool_loops(z, b, size, relu, p, argmax):
                     argmax[n, i, j, f] = arg
 
 
+def _bias_relu_max_loops(z, b, size, relu, p):
+    # Inference: no winners to record, so the channel loop can be innermost and vectorise (a max is
+    # a select LLVM handles; recording the offset beside it is not).
+    N, PH, PW, F = p.shape
+    for n in numba.prange(N):
+        for i in range(PH):
+            for j in range(PW):
+                for f in range(F):
+                    p[n, i, j, f] = z[n, i * size, j * size, f]
+                for ki in range(size):
+                    for kj in range(size):
+                        for f in range(F):
+                            p[n, i, j, f] = max(p[n, i, j, f], z[n, i * size + ki, j * size + kj, f])
+                for f in range(F):
+                    q = p[n, i, j, f] + b[f]
+                    p[n, i, j, f] = max(q, 0) if relu else q
+
+
 def _relu_pool_backward_loops(dp, argmax, p, size, relu, dz, db):
     # Windows tile the map (stride = size), so every dz entry inside them is written once: the
     # winner gets dy where the output passed the ReLU, the others 0. Only a cropped border needs
@@ -91,6 +109,7 @@ def _relu_pool_backward_loops(dp, argmax, p, size, relu, dz, db):
 
 
 _bias_relu_pool_numba = compiled(_bias_relu_pool_loops, parallel=True)
+_bias_relu_max_numba = compiled(_bias_relu_max_loops, parallel=True)
 _relu_pool_backward_numba = compiled(_relu_pool_backward_loops)
 
 
@@ -102,8 +121,11 @@ def check_pool(z_shape, size):
         raise ValueError(f"a {size} x {size} pooling window does not fit a {z_shape[1]} x {z_shape[2]} map")
 
 
-def bias_relu_pool_forward(z, b, size, relu=True):
-    """z: (N, OH, OW, F) GEMM output, b: (F,) -> (p: (N, OH // size, OW // size, F), argmax int8)."""
+def bias_relu_pool_forward(z, b, size, relu=True, with_argmax=True):
+    """z: (N, OH, OW, F) GEMM output, b: (F,) -> (p: (N, OH // size, OW // size, F), argmax int8).
+
+    ``with_argmax=False`` (inference) skips the winners: argmax is None.
+    """
     check_arrays(z, ndim=4, names=("z",))
     check_arrays(b, ndim=1, names=("b",))
     check_shape(b, (z.shape[3],), "b")
@@ -111,9 +133,13 @@ def bias_relu_pool_forward(z, b, size, relu=True):
         raise TypeError(f"b must have dtype {z.dtype} like z, got {b.dtype}")
     check_pool(z.shape, size)
     if not use_numba(z):
-        return bias_relu_pool_reference(z, b, size, relu)
+        p, argmax = bias_relu_pool_reference(z, b, size, relu)
+        return p, (argmax if with_argmax else None)
     N, OH, OW, F = z.shape
     p = np.empty((N, OH // size, OW // size, F), z.dtype)
+    if not with_argmax:
+        _bias_relu_max_numba(np.ascontiguousarray(z), b, size, relu, p)
+        return p, None
     argmax = np.empty(p.shape, np.int8)
     _bias_relu_pool_numba(np.ascontiguousarray(z), b, size, relu, p, argmax)
     return p, argmax

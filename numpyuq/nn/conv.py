@@ -53,7 +53,8 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, OH * OW, keep_cols=keep_cache)
     if pool is not None:
         # bias, ReLU and pooling in one pass over the GEMM output (see kernels/bias_relu_pool.py)
-        pooled, argmax = bias_relu_pool_forward(y.reshape(N, OH, OW, F), b, pool, relu=activation == "relu")
+        pooled, argmax = bias_relu_pool_forward(y.reshape(N, OH, OW, F), b, pool, relu=activation == "relu",
+                                                with_argmax=keep_cache)
         cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, None, pool, pooled, argmax, activation)
                  if keep_cache else None)
         return pooled, cache

@@ -66,3 +66,15 @@ def test_bad_arguments_are_refused():
         brp.bias_relu_pool_forward(np.zeros((1, 2, 2, 2)), np.zeros(2), 3)
     with pytest.raises(ValueError, match=r"b must have shape \(2,\)"):
         brp.bias_relu_pool_forward(np.zeros((1, 4, 4, 2)), np.zeros(3), 2)
+
+
+@pytest.mark.parametrize("loops", [brp._bias_relu_max_loops, brp._bias_relu_max_numba], ids=["loops", "numba"])
+@pytest.mark.parametrize("shape, size, relu", [((2, 7, 5, 3), 2, True), ((3, 24, 24, 20), 2, False),
+                                               ((1, 9, 8, 2), 3, True)])
+def test_the_inference_kernel_gives_the_same_output_without_winners(loops, shape, size, relu, rng):
+    z = rng.standard_normal(shape).astype(np.float32)
+    b = rng.standard_normal(shape[3]).astype(np.float32)
+    p = np.empty((shape[0], shape[1] // size, shape[2] // size, shape[3]), np.float32)
+    loops(z, b, size, relu, p)
+    np.testing.assert_array_equal(p, brp.bias_relu_pool_reference(z, b, size, relu)[0])
+    assert brp.bias_relu_pool_forward(z, b, size, relu, with_argmax=False)[1] is None
