@@ -8,6 +8,10 @@ own process (numba and PyTorch share the OpenMP runtime), the competitors altern
 medians are compared. Also prints the achieved GFLOP/s against this machine's float32 GEMM peak.
 
     python benchmarks/lenet.py [--rounds 3] [--threads 2] [--quick] [--profile]
+
+Inference is measured two ways for numpyuq: ``numpyuq`` splits each batch over the threads (BLAS
+single-threaded, ``training.predict(threads=...)``), ``numpyuq-blas-threads`` runs it whole with
+BLAS's own threads. ``--profile`` adds the per-layer milliseconds against each layer's FLOP bound.
 """
 import argparse
 import os
@@ -24,11 +28,11 @@ FORWARD_FLOP = 2 * (20 * 25 * 576 + 50 * 500 * 64 + 800 * 500 + 500 * 10)
 TRAIN_FLOP = 3 * FORWARD_FLOP - 2 * 20 * 25 * 576
 
 
-def numpyuq_worker(batch, steps, mode):
+def numpyuq_worker(batch, steps, mode, split_threads=1):
     from numpyuq.losses import SoftmaxCrossEntropy
     from numpyuq.models import LeNet
-    from numpyuq.nn import without_caches
     from numpyuq.optim import Adam
+    from numpyuq.training import predict
 
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
@@ -42,11 +46,15 @@ def numpyuq_worker(batch, steps, mode):
         model.backward(loss.backward())
         optimizer.step()
 
-    def infer():                # as torch.no_grad: keep nothing for a backward pass
-        with without_caches(model):
-            model(x, training=False)
-
-    step = train_step if mode == "train" else infer
+    if mode == "infer":
+        # `steps` batches through training.predict: no caches kept (as torch.no_grad), and with
+        # split_threads > 1 each batch is split over that many threads, BLAS single-threaded.
+        images = np.concatenate([x] * steps)
+        predict(model, images[:batch], batch_size=batch, threads=split_threads)     # compile, warm
+        start = time.perf_counter()
+        predict(model, images, batch_size=batch, threads=split_threads)
+        return batch * steps / (time.perf_counter() - start)
+    step = train_step
     for _ in range(3):
         step()                                             # compile and warm caches off the clock
     start = time.perf_counter()
@@ -112,27 +120,56 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
-def profile(batch, steps):
-    import cProfile
-    import pstats
-    from numpyuq.losses import SoftmaxCrossEntropy
-    from numpyuq.models import LeNet
-    from numpyuq.optim import Adam
-    rng = np.random.default_rng(0)
-    x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
-    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()
-    opt = Adam(model.parameters(), lr=1e-3)
+def layer_flops(layer, x_shape, y_shape):
+    """Multiply-add FLOPs of one forward pass of a layer (conv and Dense; 0 for the rest)."""
+    w = getattr(layer, "w", None)
+    if w is None:
+        return 0
+    if w.value.ndim == 4:                          # conv: every output pixel before pooling
+        F, C, KH, KW = w.value.shape
+        N, H, W = x_shape[0], x_shape[1], x_shape[2]
+        return 2 * N * (H - KH + 1) * (W - KW + 1) * F * C * KH * KW
+    return 2 * x_shape[0] * w.value.shape[0] * w.value.shape[1]
 
-    def run():
-        for _ in range(steps):
-            opt.zero_grad()
-            loss(model(x, training=True), y)
-            model.backward(loss.backward())
-            opt.step()
-    run()
-    prof = cProfile.Profile()
-    prof.runcall(run)
-    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+def best_ms(fn, n=10, blocks=7):
+    fn()
+    return min(_timed(lambda: [fn() for _ in range(n)]) for _ in range(blocks)) / n * 1e3
+
+
+def profile(batch, peak):
+    """Per-layer milliseconds of LeNet at ``batch`` (best of 7 blocks), against the FLOP-bound time
+    of each layer at the measured GEMM peak."""
+    from numpyuq.models import LeNet
+    from numpyuq.nn import without_caches
+    x = np.random.default_rng(0).random((batch, 1, 28, 28), dtype=np.float32)
+    model = LeNet(seed=0)
+    acts = [x]
+    for layer in model.layers:
+        acts.append(layer(acts[-1], training=True))
+    print(f"\nper-layer profile, batch {batch} (ms; FLOP-bound = the layer's FLOPs at {peak:.0f} GFLOP/s)")
+    print(f"  {'layer':34s} {'infer':>7s} {'train fwd':>9s} {'bwd':>7s} {'FLOP-bound fwd':>15s}")
+    totals = np.zeros(3)
+    for i, layer in enumerate(model.layers):
+        def inference(layer=layer, x=acts[i]):
+            with without_caches(layer):
+                layer(x, training=False)
+        def train_forward(layer=layer, x=acts[i]):
+            layer(x, training=True)
+        dy = np.ones_like(acts[i + 1])
+        def forward_backward(layer=layer, x=acts[i], dy=dy):
+            layer(x, training=True)
+            layer.backward(dy)
+        times = np.array([best_ms(inference), best_ms(train_forward)])
+        backward = max(0.0, best_ms(forward_backward) - times[1])
+        times = np.append(times, backward)
+        totals += times
+        flops = layer_flops(layer, acts[i].shape if i else (batch, 28, 28, 1), acts[i + 1].shape)
+        name = repr(layer).split("(")[0] + (f" {tuple(acts[i].shape[1:])}" if flops else "")
+        print(f"  {name:34s} {times[0]:7.3f} {times[1]:9.3f} {times[2]:7.3f} {flops / peak / 1e6:15.3f}")
+    print(f"  {'total':34s} {totals[0]:7.3f} {totals[1]:9.3f} {totals[2]:7.3f}")
+    print(f"  -> inference {batch / totals[0] * 1e3:.0f} img/s, training (without Adam) "
+          f"{batch / (totals[1] + totals[2]) * 1e3:.0f} img/s")
 
 
 def main():
@@ -141,7 +178,7 @@ def main():
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="one round, few steps, batch 64 (CI smoke test)")
-    parser.add_argument("--profile", action="store_true", help="cProfile numpyuq training at batch 64")
+    parser.add_argument("--profile", action="store_true", help="also print the per-layer profile at batch 64 and 128")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="train", help=argparse.SUPPRESS)
@@ -150,12 +187,11 @@ def main():
         if args.worker == "torch":
             print(torch_worker(args.batch, args.steps, args.mode, args.threads))
         else:
-            print(numpyuq_worker(args.batch, args.steps, args.mode))
+            split = args.threads if args.worker == "numpyuq" and args.mode == "infer" else 1
+            print(numpyuq_worker(args.batch, args.steps, args.mode, split))
         return
-    if args.profile:
-        return profile(64, args.steps)
     batches, rounds, steps = ([64], 1, 3) if args.quick else ([64, 128], args.rounds, args.steps)
-    competitors = ["numpyuq", "numpyuq-reference"]
+    competitors = ["numpyuq", "numpyuq-blas-threads", "numpyuq-reference"]
     try:
         import torch  # noqa: F401
         competitors.append("torch")
@@ -166,9 +202,12 @@ def main():
           f"LeNet {TRAIN_FLOP / 1e6:.1f} MFLOP per training image, {FORWARD_FLOP / 1e6:.2f} per inference")
     for mode in ("train", "infer"):
         for batch in batches:
-            results = {c: [] for c in competitors}
+            # Training has one numpyuq variant; inference two: each batch split over the threads
+            # (BLAS single-threaded), or whole with BLAS's own threads.
+            competitors_here = [c for c in competitors if mode == "infer" or c != "numpyuq-blas-threads"]
+            results = {c: [] for c in competitors_here}
             for r in range(rounds):
-                order = competitors if r % 2 == 0 else competitors[::-1]
+                order = competitors_here if r % 2 == 0 else competitors_here[::-1]
                 for competitor in order:
                     results[competitor].append(measure(competitor, batch, steps, mode, args.threads))
             flop = TRAIN_FLOP if mode == "train" else FORWARD_FLOP
@@ -177,8 +216,12 @@ def main():
             for c, v in medians.items():
                 print(f"  {c:18s} {v:9.0f}   {v * flop / 1e9:6.1f} GFLOP/s ({100 * v * flop / 1e9 / peak:4.1f}% of peak)")
             if "torch" in medians:
-                print(f"  ratio numpyuq / PyTorch: {medians['numpyuq'] / medians['torch']:.2f}  (target >= 1.0)")
+                target = 2.0 if mode == "train" else 1.5
+                print(f"  ratio numpyuq / PyTorch: {medians['numpyuq'] / medians['torch']:.2f}  (target >= {target})")
             print(f"  ratio numba / reference: {medians['numpyuq'] / medians['numpyuq-reference']:.2f}")
+    if args.profile:
+        for batch in batches:
+            profile(batch, peak)
 
 
 if __name__ == "__main__":

@@ -53,10 +53,11 @@ def compiled(loops, parallel=False):
     """The numba twin of the plain-Python loop function ``loops``.
 
     ``error_model="numpy"`` drops the per-element ZeroDivisionError check, which is what lets LLVM
-    vectorise the loops; ``parallel`` takes effect only under ``NUMPYUQ_PARALLEL_KERNELS=1``.
+    vectorise the loops; ``parallel`` takes effect only under ``NUMPYUQ_PARALLEL_KERNELS=1``;
+    ``nogil`` lets Python threads run twins concurrently (``benchmarks/lenet.py`` measures that).
     """
     with numba_cache_dir(cache_dir()):
-        twin = numba.njit(cache=True, error_model="numpy", parallel=parallel and PARALLEL)(loops)
+        twin = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=parallel and PARALLEL)(loops)
     COMPILED.append(twin)
     return twin
 
