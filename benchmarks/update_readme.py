@@ -23,7 +23,7 @@ BLOCKS = {
     "edl-fashion": [PY, "-m", "numpyuq.cli", "evidential", "--dataset", "fashion-mnist", "--baseline",
                     "--out", "evidential_output", "--no-progress"],
     "bench-moons": [PY, "benchmarks/moons.py", "--rounds", "3"],
-    "bench-lenet": [PY, "benchmarks/lenet.py", "--rounds", "3"],
+    "bench-lenet": [PY, "benchmarks/lenet.py", "--rounds", "3", "--profile"],
     "bench-evidential": [PY, "benchmarks/evidential.py"],
     "compare-moons": [PY, "-m", "numpyuq.cli", "compare", "--task", "moons", "--seeds", "5",
                       "--out", "docs/figures", "--no-progress"],
