@@ -35,8 +35,6 @@
 # %%
 import os
 
-import numpy as np
-
 from numpyuq.experiments.compare import METHOD_NAMES, CompareConfig, format_markdown, run_compare, write_figures
 
 FAST = os.environ.get("NUMPYUQ_FAST") == "1"

@@ -5,10 +5,10 @@ import numpy as np
 
 from ..backend import asarray, get_array_module, to_numpy
 from ..losses.cross_entropy import softmax
-from ..nn.gaussian_process import RandomFeatureGP, ResetCovariance
+from ..nn.gaussian_process import RandomFeatureGP
 from ..nn.module import attributes_set
 from ..seeding import as_generator
-from ..validation import check_batch, check_finite, check_positive_int
+from ..validation import check_batch, check_positive_int
 
 
 def mean_field_logits(logits, variance, lambda_=math.pi / 8):
