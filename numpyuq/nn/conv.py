@@ -12,10 +12,10 @@ import numpy as np
 
 from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
-from ..kernels.bias_relu_pool import bias_relu_pool_forward, relu_pool_backward
 from ..kernels.conv_gemm import im2col_gemm
 from ..kernels.im2col import conv_output_size
 from ..kernels.im2col_nhwc import col2im_nhwc
+from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
 from ..seeding import as_generator
 from ..validation import check_features, check_float_dtype, check_positive_int
 from .init import torch_uniform
@@ -30,11 +30,10 @@ class ConvCache(NamedTuple):
     x_shape: tuple          # (N, H, W, C)
     stride: int
     padding: int
-    relu_out: object        # (N*OH*OW, F) output after the fused ReLU, or None without activation
+    relu_out: object        # output after the fused ReLU (pooled when pool is set), or None without activation
     pool: int = None        # fused max-pooling window (= stride), or None
-    pooled: object = None   # (N, PH, PW, F) pooled output
     argmax: object = None   # (N, PH, PW, F) int8 winner of each window
-    activation: str = None
+    pooled_from: tuple = None   # (N, OH, OW, F): the GEMM output's shape before pooling
 
 
 def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None, keep_cache=True):
@@ -51,18 +50,21 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, -1)                # (F, KH*KW*C), a small copy
     cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, OH * OW, keep_cols=keep_cache)
+    argmax = None
     if pool is not None:
-        # bias, ReLU and pooling in one pass over the GEMM output (see kernels/bias_relu_pool.py)
-        pooled, argmax = bias_relu_pool_forward(y.reshape(N, OH, OW, F), b, pool, relu=activation == "relu",
-                                                with_argmax=keep_cache)
-        cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, None, pool, pooled, argmax, activation)
-                 if keep_cache else None)
-        return pooled, cache
+        # Pool first, then add the bias and apply the ReLU to the pooled quarter only: the bias is
+        # constant over a window and ReLU is monotone, so act(b + max z) = max act(z + b), the
+        # conv -> ReLU -> pool of LeNet, and the full activation is never written back.
+        y, argmax = maxpool_nhwc_forward(y.reshape(N, OH, OW, F), pool, pool, with_argmax=keep_cache)
+        OH, OW = y.shape[1:3]
+        y = y.reshape(-1, F)
     if activation == "relu":
         y = bias_relu_forward(y, b)                               # bias and ReLU in one pass
     else:
         y += b
-    cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, y if activation else None)
+    cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, y if activation else None, pool, argmax,
+                       None if pool is None else (N, conv_output_size(H, KH, stride, padding),
+                                                  conv_output_size(W, KW, stride, padding), F))
              if keep_cache else None)
     return y.reshape(N, OH, OW, F), cache
 
@@ -75,17 +77,14 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
     """
     F, C, KH, KW = cache.w_shape
     dy_mat = dy.reshape(-1, F)                                    # (N*OH*OW, F), no copy
-    if cache.pool is not None:
-        N, H, W, _ = cache.x_shape
-        z_shape = (N, conv_output_size(H, KH, cache.stride, cache.padding),
-                   conv_output_size(W, KW, cache.stride, cache.padding), F)
-        dy_mat, db = relu_pool_backward(dy, cache.argmax, cache.pooled, z_shape, cache.pool,
-                                        relu=cache.activation == "relu")
-    elif cache.relu_out is not None:
+    if cache.relu_out is not None:
         dy_mat, db = relu_bias_backward(dy_mat, cache.relu_out)   # ReLU mask and bias sum, one pass
     else:
         # A ones-vector product: a BLAS matvec, 4x faster than sum(axis=0) on these tall arrays.
         db = get_array_module(dy_mat).ones(dy_mat.shape[0], dy_mat.dtype) @ dy_mat
+    if cache.pool is not None:                                    # each window's winner gets its dy
+        dy_mat = maxpool_nhwc_backward(dy_mat.reshape(cache.argmax.shape), cache.argmax, cache.pooled_from,
+                                       cache.pool, cache.pool).reshape(-1, F)
     dw = (dy_mat.T @ cache.cols).reshape(F, KH, KW, C).transpose(0, 3, 1, 2) if param_grads else None
     dx = (col2im_nhwc(dy_mat @ cache.w_mat, cache.x_shape, KH, KW, cache.stride, cache.padding)
           if input_grad else None)

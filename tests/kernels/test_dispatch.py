@@ -56,7 +56,6 @@ from hypothesis import strategies as st  # noqa: E402
 from numpyuq.kernels import dispatch  # noqa: E402
 from numpyuq.kernels.adam import adam_update  # noqa: E402
 from numpyuq.kernels.bias_relu import bias_relu_forward, relu_bias_backward  # noqa: E402
-from numpyuq.kernels.bias_relu_pool import bias_relu_pool_forward, relu_pool_backward  # noqa: E402
 from numpyuq.kernels.conv_gemm import im2col_gemm  # noqa: E402
 from numpyuq.kernels.dropout_mask import keep_mask  # noqa: E402
 from numpyuq.kernels.im2col_nhwc import col2im_nhwc, im2col_nhwc  # noqa: E402
@@ -117,6 +116,8 @@ def pool_args(draw, layout):
     N, H, W, C, size, size_w, stride, _ = draw(window())
     H, W = (max(H, size), max(W, size)) if size == size_w else (H, W)
     shape = (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
+    if layout == "NHWC":
+        return (array(draw, shape), size, stride, draw(st.booleans()))     # with and without winners
     return (array(draw, shape), size, stride)
 
 
@@ -169,27 +170,7 @@ def adam_args(draw):
             1e-8, 0.01, draw(st.booleans()), draw(st.integers(0, 3)), draw(st.sampled_from(["corrected", "raw", "x"])))
 
 
-@st.composite
-def fused_pool_args(draw):
-    N, H, W, C, size, _, _, _ = draw(window())
-    z = array(draw, (N, H, W, C))
-    b = array(draw, (C + draw(st.sampled_from([0, 0, 0, 1])),), draw(st.sampled_from([z.dtype] * 3 + [np.float64])))
-    return (z, b, size, draw(st.booleans()))
-
-
-@st.composite
-def fused_pool_backward_args(draw):
-    N, H, W, C, size, _, _, _ = draw(window())
-    PH, PW = (H // size, W // size) if size >= 1 else (0, 0)
-    dp = array(draw, (N, PH + draw(st.sampled_from([0, 0, 0, 1])), PW, C))
-    p = np.abs(array(draw, dp.shape, dp.dtype))
-    argmax = np.random.default_rng(0).integers(0, max(size, 1) ** 2, dp.shape).astype(np.int8)
-    return (dp, argmax, p, (N, H, W, C), size, draw(st.booleans()))
-
-
 ENTRY_POINTS = {
-    "bias_relu_pool_forward": (bias_relu_pool_forward, fused_pool_args()),
-    "relu_pool_backward": (relu_pool_backward, fused_pool_backward_args()),
     "im2col_nhwc": (im2col_nhwc, im2col_args()),
     "col2im_nhwc": (col2im_nhwc, col2im_args()),
     "im2col_gemm": (im2col_gemm, gemm_args()),

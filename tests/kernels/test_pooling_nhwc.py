@@ -42,3 +42,14 @@ def test_fuzzed_shapes_match_the_reference(geometry):
     dy = rng.standard_normal(y.shape)
     np.testing.assert_allclose(pool.maxpool_nhwc_backward(dy, arg, shape, size, stride),
                                pool.maxpool_nhwc_backward_reference(dy, arg_ref, shape, size, stride), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loops", [pool._maxpool_nhwc_max_loops, pool._maxpool_nhwc_max_numba], ids=["loops", "numba"])
+@pytest.mark.parametrize("shape, size, stride", [((2, 7, 5, 3), 2, 2), ((3, 24, 24, 20), 2, 2), ((1, 9, 8, 2), 3, 2)])
+def test_the_inference_kernel_gives_the_same_output_without_winners(loops, shape, size, stride, rng):
+    x = rng.standard_normal(shape).astype(np.float32)
+    N, H, W, C = shape
+    y = np.empty((N, (H - size) // stride + 1, (W - size) // stride + 1, C), np.float32)
+    loops(x, size, stride, y)
+    np.testing.assert_array_equal(y, pool.maxpool_nhwc_forward_reference(x, size, stride)[0])
+    assert pool.maxpool_nhwc_forward(x, size, stride, with_argmax=False)[1] is None
