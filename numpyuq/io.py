@@ -87,7 +87,8 @@ def save_checkpoint(path, model, optimizer, epoch):
 
 def load_checkpoint(path, model, optimizer):
     """Restore a ``save_checkpoint`` file into ``model`` and ``optimizer``; returns the saved epoch."""
-    check_savable(optimizer, "optimizer")
+    if optimizer is None:
+        raise TypeError("optimizer must be the Optimizer to restore, got None")
     epoch = load_state(model, path, optimizer)
     if epoch is None:
         raise ValueError(f"file {os.fspath(path)!r} is a model file, not a checkpoint (no epoch)")

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from .backend import to_numpy
-from .validation import check_finite, check_labels, check_positive_int
+from .validation import as_labels, check_finite, check_positive_int
 
 _EPS = 1e-12
 PROB_TOLERANCE = 1e-4       # |sum_k p_k - 1| allowed per row: float32 rounding, far below any logit
@@ -40,9 +40,7 @@ def check_probabilities(probs, name="probs", ndim=2):
 
 def _probs_labels(probs, labels):
     probs = check_probabilities(probs)
-    labels = to_numpy(np.asarray(labels) if isinstance(labels, (list, tuple)) else labels)
-    check_labels(labels, "labels", probs.shape[1], length=probs.shape[0])
-    return probs, labels
+    return probs, as_labels(labels, "labels", probs.shape[1], len(probs))
 
 
 def accuracy(probs, labels):

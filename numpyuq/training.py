@@ -132,19 +132,19 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), seed
         raise TypeError(f"model must be a numpyuq Module, got {type(model).__name__}")
     check_float_dtype(model.dtype, "model dtype")
     check_optimizer(optimizer, model)
-    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else callbacks
-    if not isinstance(callbacks, list) or not all(isinstance(cb, Callback) for cb in callbacks):
+    if not (isinstance(callbacks, (list, tuple)) and all(isinstance(cb, Callback) for cb in callbacks)):
         raise TypeError(f"callbacks must be a list of Callback instances, got {callbacks!r}")
+    callbacks = list(callbacks)
     rng = as_generator(seed)
-    if not isinstance(seed, np.random.Generator):
-        for _ in range(initial_epoch):      # replay the shuffles of the epochs already done
-            rng.permutation(len(x) if hasattr(x, "__len__") else 0)
     x, y = check_data(model, loss, x, y, ("x", "y"))
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise TypeError(f"validation_data must be a pair (x_val, y_val), got {type(validation_data).__name__}")
         validation_data = check_data(model, loss, *validation_data, ("validation_data[0]", "validation_data[1]"))
 
+    if not isinstance(seed, np.random.Generator):
+        for _ in range(initial_epoch):      # replay the shuffles of the epochs already done
+            rng.permutation(x.shape[0])
     callbacks += [loss] if isinstance(loss, Callback) else []
     for m in model.modules():
         for cb in m.training_callbacks():

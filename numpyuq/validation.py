@@ -62,8 +62,7 @@ def check_positive_int(value, name, minimum=1):
 
 def check_probability(value, name, allow_zero=True):
     """Raise unless ``0 <= value < 1`` (``0 < value < 1`` when ``allow_zero`` is False)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    check_real(value, name)
     low_ok = value >= 0 if allow_zero else value > 0
     if not (low_ok and value < 1):
         interval = "[0, 1)" if allow_zero else "(0, 1)"

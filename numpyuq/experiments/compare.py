@@ -36,7 +36,7 @@ from ..metrics import (classification_metrics, dempster_shafer, max_probability_
 from ..models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet, LeNetSNGP
 from ..optim import Adam, keras_adam
 from ..training import fit, predict
-from ..uncertainty import DeepEnsemble, mc_dropout_predict, refit_covariance
+from ..uncertainty import DeepEnsemble, mc_dropout_predict, mean_field_logits, refit_covariance
 from ..validation import check_positive_int
 
 TASKS = ("moons", "digits28", "fashion-mnist")
@@ -226,8 +226,8 @@ def train_methods(config, data, seed, progress=False):
         seconds = time.perf_counter() - start
 
         def sngp_predict(x, sngp=sngp):
-            _, variance = sngp.predict_with_variance(x)
-            return np.asarray(to_numpy(sngp.predict(x)), np.float64), variance
+            logits, variance = sngp.predict_with_variance(x)         # one pass: probs from the same logits
+            return np.asarray(to_numpy(softmax(mean_field_logits(logits, variance))), np.float64), variance
 
         trained["sngp"] = Trained("sngp", sngp_predict, seconds, sngp)
     return {m: trained[m] for m in config.methods}

@@ -10,6 +10,7 @@ import numpy as np
 from ..backend import asarray, get_array_module
 from ..losses.cross_entropy import softmax
 from ..metrics import classification_metrics
+from ..nn.module import without_caches
 from ..training import predict as batched_predict
 from ..uncertainty.sngp import mean_field_logits
 from ..validation import as_labels, check_batch, check_positive_int
@@ -18,18 +19,8 @@ from ..validation import as_labels, check_batch, check_positive_int
 class Classifier:
     """Mixin for a Module whose forward pass gives (N, K) logits.
 
-    Subclasses describe their input with ``input_shape`` (one example's shape) and may override
-    ``check_input`` to explain a wrong shape in the user's terms.
+    The models check their own input in their forward pass, in the user's terms.
     """
-
-    input_shape = None
-
-    def check_input(self, x):
-        """Raise, naming ``x`` and the expected shape, unless x is (N, *input_shape)."""
-        if self.input_shape is not None and tuple(x.shape[1:]) != tuple(self.input_shape):
-            expected = ", ".join(["N", *map(str, self.input_shape)])
-            raise ValueError(f"{type(self).__name__} input x must have shape ({expected}), "
-                             f"got {tuple(x.shape)}")
 
     def predict_logits(self, x, batch_size=4096):
         """Inference-mode logits: (N, *input_shape) -> (N, K), on the model's device."""
@@ -66,13 +57,10 @@ class GaussianProcessClassifier(Classifier):
         """
         check_positive_int(batch_size, "batch_size")
         x = asarray(check_batch(x, "x"), dtype=self.dtype)
-        self.check_input(x)
         xp = get_array_module(x)
-        if return_covmat:
-            return self.classifier.predict(self.features(x), return_covmat=True)
-        logits, variance = [], []
-        for start in range(0, x.shape[0], batch_size):
-            batch_logits, batch_variance = self.classifier.predict(self.features(x[start:start + batch_size]))
-            logits.append(batch_logits)
-            variance.append(batch_variance)
-        return xp.concatenate(logits), np.concatenate(variance)
+        with without_caches(self):           # features checks x; inference keeps no caches
+            if return_covmat:
+                return self.classifier.predict(self.features(x), return_covmat=True)
+            parts = [self.classifier.predict(self.features(x[start:start + batch_size]))
+                     for start in range(0, x.shape[0], batch_size)]
+        return xp.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

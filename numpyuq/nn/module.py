@@ -117,35 +117,22 @@ class Module:
             p.grad[...] = 0
 
     # ---- state -----------------------------------------------------------------------------
+    def state_arrays(self):
+        """Every parameter value and buffer itself (no copies), keyed by dotted name."""
+        arrays = {name: p.value for name, p in self.named_parameters()}
+        arrays.update(dict(self.named_buffers()))
+        return arrays
+
     def state_dict(self):
         """Copies of every parameter value and buffer, keyed by dotted name."""
-        state = {name: p.value.copy() for name, p in self.named_parameters()}
-        state.update({name: get_array_module(b).array(b, copy=True) for name, b in self.named_buffers()})
-        return state
+        return {name: get_array_module(a).array(a, copy=True) for name, a in self.state_arrays().items()}
 
     def load_state_dict(self, state):
         """Copy ``state`` into parameters and buffers in place, after checking every name and shape.
 
         Nothing is modified unless the whole dictionary matches.
         """
-        targets = {name: p.value for name, p in self.named_parameters()}
-        targets.update(dict(self.named_buffers()))
-        missing = sorted(set(targets) - set(state))
-        unexpected = sorted(set(state) - set(targets))
-        wrong = [f"{k}: expected {tuple(targets[k].shape)}, got {tuple(np.shape(state[k]))}"
-                 for k in sorted(set(targets) & set(state))
-                 if tuple(targets[k].shape) != tuple(np.shape(state[k]))]
-        if missing or unexpected or wrong:
-            problems = []
-            if missing:
-                problems.append(f"missing {missing}")
-            if unexpected:
-                problems.append(f"unexpected {unexpected}")
-            if wrong:
-                problems.append("shape mismatch " + "; ".join(wrong))
-            raise ValueError("state does not match the model: " + ", ".join(problems))
-        for name, target in targets.items():
-            target[...] = get_array_module(target).asarray(state[name], dtype=target.dtype)
+        load_arrays(self.state_arrays(), state, "the model")
         for module in self.modules():
             module.state_changed()
 
@@ -235,3 +222,26 @@ def without_caches(model):
     backward. Training passes always keep theirs. Used by ``training.predict``."""
     with attributes_set([m for m in model.modules() if hasattr(m, "caching")], "caching", False):
         yield model
+
+
+def check_state(targets, state, owner):
+    """Raise ValueError naming the missing, unexpected and mis-shaped entries unless ``state`` has
+    exactly the names of ``targets`` ({name: array}) with their shapes."""
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict, got {type(state).__name__}")
+    missing = sorted(set(targets) - set(state))
+    unexpected = sorted(set(state) - set(targets))
+    wrong = [f"{k}: expected {tuple(targets[k].shape)}, got {tuple(np.shape(state[k]))}"
+             for k in sorted(set(targets) & set(state)) if tuple(targets[k].shape) != tuple(np.shape(state[k]))]
+    problems = ([f"missing {missing}"] if missing else []) + ([f"unexpected {unexpected}"] if unexpected else [])
+    problems += ["shape mismatch " + "; ".join(wrong)] if wrong else []
+    if problems:
+        raise ValueError(f"state does not match {owner}: " + ", ".join(problems))
+
+
+def load_arrays(targets, state, owner):
+    """``check_state``, then copy every entry of ``state`` into its target array in place: nothing
+    changes unless everything matches. (Modules, optimizers and ensembles all load this way.)"""
+    check_state(targets, state, owner)
+    for name, target in targets.items():
+        target[...] = get_array_module(target).asarray(state[name], dtype=target.dtype)

@@ -3,6 +3,7 @@ state (step count, learning rate, moment buffers) for checkpoints."""
 import numpy as np
 
 from ..backend import get_array_module
+from ..nn.module import check_state, load_arrays
 from .flat import pack_parameters
 
 
@@ -64,20 +65,13 @@ class Optimizer:
 
     def load_state_dict(self, state):
         """Restore ``state_dict()`` output in place. Nothing changes unless every entry matches."""
-        if not isinstance(state, dict):
-            raise TypeError(f"state must be a dict, got {type(state).__name__}")
         targets = {f"{name}.{i}": buffer for name, buffers in self.state_buffers().items()
                    for i, buffer in enumerate(buffers)}
-        expected = set(targets) | {"step_count", "lr"}
-        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-        wrong = [f"{k}: expected {tuple(targets[k].shape)}, got {tuple(np.shape(state[k]))}"
-                 for k in sorted(set(targets) & set(state)) if tuple(targets[k].shape) != tuple(np.shape(state[k]))]
-        if missing or unexpected or wrong:
-            raise ValueError(f"optimizer state does not match {type(self).__name__}: missing {missing}, "
-                             f"unexpected {unexpected}, shape mismatch {wrong}")
+        scalars = {"step_count": np.zeros(()), "lr": np.zeros(())}
+        owner = f"the optimizer ({type(self).__name__})"
+        check_state({**targets, **scalars}, state, owner)
         step_count, lr = int(np.asarray(state["step_count"])), float(np.asarray(state["lr"]))
         if step_count < 0 or not lr > 0:
             raise ValueError(f"optimizer state has step_count {step_count} and lr {lr}; need >= 0 and > 0")
-        for name, target in targets.items():
-            target[...] = get_array_module(target).asarray(state[name], dtype=target.dtype)
+        load_arrays(targets, {name: state[name] for name in targets}, owner)
         self.step_count, self.lr = step_count, lr

@@ -5,6 +5,7 @@ from joblib import Parallel, delayed
 from ..backend import to_numpy
 from ..losses import SoftmaxCrossEntropy, softmax
 from ..metrics import classification_metrics
+from ..nn.module import check_state
 from ..optim import keras_adam
 from ..training import check_data, fit, predict, progress_bar
 from ..validation import as_labels, check_positive_int
@@ -103,10 +104,8 @@ class DeepEnsemble:
             if head != "members" or not index.isdigit() or int(index) >= len(members):
                 raise ValueError(f"state does not match a {len(members)}-member ensemble: unexpected {key!r}")
             parts[int(index)][name] = value
-        for member, part in zip(members, parts):       # check all before loading any
-            expected = member.state_dict()
-            if set(part) != set(expected) or any(np.shape(part[k]) != expected[k].shape for k in part):
-                raise ValueError("state does not match the ensemble's members (names or shapes differ)")
+        for i, (member, part) in enumerate(zip(members, parts)):     # check all before loading any
+            check_state(member.state_arrays(), part, f"ensemble member {i}")
         for member, part in zip(members, parts):
             member.load_state_dict(part)
         self.members = members
