@@ -22,10 +22,35 @@ def maxpool_nhwc_backward_reference(dy, argmax, x_shape, size, stride):
 
 
 def _maxpool_nhwc_forward_loops(x, size, stride, y, argmax):
-    # One output at a time with its window in registers (measured 2.8x faster than keeping the
-    # running maximum in y and argmax with the channel loop innermost, at LeNet's first layer: mixed
-    # float/int8 selects through memory do not vectorise).
     N, OH, OW, C = y.shape
+    if size == 2 and stride == 2:
+        # LeNet's 2 x 2 windows, unrolled, with the channel loop innermost: the four candidates
+        # are compared in the same order as below, in registers, and the loop vectorises (measured
+        # 3.7x faster than the general loop at LeNet's first layer, 12x at its second).
+        for n in numba.prange(N):
+            for oh in range(OH):
+                for ow in range(OW):
+                    for c in range(C):
+                        best = x[n, 2 * oh, 2 * ow, c]
+                        arg = 0
+                        v = x[n, 2 * oh, 2 * ow + 1, c]
+                        if v > best:
+                            best = v
+                            arg = 1
+                        v = x[n, 2 * oh + 1, 2 * ow, c]
+                        if v > best:
+                            best = v
+                            arg = 2
+                        v = x[n, 2 * oh + 1, 2 * ow + 1, c]
+                        if v > best:
+                            best = v
+                            arg = 3
+                        y[n, oh, ow, c] = best
+                        argmax[n, oh, ow, c] = arg
+        return
+    # Any other window: one output at a time with its window in registers (measured 2.8x faster
+    # than keeping the running maximum in y and argmax with the channel loop innermost: mixed
+    # float/int8 selects through memory do not vectorise).
     for n in numba.prange(N):
         for oh in range(OH):
             for ow in range(OW):
@@ -45,6 +70,16 @@ def _maxpool_nhwc_forward_loops(x, size, stride, y, argmax):
 def _maxpool_nhwc_max_loops(x, size, stride, y):
     # Inference needs no winners: a plain max, with the channel loop innermost so that it vectorises.
     N, OH, OW, C = y.shape
+    if size == 2 and stride == 2:
+        # Unrolled, in the same order as below (measured 6x faster at LeNet's first layer).
+        for n in numba.prange(N):
+            for oh in range(OH):
+                for ow in range(OW):
+                    for c in range(C):
+                        m = max(x[n, 2 * oh, 2 * ow, c], x[n, 2 * oh, 2 * ow + 1, c])
+                        m = max(m, x[n, 2 * oh + 1, 2 * ow, c])
+                        y[n, oh, ow, c] = max(m, x[n, 2 * oh + 1, 2 * ow + 1, c])
+        return
     for n in numba.prange(N):
         for oh in range(OH):
             for ow in range(OW):

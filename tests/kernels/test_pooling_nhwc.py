@@ -53,3 +53,16 @@ def test_the_inference_kernel_gives_the_same_output_without_winners(loops, shape
     loops(x, size, stride, y)
     np.testing.assert_array_equal(y, pool.maxpool_nhwc_forward_reference(x, size, stride)[0])
     assert pool.maxpool_nhwc_forward(x, size, stride, with_argmax=False)[1] is None
+
+
+@pytest.mark.parametrize("size, stride", [(2, 2), (3, 2), (2, 1)], ids=["unrolled-2x2", "general-3x3", "overlapping-2x2"])
+def test_ties_and_nans_pick_the_same_winner_as_the_reference(size, stride, rng):
+    # Small integers make ties common; a NaN must win or lose exactly as in the reference, on
+    # both the unrolled 2 x 2 path and the general one.
+    x = rng.integers(0, 3, (3, 8, 8, 5)).astype(np.float32)
+    x[0, 0, 1, 0] = x[1, 2, 2, 1] = x[2, 1, 1, 2] = x[2, 5, 4, 4] = np.nan
+    y, arg = pool.maxpool_nhwc_forward(x, size, stride)
+    y_ref, arg_ref = pool.maxpool_nhwc_forward_reference(x, size, stride)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(arg, arg_ref)
+    np.testing.assert_array_equal(pool.maxpool_nhwc_forward(x, size, stride, with_argmax=False)[0], y_ref)
