@@ -133,8 +133,13 @@ def layer_flops(layer, x_shape, y_shape):
 
 
 def best_ms(fn, n=10, blocks=7):
+    """Best of ``blocks`` blocks of ``n`` calls, in ms a call. Each result is dropped before the
+    next call, as in training: keeping ten 8 MB im2col results alive would time page faults."""
+    def block():
+        for _ in range(n):
+            fn()
     fn()
-    return min(_timed(lambda: [fn() for _ in range(n)]) for _ in range(blocks)) / n * 1e3
+    return min(_timed(block) for _ in range(blocks)) / n * 1e3
 
 
 def profile(batch, peak):
@@ -170,6 +175,59 @@ def profile(batch, peak):
     print(f"  {'total':34s} {totals[0]:7.3f} {totals[1]:9.3f} {totals[2]:7.3f}")
     print(f"  -> inference {batch / totals[0] * 1e3:.0f} img/s, training (without Adam) "
           f"{batch / (totals[1] + totals[2]) * 1e3:.0f} img/s")
+
+
+def copy_bandwidth():
+    """Best single-thread copy rate in GB/s (bytes read + written), over a 16 MB buffer: the
+    floor for the passes that only move data (im2col, pooling, col2im), which run on one core."""
+    src = np.ones(1 << 22, np.float32)
+    dst = np.empty_like(src)
+    return 2 * src.nbytes / (best_ms(lambda: np.copyto(dst, src)) / 1e3) / 1e9
+
+
+def conv_passes(batch, peak):
+    """Each pass of LeNet's two convolutions, timed alone with the kernels the layers call, against
+    its floor: a GEMM's FLOPs at the measured peak, or a data pass's bytes at the copy bandwidth."""
+    from numpyuq.kernels.bias_relu import bias_relu_forward, relu_bias_backward
+    from numpyuq.kernels.im2col_nhwc import col2im_nhwc, im2col_nhwc
+    from numpyuq.kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
+    from numpyuq.models import LeNet
+    bandwidth = copy_bandwidth()
+    model = LeNet(seed=0)
+    rng = np.random.default_rng(0)
+    x = model.layers[0](rng.random((batch, 1, 28, 28), dtype=np.float32))
+    print(f"\nconvolution passes, batch {batch} (ms; floor = FLOPs at {peak:.0f} GFLOP/s, or bytes moved at "
+          f"the {bandwidth:.0f} GB/s single-thread copy rate)")
+    print(f"  {'pass':40s} {'ms':>7s} {'floor':>7s} {'floor/ms':>9s}")
+    for conv in (model.layers[1], model.layers[2]):
+        F, C, KH, KW = conv.w.value.shape
+        w_mat = np.ascontiguousarray(conv.w.value.transpose(0, 2, 3, 1).reshape(F, -1))
+        cols = im2col_nhwc(x, KH, KW)
+        z = cols @ w_mat.T
+        N, OH, OW = x.shape[0], x.shape[1] - KH + 1, x.shape[2] - KW + 1
+        pooled, argmax = maxpool_nhwc_forward(z.reshape(N, OH, OW, F), 2, 2)
+        pooled = pooled.reshape(-1, F)
+        g = rng.standard_normal(pooled.shape).astype(np.float32)
+        dz = rng.standard_normal(z.shape).astype(np.float32)
+        nbytes = lambda *arrays: sum(a.nbytes for a in arrays)       # noqa: E731
+        passes = [("im2col", lambda: im2col_nhwc(x, KH, KW), nbytes(x, cols), 0),
+                  ("GEMM cols w^T", lambda: cols @ w_mat.T, 0, 2 * z.size * cols.shape[1]),
+                  ("max-pool with winners", lambda: maxpool_nhwc_forward(z.reshape(N, OH, OW, F), 2, 2),
+                   nbytes(z, pooled, argmax), 0),
+                  ("bias + ReLU", lambda: bias_relu_forward(pooled.copy(), conv.b.value), 2 * pooled.nbytes, 0),
+                  ("backward: ReLU mask + bias sum", lambda: relu_bias_backward(g, pooled), 3 * g.nbytes, 0),
+                  ("backward: route to winners", lambda: maxpool_nhwc_backward(g.reshape(argmax.shape), argmax,
+                                                                             (N, OH, OW, F), 2, 2),
+                   nbytes(g, argmax, z), 0),
+                  ("backward: GEMM dw = dz^T cols", lambda: dz.T @ cols, 0, 2 * z.size * cols.shape[1])]
+        if conv.input_grad:
+            passes += [("backward: GEMM dcols = dz w", lambda: dz @ w_mat, 0, 2 * z.size * cols.shape[1]),
+                       ("backward: col2im", lambda: col2im_nhwc(cols, x.shape, KH, KW), nbytes(cols, x), 0)]
+        for name, fn, moved, flop in passes:
+            ms = best_ms(fn)
+            floor = flop / peak / 1e6 if flop else moved / bandwidth / 1e6
+            print(f"  {f'conv {C}->{F}: {name}':40s} {ms:7.3f} {floor:7.3f} {floor / ms:9.2f}")
+        x = conv(x)
 
 
 def main():
@@ -222,6 +280,7 @@ def main():
     if args.profile:
         for batch in batches:
             profile(batch, peak)
+        conv_passes(64, peak)
 
 
 if __name__ == "__main__":

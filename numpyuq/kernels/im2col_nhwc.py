@@ -5,6 +5,10 @@ ordered (kh, kw, c). For every kernel row kh the KW * C input values a row needs
 in an NHWC image, so each copy is one run of KW * C floats (100 for LeNet's second layer; measured
 6x faster than the NCHW loops there) and the GEMM output (N*OH*OW, F) already *is* the NHWC output,
 with no layout pass.
+
+The loops copy through flat views with *unsigned* offsets (``np.uint64``). numba wraps a negative
+signed index around, as NumPy does, and that per-element test kept LLVM from vectorising the
+copies: unsigned offsets made im2col 1.9x faster on LeNet's first layer and 1.3x on its second.
 """
 import numba
 import numpy as np
@@ -43,32 +47,36 @@ def col2im_nhwc_reference(cols, x_shape, KH, KW, stride, padding):
 def _im2col_nhwc_loops(x, KH, KW, stride, padding, cols):
     """Fill cols (N*OH*OW, KH*KW*C) from x (N, H, W, C); zeros where the window leaves the image.
 
-    For a window row inside the image, the KW*C values are one contiguous run of x (pixels
-    ow*s .. ow*s + KW - 1 of image row ih, all channels), copied as a single loop.
+    For a window inside the image, each of its KH rows is one contiguous run of KW*C values of x
+    (pixels ow*s .. ow*s + KW - 1 of image row ih, all channels), copied as a single loop.
     """
     N, H, W, C = x.shape
     OH = (H + 2 * padding - KH) // stride + 1
     OW = (W + 2 * padding - KW) // stride + 1
-    run = KW * C
-    rows = x.reshape(N, H, W * C)
+    run, image_row = np.uint64(KW * C), np.uint64(W * C)
+    src, dst = x.reshape(-1), cols.reshape(-1)
     for n in numba.prange(N):
         for oh in range(OH):
+            ih0 = oh * stride - padding
             for ow in range(OW):
                 row = (n * OH + oh) * OW + ow
                 iw0 = ow * stride - padding
-                for kh in range(KH):
-                    ih = oh * stride + kh - padding
-                    col = kh * run
-                    if 0 <= ih < H and iw0 >= 0 and iw0 + KW <= W:
-                        start = iw0 * C
+                if ih0 >= 0 and ih0 + KH <= H and iw0 >= 0 and iw0 + KW <= W:
+                    start = np.uint64(((n * H + ih0) * W + iw0) * C)       # x[n, ih0, iw0, 0]
+                    out = np.uint64(row * KH * KW * C)                    # cols[row, 0]
+                    for kh in range(KH):
                         for j in range(run):
-                            cols[row, col + j] = rows[n, ih, start + j]
-                        continue
+                            dst[out + j] = src[start + j]
+                        start += image_row
+                        out += run
+                    continue
+                for kh in range(KH):                                      # a window on the border
+                    ih = ih0 + kh
                     for kw in range(KW):
                         iw = iw0 + kw
                         inside = 0 <= ih < H and 0 <= iw < W
                         for c in range(C):
-                            cols[row, col + kw * C + c] = x[n, ih, iw, c] if inside else 0
+                            cols[row, (kh * KW + kw) * C + c] = x[n, ih, iw, c] if inside else 0
 
 
 def _col2im_nhwc_loops(cols, KH, KW, stride, padding, dx):
@@ -76,29 +84,31 @@ def _col2im_nhwc_loops(cols, KH, KW, stride, padding, dx):
     N, H, W, C = dx.shape
     OH = (H + 2 * padding - KH) // stride + 1
     OW = (W + 2 * padding - KW) // stride + 1
-    run = KW * C
-    rows = dx.reshape(N, H, W * C)
+    run, image_row = np.uint64(KW * C), np.uint64(W * C)
+    src, dst = cols.reshape(-1), dx.reshape(-1)
     for n in numba.prange(N):          # each n owns its image: no write races in parallel mode
         dx[n] = 0
         for oh in range(OH):
+            ih0 = oh * stride - padding
             for ow in range(OW):
                 row = (n * OH + oh) * OW + ow
                 iw0 = ow * stride - padding
-                for kh in range(KH):
-                    ih = oh * stride + kh - padding
-                    if ih < 0 or ih >= H:
-                        continue
-                    col = kh * run
-                    if iw0 >= 0 and iw0 + KW <= W:
-                        start = iw0 * C
+                if ih0 >= 0 and ih0 + KH <= H and iw0 >= 0 and iw0 + KW <= W:
+                    start = np.uint64(((n * H + ih0) * W + iw0) * C)       # dx[n, ih0, iw0, 0]
+                    at = np.uint64(row * KH * KW * C)                     # cols[row, 0]
+                    for kh in range(KH):
                         for j in range(run):
-                            rows[n, ih, start + j] += cols[row, col + j]
-                        continue
+                            dst[start + j] += src[at + j]
+                        start += image_row
+                        at += run
+                    continue
+                for kh in range(KH):                                      # a window on the border
+                    ih = ih0 + kh
                     for kw in range(KW):
                         iw = iw0 + kw
-                        if 0 <= iw < W:
+                        if 0 <= ih < H and 0 <= iw < W:
                             for c in range(C):
-                                dx[n, ih, iw, c] += cols[row, col + kw * C + c]
+                                dx[n, ih, iw, c] += cols[row, (kh * KW + kw) * C + c]
 
 
 _im2col_nhwc_numba = compiled(_im2col_nhwc_loops, parallel=True)
