@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-dev
 OUT    ?= demo_output
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench setup fashion-mnist evidential evidential-fashion readme-results clean
+.PHONY: demo test test-gpu bench setup fashion-mnist evidential evidential-fashion readme-results clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,12 @@ evidential-fashion: $(STAMP) fashion-mnist
 test: $(STAMP)
 	-@$(MAKE) --no-print-directory fashion-mnist || echo "dataset-fashion-mnist not installed: its tests will be skipped"
 	$(PY) -m pytest -q
+
+# On a machine with an NVIDIA GPU and CUDA 12: install CuPy, then run the tests that need the real
+# device (the backend suite on cupy and the CUDA kernels); everywhere else they are skipped.
+test-gpu: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[gpu]'
+	$(PY) -m pytest -q -m gpu -rs
 
 bench: $(STAMP) fashion-mnist
 	$(PY) benchmarks/moons.py

@@ -7,11 +7,14 @@ Training = forward + backward + Adam step; inference = forward only. Every measu
 own process (numba and PyTorch share the OpenMP runtime), the competitors alternate, and the
 medians are compared. Also prints the achieved GFLOP/s against this machine's float32 GEMM peak.
 
-    python benchmarks/lenet.py [--rounds 3] [--threads 2] [--quick] [--profile]
+    python benchmarks/lenet.py [--rounds 3] [--threads 2] [--quick] [--profile] [--backend cupy]
 
 Inference is measured two ways for numpyuq: ``numpyuq`` splits each batch over the threads (BLAS
 single-threaded, ``training.predict(threads=...)``), ``numpyuq-blas-threads`` runs it whole with
 BLAS's own threads. ``--profile`` adds the per-layer milliseconds against each layer's FLOP bound.
+
+``--backend cupy`` (on a machine with a GPU and CuPy) runs numpyuq on the device instead, against
+PyTorch on CUDA when that is installed; every timing then ends with a device synchronisation.
 """
 import argparse
 import os
@@ -28,7 +31,14 @@ FORWARD_FLOP = 2 * (20 * 25 * 576 + 50 * 500 * 64 + 800 * 500 + 500 * 10)
 TRAIN_FLOP = 3 * FORWARD_FLOP - 2 * 20 * 25 * 576
 
 
+def synchronize(xp):
+    """Wait for the device (a no-op on NumPy), so that a timer reads finished work."""
+    if xp is not np:
+        xp.cuda.runtime.deviceSynchronize()
+
+
 def numpyuq_worker(batch, steps, mode, split_threads=1):
+    from numpyuq.backend import array_in
     from numpyuq.losses import SoftmaxCrossEntropy
     from numpyuq.models import LeNet
     from numpyuq.optim import Adam
@@ -37,8 +47,9 @@ def numpyuq_worker(batch, steps, mode, split_threads=1):
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
-    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()
+    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()       # on NUMPYUQ_BACKEND's device
     optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    x, y = model.as_input(x), array_in(y, model.xp)
 
     def train_step():
         optimizer.zero_grad()
@@ -49,21 +60,25 @@ def numpyuq_worker(batch, steps, mode, split_threads=1):
     if mode == "infer":
         # `steps` batches through training.predict: no caches kept (as torch.no_grad), and with
         # split_threads > 1 each batch is split over that many threads, BLAS single-threaded.
-        images = np.concatenate([x] * steps)
+        images = model.xp.concatenate([x] * steps)
         predict(model, images[:batch], batch_size=batch, threads=split_threads)     # compile, warm
+        synchronize(model.xp)
         start = time.perf_counter()
         predict(model, images, batch_size=batch, threads=split_threads)
+        synchronize(model.xp)
         return batch * steps / (time.perf_counter() - start)
     step = train_step
     for _ in range(3):
         step()                                             # compile and warm caches off the clock
+    synchronize(model.xp)
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    synchronize(model.xp)
     return batch * steps / (time.perf_counter() - start)
 
 
-def torch_worker(batch, steps, mode, threads):
+def torch_worker(batch, steps, mode, threads, device="cpu"):
     import torch
     from torch import nn
 
@@ -71,9 +86,13 @@ def torch_worker(batch, steps, mode, threads):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5),
                           nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(),
-                          nn.Dropout(0.5), nn.Linear(500, 10))
+                          nn.Dropout(0.5), nn.Linear(500, 10)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
-    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+    x, y = torch.rand(batch, 1, 28, 28, device=device), torch.randint(0, 10, (batch,), device=device)
+
+    def synchronize_torch():
+        if device != "cpu":
+            torch.cuda.synchronize()
     loss_fn = nn.CrossEntropyLoss()
 
     def train_step():
@@ -88,18 +107,20 @@ def torch_worker(batch, steps, mode, threads):
     step = train_step if mode == "train" else infer
     for _ in range(3):
         step()
+    synchronize_torch()
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    synchronize_torch()
     return batch * steps / (time.perf_counter() - start)
 
 
-def measure(competitor, batch, steps, mode, threads):
+def measure(competitor, batch, steps, mode, threads, backend="numpy"):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               NUMBA_NUM_THREADS=str(threads))
+               NUMBA_NUM_THREADS=str(threads), NUMPYUQ_BACKEND=backend)
     env["NUMPYUQ_KERNELS"] = "reference" if competitor == "numpyuq-reference" else "numba"
     out = subprocess.run([sys.executable, __file__, "--worker", competitor, "--batch", str(batch),
-                          "--steps", str(steps), "--mode", mode, "--threads", str(threads)],
+                          "--steps", str(steps), "--mode", mode, "--threads", str(threads), "--backend", backend],
                          env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{competitor} worker failed:\n{out.stderr[-2000:]}")
@@ -237,18 +258,24 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="one round, few steps, batch 64 (CI smoke test)")
     parser.add_argument("--profile", action="store_true", help="also print the per-layer profile at batch 64 and 128")
+    parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
+                        help="cupy: numpyuq on the GPU against PyTorch CUDA (default numpy)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="train", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         if args.worker == "torch":
-            print(torch_worker(args.batch, args.steps, args.mode, args.threads))
+            print(torch_worker(args.batch, args.steps, args.mode, args.threads,
+                               "cuda" if args.backend == "cupy" else "cpu"))
         else:
             split = args.threads if args.worker == "numpyuq" and args.mode == "infer" else 1
             print(numpyuq_worker(args.batch, args.steps, args.mode, split))
         return
     batches, rounds, steps = ([64], 1, 3) if args.quick else ([64, 128], args.rounds, args.steps)
+    if args.backend == "cupy":
+        gpu_main(batches, rounds, steps)
+        return
     competitors = ["numpyuq", "numpyuq-blas-threads", "numpyuq-reference"]
     try:
         import torch  # noqa: F401
@@ -281,6 +308,31 @@ def main():
         for batch in batches:
             profile(batch, peak)
         conv_passes(64, peak)
+
+
+def gpu_main(batches, rounds, steps):
+    """numpyuq on CuPy against PyTorch CUDA (when installed with CUDA): images/s and the ratio."""
+    competitors = ["numpyuq"]
+    try:
+        import torch
+        if torch.cuda.is_available():
+            competitors.append("torch")
+        else:
+            print("PyTorch has no CUDA here: timing numpyuq on CuPy alone.")
+    except ImportError:
+        print("PyTorch is not installed: timing numpyuq on CuPy alone.")
+    for mode in ("train", "infer"):
+        for batch in batches:
+            results = {c: [] for c in competitors}
+            for r in range(rounds):
+                for competitor in (competitors if r % 2 == 0 else competitors[::-1]):
+                    results[competitor].append(measure(competitor, batch, steps, mode, 1, backend="cupy"))
+            medians = {c: statistics.median(v) for c, v in results.items()}
+            print(f"\n{mode} batch {batch} on the GPU: images/s (median of {rounds})")
+            for c, v in medians.items():
+                print(f"  {c:18s} {v:9.0f}")
+            if "torch" in medians:
+                print(f"  ratio numpyuq (CuPy) / PyTorch (CUDA): {medians['numpyuq'] / medians['torch']:.2f}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@
 Each run is its own process (numba and PyTorch share the OpenMP runtime, so they never share a
 process); the competitors alternate, and the median of each is compared.
 
-    python benchmarks/moons.py [--rounds 5] [--threads 2] [--quick]
+    python benchmarks/moons.py [--rounds 5] [--threads 2] [--quick] [--backend cupy]
+
+``--backend cupy`` (on a machine with a GPU and CuPy) trains numpyuq's model on the device, against
+PyTorch on CUDA when that is installed; the demo is then not timed.
 
 It then times the whole ``numpyuq demo`` comparison (5 methods, full seed configuration: 100 epochs,
 10 MC-dropout samples, 10 ensemble members), which must finish in under a minute.
@@ -15,6 +18,14 @@ import statistics
 import subprocess
 import sys
 import time
+
+import numpy as np
+
+
+def synchronize(model):
+    """Wait for the device (a no-op on NumPy), so that the timer reads finished work."""
+    if model.xp is not np:
+        model.xp.cuda.runtime.deviceSynchronize()
 
 
 def run_numpyuq(epochs):
@@ -27,14 +38,16 @@ def run_numpyuq(epochs):
     x, y = make_moons_data(seed=0)
     warm = DeepResNet(2, num_layers=6, num_hidden=128, seed=1)       # compile/caches outside the clock
     fit(warm, SoftmaxCrossEntropy(), Adam(warm.parameters(), lr=1e-4), x, y, epochs=1, progress=False)
-    model = DeepResNet(2, num_layers=6, num_hidden=128, seed=0)
+    model = DeepResNet(2, num_layers=6, num_hidden=128, seed=0)     # on NUMPYUQ_BACKEND's device
+    synchronize(model)
     start = time.perf_counter()
     history = fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-4), x, y,
                   epochs=epochs, batch_size=128, seed=0, progress=False)
+    synchronize(model)
     return time.perf_counter() - start, history.accuracy[-1]
 
 
-def run_torch(epochs, threads):
+def run_torch(epochs, threads, device="cpu"):
     import torch
     from torch import nn
 
@@ -58,13 +71,13 @@ def run_torch(epochs, threads):
             return self.classifier(hidden)
 
     x, y = make_moons_data(seed=0)
-    x, y = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
-    model = DeepResNet()
+    x, y = torch.tensor(x, dtype=torch.float32, device=device), torch.tensor(y, device=device)
+    model = DeepResNet().to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     loss_fn = nn.CrossEntropyLoss()
     start = time.perf_counter()
     for _ in range(epochs):
-        order = torch.randperm(len(x))
+        order = torch.randperm(len(x), device=device)
         correct = 0
         for i in range(0, len(x), 128):
             index = order[i:i + 128]
@@ -77,16 +90,17 @@ def run_torch(epochs, threads):
     return time.perf_counter() - start, correct / len(x)
 
 
-def worker(name, epochs, threads):
-    seconds, accuracy = run_numpyuq(epochs) if name == "numpyuq" else run_torch(epochs, threads)
+def worker(name, epochs, threads, backend):
+    device = "cuda" if backend == "cupy" else "cpu"
+    seconds, accuracy = run_numpyuq(epochs) if name == "numpyuq" else run_torch(epochs, threads, device)
     print(f"{seconds:.6f} {accuracy:.4f}")
 
 
-def measure(name, epochs, threads):
+def measure(name, epochs, threads, backend="numpy"):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               NUMBA_NUM_THREADS=str(threads))
+               NUMBA_NUM_THREADS=str(threads), NUMPYUQ_BACKEND=backend)
     out = subprocess.run([sys.executable, __file__, "--worker", name, "--epochs", str(epochs),
-                          "--threads", str(threads)], env=env, capture_output=True, text=True)
+                          "--threads", str(threads), "--backend", backend], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{name} worker failed:\n{out.stderr[-2000:]}")
     seconds, accuracy = map(float, out.stdout.split()[-2:])
@@ -99,31 +113,37 @@ def main():
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 round of 5 epochs (CI smoke test)")
+    parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
+                        help="cupy: numpyuq on the GPU against PyTorch CUDA (default numpy)")
     parser.add_argument("--worker", choices=["numpyuq", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.epochs, args.threads)
+        return worker(args.worker, args.epochs, args.threads, args.backend)
     if args.quick:
         args.rounds, args.epochs = 1, 5
     try:
-        import torch  # noqa: F401
+        import torch
         competitors = ["numpyuq", "torch"]
+        if args.backend == "cupy" and not torch.cuda.is_available():
+            print("PyTorch has no CUDA here: timing numpyuq on CuPy alone.")
+            competitors = ["numpyuq"]
     except ImportError:
         print("PyTorch is not installed: timing numpyuq alone (see README, 'Benchmarks').")
         competitors = ["numpyuq"]
     times = {name: [] for name in competitors}
     for round_ in range(args.rounds):
         for name in competitors if round_ % 2 == 0 else reversed(competitors):
-            seconds, accuracy = measure(name, args.epochs, args.threads)
+            seconds, accuracy = measure(name, args.epochs, args.threads, args.backend)
             times[name].append(seconds)
             print(f"round {round_ + 1}: {name:8s} {seconds:6.3f} s  (train accuracy {accuracy:.3f})")
     medians = {name: statistics.median(t) for name, t in times.items()}
-    print(f"\nDeepResNet 6x128, {args.epochs} epochs, batch 128, {args.threads} threads; medians:")
+    where = "on the GPU" if args.backend == "cupy" else f"{args.threads} threads"
+    print(f"\nDeepResNet 6x128, {args.epochs} epochs, batch 128, {where}; medians:")
     for name, seconds in medians.items():
         print(f"  {name:8s} {seconds:6.3f} s")
     if "torch" in medians:
         print(f"  speed-up numpyuq vs PyTorch: {medians['torch'] / medians['numpyuq']:.2f}x  (target >= 3x)")
-    if not args.quick:
+    if not args.quick and args.backend == "numpy":
         time_demo()
 
 

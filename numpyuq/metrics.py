@@ -1,14 +1,15 @@
 """Evaluation metrics for probabilistic classifiers and out-of-distribution detection.
 
-Inputs are NumPy (or CuPy) arrays: probs (N, K) rows summing to 1, labels (N,) integers. Every
-function checks what it is given and names the argument: probabilities must be finite, lie in
-[0, 1] and sum to 1 per row within ``PROB_TOLERANCE`` (logits passed by mistake are refused, not
-scored), and OOD scores must be non-empty 1-D arrays of finite numbers.
+Inputs are NumPy or CuPy arrays: probs (N, K) rows summing to 1, labels (N,) integers. The
+metrics run where the arrays are; only the OOD areas move the scores to the host, for
+scikit-learn. Every function checks what it is given and names the argument: probabilities must
+be finite, lie in [0, 1] and sum to 1 per row within ``PROB_TOLERANCE`` (logits passed by mistake
+are refused, not scored), and OOD scores must be non-empty 1-D arrays of finite numbers.
 """
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from .backend import to_numpy
+from .backend import get_array_module, to_numpy
 from .validation import as_labels, check_finite, check_positive_int
 
 _EPS = 1e-12
@@ -16,23 +17,25 @@ PROB_TOLERANCE = 1e-4       # |sum_k p_k - 1| allowed per row: float32 rounding,
 
 
 def check_probabilities(probs, name="probs", ndim=2):
-    """``probs`` as a float64 NumPy array of rank ``ndim`` with K >= 2 classes on the last axis,
-    entries in [0, 1] and rows summing to 1 (within PROB_TOLERANCE); raises naming ``name``."""
+    """``probs`` as a float64 array (on its own device) of rank ``ndim`` with K >= 2 classes on the
+    last axis, entries in [0, 1] and rows summing to 1 (within PROB_TOLERANCE); raises naming ``name``."""
     if isinstance(probs, (list, tuple)):
         probs = np.asarray(probs)
     if not hasattr(probs, "ndim") or getattr(probs, "dtype", np.dtype(object)).kind not in "fiu":
         raise TypeError(f"{name} must be a numeric array, got {type(probs).__name__}")
-    probs = to_numpy(probs).astype(np.float64)
+    xp = get_array_module(probs)
+    probs = probs.astype(np.float64)
     if probs.ndim != ndim or probs.shape[-1] < 2 or probs.size == 0:
         layout = "(N, K)" if ndim == 2 else "(S, N, K)"
-        raise ValueError(f"{name} must have shape {layout} with N >= 1 and K >= 2, got {probs.shape}")
-    bad = int((~np.isfinite(probs)).sum())
+        raise ValueError(f"{name} must have shape {layout} with N >= 1 and K >= 2, got {tuple(probs.shape)}")
+    bad = int((~xp.isfinite(probs)).sum())
     if bad:
         raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
-    if probs.min() < 0 or probs.max() > 1 + PROB_TOLERANCE:
-        raise ValueError(f"{name} must be probabilities in [0, 1], got values in [{probs.min():.4g}, "
-                         f"{probs.max():.4g}] (logits? apply softmax first)")
-    error = float(np.abs(probs.sum(axis=-1) - 1).max())
+    low, high = float(probs.min()), float(probs.max())
+    if low < 0 or high > 1 + PROB_TOLERANCE:
+        raise ValueError(f"{name} must be probabilities in [0, 1], got values in [{low:.4g}, {high:.4g}] "
+                         "(logits? apply softmax first)")
+    error = float(xp.abs(probs.sum(axis=-1) - 1).max())
     if error > PROB_TOLERANCE:
         raise ValueError(f"{name} rows must sum to 1 (within {PROB_TOLERANCE}), got a row off by {error:.4g}")
     return probs
@@ -40,7 +43,7 @@ def check_probabilities(probs, name="probs", ndim=2):
 
 def _probs_labels(probs, labels):
     probs = check_probabilities(probs)
-    return probs, as_labels(labels, "labels", probs.shape[1], len(probs))
+    return probs, as_labels(labels, "labels", probs.shape[1], len(probs), like=probs)
 
 
 def accuracy(probs, labels):
@@ -52,13 +55,14 @@ def accuracy(probs, labels):
 def nll(probs, labels):
     """Mean negative log-likelihood -log p_y (probabilities clipped at 1e-12)."""
     probs, labels = _probs_labels(probs, labels)
-    return float(-np.log(np.maximum(probs[np.arange(len(labels)), labels], _EPS)).mean())
+    xp = get_array_module(probs)
+    return float(-xp.log(xp.maximum(probs[xp.arange(len(labels)), labels], _EPS)).mean())
 
 
 def brier_score(probs, labels):
     """Mean over rows of sum_k (p_k - [k = y])^2 (Brier 1950)."""
     probs, labels = _probs_labels(probs, labels)
-    onehot = np.eye(probs.shape[1])[labels]
+    onehot = get_array_module(probs).eye(probs.shape[1])[labels]
     return float(((probs - onehot) ** 2).sum(axis=1).mean())
 
 
@@ -69,14 +73,16 @@ def reliability_curve(probs, labels, num_bins=15):
     """
     check_positive_int(num_bins, "num_bins")
     probs, labels = _probs_labels(probs, labels)
+    xp = get_array_module(probs)
     confidence = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == labels).astype(np.float64)
     # Bin b holds confidences in (b / B, (b + 1) / B]; confidence 0 cannot occur for K >= 1.
-    bins = np.clip(np.ceil(confidence * num_bins).astype(int) - 1, 0, num_bins - 1)
-    counts = np.bincount(bins, minlength=num_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = np.bincount(bins, confidence, num_bins) / counts
-        mean_acc = np.bincount(bins, correct, num_bins) / counts
+    bins = xp.clip(xp.ceil(confidence * num_bins).astype(np.int64) - 1, 0, num_bins - 1)
+    counts = xp.bincount(bins, minlength=num_bins)
+    filled = counts > 0
+    safe = xp.maximum(counts, 1)                      # empty bins: NaN below, with no 0 / 0
+    mean_conf = xp.where(filled, xp.bincount(bins, confidence, num_bins) / safe, xp.nan)
+    mean_acc = xp.where(filled, xp.bincount(bins, correct, num_bins) / safe, xp.nan)
     return mean_conf, mean_acc, counts
 
 
@@ -84,7 +90,8 @@ def expected_calibration_error(probs, labels, num_bins=15):
     """ECE = sum_b (n_b / N) |acc_b - conf_b| over equal-width bins (Guo et al. 2017, eq. 3)."""
     mean_conf, mean_acc, counts = reliability_curve(probs, labels, num_bins)
     filled = counts > 0
-    return float((counts[filled] / counts.sum() * np.abs(mean_acc[filled] - mean_conf[filled])).sum())
+    return float((counts[filled] / counts.sum() * get_array_module(counts).abs(mean_acc[filled] - mean_conf[filled]))
+                 .sum())
 
 
 def predictive_entropy(probs):
@@ -101,7 +108,8 @@ def mutual_information(prob_samples):
 
 def entropy(probs):
     """-sum_k p_k log p_k over the last axis, for probabilities already checked."""
-    return -(probs * np.log(np.maximum(probs, _EPS))).sum(axis=-1)
+    xp = get_array_module(probs)
+    return -(probs * xp.log(xp.maximum(probs, _EPS))).sum(axis=-1)
 
 
 def max_probability_uncertainty(probs):
@@ -116,15 +124,16 @@ def dempster_shafer(logits):
     # Imported here: numpyuq.uncertainty builds on these metrics, not the other way round.
     from .uncertainty.dirichlet import uncertainty_from_log_evidence
 
-    logits = to_numpy(logits).astype(np.float64)
-    if logits.ndim != 2:
-        raise ValueError(f"logits must have shape (N, K), got {logits.shape}")
+    if not hasattr(logits, "ndim") or logits.ndim != 2:
+        raise ValueError(f"logits must have shape (N, K), got {getattr(logits, 'shape', type(logits).__name__)}")
+    logits = logits.astype(np.float64)
     check_finite(logits, "logits")
     return uncertainty_from_log_evidence(logits)
 
 
 def check_scores(scores, name):
-    """``scores`` as a non-empty 1-D float64 NumPy array of finite numbers; raises naming ``name``."""
+    """``scores`` as a non-empty 1-D float64 NumPy array of finite numbers, on the host for
+    scikit-learn; raises naming ``name``."""
     if isinstance(scores, (list, tuple)):
         scores = np.asarray(scores, dtype=np.float64) if len(scores) else np.zeros(0)
     if not hasattr(scores, "ndim") or getattr(scores, "dtype", np.dtype(object)).kind not in "fiub":

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .backend import asarray, get_array_module
+from .backend import array_in, get_array_module
 from .callbacks import Callback
 from .nn.module import Module, without_caches
 from .seeding import as_generator
@@ -76,11 +76,10 @@ def check_data(model, loss, x, y, name):
 
     One inference-mode forward pass of a single row finds the model's output width (and raises, in
     the model's own words, if x does not fit it); the loss then checks every target against it.
-    Returns (x cast to the model's dtype on the current backend, y as an array).
+    Returns (x cast to the model's dtype on the model's device, y as an array there).
     """
-    x = check_batch(x, name[0])
-    x = asarray(x, dtype=model.dtype)
-    y = asarray(np.asarray(y) if isinstance(y, (list, tuple)) else y)
+    x = model.as_input(check_batch(x, name[0]))
+    y = array_in(np.asarray(y) if isinstance(y, (list, tuple)) else y, model.xp)
     if not hasattr(y, "shape") or y.ndim == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(f"{name[1]} must have one entry per row of {name[0]} ({x.shape[0]}), "
                          f"got shape {getattr(y, 'shape', type(y).__name__)}")
@@ -242,7 +241,7 @@ def predict(model, x, batch_size=4096, threads=1):
     """
     check_positive_int(batch_size, "batch_size")
     check_positive_int(threads, "threads")
-    x = asarray(check_batch(x, "x"), dtype=model.dtype)
+    x = model.as_input(check_batch(x, "x"))
     xp = get_array_module(x)
     batches = [x[i:i + batch_size] for i in range(0, x.shape[0], batch_size)]
     with without_caches(model):

@@ -5,7 +5,7 @@ without reading our source.
 """
 import numpy as np
 
-from .backend import get_array_module, to_numpy
+from .backend import array_in, get_array_module
 
 
 def check_features(x, name, ndim, size=None, axis=-1):
@@ -45,11 +45,13 @@ def check_labels(labels, name, num_classes, length=None):
                 f"{name} must lie in [0, {num_classes}), got values in [{low}, {high}]")
 
 
-def as_labels(labels, name, num_classes, length):
-    """``labels`` (an array or a list) as a NumPy array of class indices, checked as ``check_labels``."""
-    labels = to_numpy(np.asarray(labels) if isinstance(labels, (list, tuple)) else labels)
+def as_labels(labels, name, num_classes, length, like=None):
+    """``labels`` (an array or a list) as an array of class indices, checked as ``check_labels``:
+    on the device of ``like`` when given (NumPy for a list), else where they are."""
+    if isinstance(labels, (list, tuple)):
+        labels = np.asarray(labels)
     check_labels(labels, name, num_classes, length)
-    return labels
+    return labels if like is None else array_in(labels, get_array_module(like))
 
 
 def check_positive_int(value, name, minimum=1):

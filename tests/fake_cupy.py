@@ -1,8 +1,8 @@
 """A strict, NumPy-backed stand-in for CuPy: proves numpyuq's CuPy backend on machines without a GPU.
 
 ``install(monkeypatch)`` puts this module into ``sys.modules`` as ``cupy`` (with ``cupy.random``
-and ``cupy.linalg``), and a small companion as ``cupyx``, ``cupyx.scipy`` and
-``cupyx.scipy.special``. Arrays are instances of ``ndarray``, a *wrapper* around a NumPy array,
+and ``cupy.linalg``), and small companions as ``cupyx``, ``cupyx.scipy``, ``cupyx.scipy.special``
+and ``cupyx.scipy.linalg``. Arrays are instances of ``ndarray``, a *wrapper* around a NumPy array,
 not a subclass. A subclass would let ``np.asarray`` succeed silently, and a silent move to the host
 is exactly the bug this stand-in exists to catch.
 
@@ -208,7 +208,7 @@ for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"
 for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
     setattr(ndarray, f"__{_name}__", _binary(f"__{_name}__"))
 for _name in ("neg", "pos", "abs", "invert"):
-    setattr(ndarray, f"__{_name}__", (lambda n: lambda self: ndarray(getattr(self._a, f"__{n}__")()))(_name))
+    setattr(ndarray, f"__{_name}__", (lambda n: lambda self: _wrap(getattr(self._a, f"__{n}__")()))(_name))
 
 
 # ---- module-level functions ---------------------------------------------------------------------
@@ -255,8 +255,8 @@ _FUNCTIONS = """
     allclose amax amin any all arange argmax argmin argsort argwhere array_equal array_split atleast_1d
     atleast_2d bincount broadcast_to clip concatenate count_nonzero cumsum diag diagonal dot einsum empty
     empty_like expand_dims eye flip full full_like hstack identity inner interp isclose linspace matmul max
-    mean meshgrid min moveaxis nonzero ones ones_like outer pad prod ravel repeat reshape roll round
-    searchsorted sort split squeeze stack std sum swapaxes take take_along_axis tensordot tile trace
+    may_share_memory mean meshgrid min moveaxis nonzero ones ones_like outer pad prod ravel repeat reshape roll round
+    searchsorted shares_memory sort split squeeze stack std sum swapaxes take take_along_axis tensordot tile trace
     transpose tril triu unique var vstack where zeros zeros_like
 """.split()
 
@@ -326,6 +326,7 @@ for _name in ("cholesky", "det", "eigh", "inv", "norm", "qr", "slogdet", "solve"
 
 # ---- cupyx ----------------------------------------------------------------------------------------
 def _cupyx_modules():
+    import scipy.linalg
     import scipy.special
 
     cupyx = types.ModuleType("cupyx")
@@ -335,12 +336,16 @@ def _cupyx_modules():
                  "logit", "logsumexp", "polygamma", "softmax", "xlogy", "zeta"):
         setattr(special, name, _function(getattr(scipy.special, name)))
 
+    scipy_linalg = types.ModuleType("cupyx.scipy.linalg")
+    scipy_linalg.solve_triangular = _function(scipy.linalg.solve_triangular)
+
     def scatter_add(a, indices, value):
-        add.at(a, indices, value)
+        _module.add.at(a, indices, value)
 
     cupyx.scatter_add = scatter_add
-    cupyx.scipy, cupyx_scipy.special = cupyx_scipy, special
-    return {"cupyx": cupyx, "cupyx.scipy": cupyx_scipy, "cupyx.scipy.special": special}
+    cupyx.scipy, cupyx_scipy.special, cupyx_scipy.linalg = cupyx_scipy, special, scipy_linalg
+    return {"cupyx": cupyx, "cupyx.scipy": cupyx_scipy, "cupyx.scipy.special": special,
+            "cupyx.scipy.linalg": scipy_linalg}
 
 
 def install(monkeypatch):

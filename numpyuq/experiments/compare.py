@@ -157,6 +157,12 @@ def make_optimizer(task, params):
 
 
 # ---- the five methods ---------------------------------------------------------------------------
+def on_host(*arrays):
+    """Float64 NumPy copies of a method's outputs, wherever they were computed: the tables use
+    scikit-learn and the figures matplotlib, both on the host."""
+    return tuple(to_numpy(a).astype(np.float64) for a in arrays)
+
+
 @dataclass
 class Trained:
     """A fitted method: ``predict(x) -> (probs (N, K), own uncertainty (N,))`` as NumPy float64."""
@@ -184,13 +190,13 @@ def train_methods(config, data, seed, progress=False):
         seconds = train(network, SoftmaxCrossEntropy())
 
         def deterministic(x, network=network):
-            logits = to_numpy(predict(network, x)).astype(np.float64)
-            return np.asarray(softmax(logits)), dempster_shafer(logits)
+            logits = predict(network, x).astype(np.float64)
+            return on_host(softmax(logits), dempster_shafer(logits))
 
         def dropout(x, network=network):
             probs, samples = mc_dropout_predict(network, x, num_samples=config.mc_samples, return_samples=True,
                                                 seed=seed)
-            return probs, mutual_information(samples)
+            return on_host(probs, mutual_information(samples))
 
         if "deterministic" in config.methods:
             trained["deterministic"] = Trained("deterministic", deterministic, seconds, network)
@@ -205,7 +211,7 @@ def train_methods(config, data, seed, progress=False):
 
         def ensemble_predict(x, ensemble=ensemble):
             probs, samples = ensemble.predict(x, return_samples=True)
-            return probs, mutual_information(samples)
+            return on_host(probs, mutual_information(samples))
 
         trained["ensemble"] = Trained("ensemble", ensemble_predict, time.perf_counter() - start, ensemble)
     if "edl" in config.methods:
@@ -214,7 +220,7 @@ def train_methods(config, data, seed, progress=False):
 
         def edl_predict(x, edl=edl):
             measures = edl.measures(x)
-            return measures.probs, measures.uncertainty_mass
+            return on_host(measures.probs, measures.uncertainty_mass)
 
         trained["edl"] = Trained("edl", edl_predict, seconds, edl)
     if "sngp" in config.methods:
@@ -227,7 +233,7 @@ def train_methods(config, data, seed, progress=False):
 
         def sngp_predict(x, sngp=sngp):
             logits, variance = sngp.predict_with_variance(x)         # one pass: probs from the same logits
-            return np.asarray(to_numpy(softmax(mean_field_logits(logits, variance))), np.float64), variance
+            return on_host(softmax(mean_field_logits(logits, variance)), variance)
 
         trained["sngp"] = Trained("sngp", sngp_predict, seconds, sngp)
     return {m: trained[m] for m in config.methods}

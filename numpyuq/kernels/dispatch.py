@@ -6,7 +6,9 @@ twin), and calls the twin only when ``use_numba(x)`` says so:
 * ``NUMPYUQ_KERNELS=numba`` (default): the twin handles NumPy arrays;
 * ``NUMPYUQ_KERNELS=reference``: no compiled code runs at all (the benchmarks' reference column,
   and a debugging aid beside ``NUMBA_DISABLE_JIT=1``);
-* CuPy arrays always take the xp reference (numba compiles for the CPU only).
+* CuPy arrays take the CUDA kernel of ``kernels/cuda.py`` where one exists and CuPy can compile
+  (``use_cuda``), else the xp reference (numba compiles for the CPU only). The CuPy stand-in of the
+  tests cannot compile, so there the references run.
 
 ``NUMPYUQ_PARALLEL_KERNELS=1`` compiles the kernels that opt in with ``prange`` parallelism. It is off
 by default: on 2 cores numba's thread pool and OpenBLAS's compete for the same cores.
@@ -16,6 +18,7 @@ installed sources, which may be read-only.
 """
 import contextlib
 import os
+import sys
 
 import numba
 import numpy as np
@@ -65,6 +68,14 @@ def compiled(loops, parallel=False):
 def use_numba(x):
     """True when the numba twin should handle ``x``: a NumPy array, with kernels switched on."""
     return KERNELS == "numba" and isinstance(x, np.ndarray)
+
+
+def use_cuda(x):
+    """True when a CUDA kernel should handle ``x``: a CuPy array, kernels switched on, and a CuPy
+    that compiles kernels (real CuPy has ``ElementwiseKernel``; the tests' stand-in does not)."""
+    cupy = sys.modules.get("cupy")
+    return (KERNELS == "numba" and cupy is not None and isinstance(x, cupy.ndarray)
+            and hasattr(cupy, "ElementwiseKernel"))
 
 
 # ---- argument checks every dispatching entry point runs first ---------------------------------

@@ -14,7 +14,8 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from .dispatch import check_arrays, check_shape, check_window, compiled, use_numba
+from . import cuda
+from .dispatch import check_arrays, check_shape, check_window, compiled, use_cuda, use_numba
 from .im2col import conv_output_size
 
 
@@ -119,10 +120,12 @@ def im2col_nhwc(x, KH, KW, stride=1, padding=0, out=None):
     """x: (N, H, W, C) -> cols: (N*OH*OW, KH*KW*C), written into ``out`` when given (NumPy path)."""
     check_arrays(x, ndim=4, names=("x",))
     check_window(x.shape[1], x.shape[2], KH, KW, stride, padding)
-    if not use_numba(x):
-        return im2col_nhwc_reference(x, KH, KW, stride, padding)
     N, H, W, C = x.shape
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
+    if use_cuda(x):
+        return cuda.im2col_nhwc(x, KH, KW, stride, padding, OH, OW, out)
+    if not use_numba(x):
+        return im2col_nhwc_reference(x, KH, KW, stride, padding)
     cols = np.empty((N * OH * OW, KH * KW * C), x.dtype) if out is None else out
     _im2col_nhwc_numba(np.ascontiguousarray(x), KH, KW, stride, padding, cols)
     return cols
@@ -135,6 +138,8 @@ def col2im_nhwc(cols, x_shape, KH, KW, stride=1, padding=0):
     check_window(H, W, KH, KW, stride, padding)
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     check_shape(cols, (N * OH * OW, KH * KW * C), "cols")
+    if use_cuda(cols):
+        return cuda.col2im_nhwc(cols, tuple(x_shape), KH, KW, stride, padding, OH, OW)
     if not use_numba(cols):
         return col2im_nhwc_reference(cols, x_shape, KH, KW, stride, padding)
     dx = np.empty(x_shape, cols.dtype)

@@ -4,7 +4,8 @@ output before its bias and ReLU (see ``nn/conv.py``)."""
 import numba
 import numpy as np
 
-from .dispatch import check_arrays, check_shape, check_window, compiled, use_numba
+from . import cuda
+from .dispatch import check_arrays, check_shape, check_window, compiled, use_cuda, use_numba
 from .pooling import maxpool_backward_reference, maxpool_forward_reference, pool_output_size
 
 
@@ -141,11 +142,14 @@ def maxpool_nhwc_forward(x, size, stride, with_argmax=True):
     skips the winners: argmax is None."""
     check_arrays(x, ndim=4, names=("x",))
     check_window(x.shape[1], x.shape[2], size, size, stride, 0)
+    N, H, W, C = x.shape
+    OH, OW = pool_output_size(H, size, stride), pool_output_size(W, size, stride)
+    if use_cuda(x):
+        y, argmax = cuda.maxpool_nhwc_forward(x, size, stride, OH, OW)
+        return y, (argmax if with_argmax else None)
     if not use_numba(x):
         y, argmax = maxpool_nhwc_forward_reference(x, size, stride)
         return y, (argmax if with_argmax else None)
-    N, H, W, C = x.shape
-    OH, OW = pool_output_size(H, size, stride), pool_output_size(W, size, stride)
     y = np.empty((N, OH, OW, C), x.dtype)
     if not with_argmax:
         _maxpool_nhwc_max_numba(np.ascontiguousarray(x), size, stride, y)
@@ -164,6 +168,8 @@ def maxpool_nhwc_backward(dy, argmax, x_shape, size, stride):
     check_shape(argmax, dy.shape, "argmax")
     if argmax.dtype != np.int8 or argmax.size and not 0 <= int(argmax.min()) <= int(argmax.max()) < size * size:
         raise ValueError(f"argmax must hold int8 window offsets in [0, {size * size})")
+    if use_cuda(dy):
+        return cuda.maxpool_nhwc_backward(dy, argmax, tuple(x_shape), size, stride)
     if not use_numba(dy):
         return maxpool_nhwc_backward_reference(dy, argmax, x_shape, size, stride)
     dx = np.empty(x_shape, dy.dtype)

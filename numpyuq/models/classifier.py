@@ -5,9 +5,8 @@ class probabilities *the way the model's method defines them* (softmax for a pla
 mean-field softmax for SNGP, alpha / S for an evidential network), so code comparing methods calls
 one name.
 """
-import numpy as np
 
-from ..backend import asarray, get_array_module
+from ..backend import get_array_module
 from ..losses.cross_entropy import softmax
 from ..metrics import classification_metrics
 from ..nn.module import without_caches
@@ -56,11 +55,11 @@ class GaussianProcessClassifier(Classifier):
         Batched, so a 10,000-point grid never needs a 10,000^2 matrix unless ``return_covmat``.
         """
         check_positive_int(batch_size, "batch_size")
-        x = asarray(check_batch(x, "x"), dtype=self.dtype)
+        x = self.as_input(check_batch(x, "x"))
         xp = get_array_module(x)
         with without_caches(self):           # features checks x; inference keeps no caches
             if return_covmat:
                 return self.classifier.predict(self.features(x), return_covmat=True)
             parts = [self.classifier.predict(self.features(x[start:start + batch_size]))
                      for start in range(0, x.shape[0], batch_size)]
-        return xp.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return xp.concatenate([p[0] for p in parts]), xp.concatenate([p[1] for p in parts])

@@ -2,7 +2,6 @@
 evidence function; the output is the evidence of a Dirichlet over the class probabilities."""
 import numpy as np
 
-from ..backend import to_numpy
 from ..nn import Evidence, Module
 from ..training import predict as batched_predict
 from ..uncertainty.dirichlet import dirichlet_measures
@@ -33,8 +32,8 @@ class EvidentialClassifier(Module, Classifier):
         return self.backbone.backward(self.evidence.backward(dy))
 
     def measures(self, x, batch_size=4096):
-        """Every Dirichlet measure of the model's evidence on x, as NumPy arrays."""
-        return dirichlet_measures(to_numpy(batched_predict(self, x, batch_size=batch_size)).astype(np.float64))
+        """Every Dirichlet measure of the model's evidence on x (float64, on the model's device)."""
+        return dirichlet_measures(batched_predict(self, x, batch_size=batch_size).astype(np.float64))
 
     def predict_logits(self, x, batch_size=4096):
         """The backbone's logits (N, K), before the evidence function."""

@@ -26,9 +26,8 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-import scipy.linalg
 
-from ..backend import asarray, get_array_module, to_numpy
+from ..backend import asarray, get_array_module, scipy_linalg
 from ..callbacks import Callback
 from ..seeding import as_generator
 from ..validation import check_features, check_float_dtype, check_real
@@ -74,18 +73,19 @@ def posterior_variance(phi, cholesky, ridge, chunk=2048):
     phi: (N, M), cholesky: lower (M, M) -> (N,). Works in ``chunk`` rows at a time, so memory is
     O(M chunk), never O(N^2).
     """
-    out = np.empty(phi.shape[0])
+    xp, linalg = get_array_module(phi), scipy_linalg(phi)
+    out = xp.empty(phi.shape[0])
     for start in range(0, phi.shape[0], chunk):
-        block = to_numpy(phi[start:start + chunk]).astype(np.float64)
-        solved = scipy.linalg.solve_triangular(cholesky, block.T, lower=True, check_finite=False)
+        block = phi[start:start + chunk].astype(np.float64)
+        solved = linalg.solve_triangular(cholesky, block.T, lower=True, check_finite=False)
         out[start:start + chunk] = ridge * (solved * solved).sum(axis=0)
     return out
 
 
 def posterior_covariance(phi, cholesky, ridge):
     """ridge Phi P^-1 Phi^T: (N, N) (the seed's ``covmat``), via two triangular solves."""
-    solved = scipy.linalg.solve_triangular(cholesky, to_numpy(phi).astype(np.float64).T, lower=True,
-                                           check_finite=False)
+    solved = scipy_linalg(phi).solve_triangular(cholesky, phi.astype(np.float64).T, lower=True,
+                                                check_finite=False)
     return ridge * solved.T @ solved
 
 
@@ -163,28 +163,27 @@ class RandomFeatureGP(Module):
         self.register_buffer("random_offset", asarray(rng.uniform(0, 2 * np.pi, num_inducing).astype(dtype)))
         self.output_weights = Parameter(asarray(glorot_uniform(rng, num_inducing, units, (num_inducing, units), dtype)))
         self.output_bias = Parameter(asarray(np.full(units, output_bias, dtype)), trainable=False)
-        self.register_buffer("precision", np.eye(num_inducing) * cov_ridge_penalty, fixed_dtype=True)
+        self.register_buffer("precision", asarray(np.eye(num_inducing) * cov_ridge_penalty), fixed_dtype=True)
         self.precision_updates = "train"
         # Counters as 0-d buffers, so that the data-counted-twice guard survives save and load:
         # samples folded in since the last reset, and the training-set size (0: not known yet).
-        self.register_buffer("num_accumulated", np.zeros((), np.int64))
-        self.register_buffer("num_training_samples", np.zeros((), np.int64))
+        self.register_buffer("num_accumulated", asarray(np.zeros((), np.int64)))
+        self.register_buffer("num_training_samples", asarray(np.zeros((), np.int64)))
         self._cholesky = None
 
     # ---- precision ---------------------------------------------------------------------------
     def reset_covariance(self):
         """Precision back to ridge I (the seed calls this at every epoch start but the first)."""
-        self.precision[...] = np.eye(self.num_inducing) * self.ridge
+        self.precision[...] = get_array_module(self.precision).eye(self.num_inducing) * self.ridge
         self.num_accumulated[...] = 0
         self._cholesky = None
 
     def accumulate(self, phi):
         """Fold phi: (N, M) into the precision; warn when the exact sum counts data twice."""
-        self.precision[...] = precision_update(self.precision, to_numpy(phi).astype(np.float64),
-                                               self.cov_momentum)
+        self.precision[...] = precision_update(self.precision, phi.astype(np.float64), self.cov_momentum)
         self._cholesky = None
         self.num_accumulated[...] += phi.shape[0]
-        if 0 < self.num_training_samples < self.num_accumulated and self.cov_momentum < 0:
+        if self.cov_momentum < 0 and 0 < int(self.num_training_samples) < int(self.num_accumulated):
             warnings.warn(
                 f"the GP precision has accumulated {self.num_accumulated} samples since its last reset, "
                 f"more than the {self.num_training_samples} training samples: data is counted twice. "
@@ -201,7 +200,7 @@ class RandomFeatureGP(Module):
     def cholesky(self):
         """Lower Cholesky factor of the precision, cached until the precision changes."""
         if self._cholesky is None:
-            self._cholesky = scipy.linalg.cholesky(to_numpy(self.precision), lower=True)
+            self._cholesky = get_array_module(self.precision).linalg.cholesky(self.precision)   # lower
         return self._cholesky
 
     # ---- forward / backward -----------------------------------------------------------------

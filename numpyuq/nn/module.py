@@ -30,7 +30,7 @@ import contextlib
 
 import numpy as np
 
-from ..backend import asarray, get_array_module, to_numpy
+from ..backend import array_in, get_array_module, module_named
 from ..validation import check_float_dtype
 
 
@@ -183,16 +183,35 @@ class Module:
             return p.value.dtype
         return np.dtype(np.float32)
 
+    @property
+    def xp(self):
+        """The array module the parameters live in (``numpy``, or ``cupy`` after ``to("cupy")``)."""
+        for _, p in self.named_parameters():
+            return get_array_module(p.value)
+        return np
+
+    def as_input(self, x):
+        """``x`` on this module's device, in its dtype: how every entry point takes user arrays."""
+        return array_in(x, self.xp, dtype=self.dtype)
+
+    def to(self, backend):
+        """Move every parameter and buffer to ``backend`` (``"numpy"`` or ``"cupy"``) in place;
+        returns the module. Build optimizers after moving: they hold the arrays they update."""
+        module = module_named(backend)
+        for m in self.modules():
+            for value in vars(m).values():
+                if isinstance(value, Parameter):
+                    value.value = array_in(value.value, module)
+                    value.grad = array_in(value.grad, module)
+            for name in vars(m).get("_buffer_names", []):
+                setattr(m, name, array_in(getattr(m, name), module))
+            m.state_changed()
+        return self
+
     def to_backend(self):
         """Move every parameter and buffer to the current backend (see ``set_backend``)."""
-        for module in self.modules():
-            for value in vars(module).values():
-                if isinstance(value, Parameter):
-                    value.value = asarray(to_numpy(value.value))
-                    value.grad = asarray(to_numpy(value.grad))
-            for name in vars(module).get("_buffer_names", []):
-                setattr(module, name, asarray(to_numpy(getattr(module, name))))
-        return self
+        from ..backend import get_backend
+        return self.to(get_backend())
 
     def __repr__(self):
         children = ", ".join(name for name, _ in self.named_children())
@@ -231,8 +250,10 @@ def check_state(targets, state, owner):
         raise TypeError(f"state must be a dict, got {type(state).__name__}")
     missing = sorted(set(targets) - set(state))
     unexpected = sorted(set(state) - set(targets))
-    wrong = [f"{k}: expected {tuple(targets[k].shape)}, got {tuple(np.shape(state[k]))}"
-             for k in sorted(set(targets) & set(state)) if tuple(targets[k].shape) != tuple(np.shape(state[k]))]
+    def shape(value):
+        return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+    wrong = [f"{k}: expected {tuple(targets[k].shape)}, got {shape(state[k])}"
+             for k in sorted(set(targets) & set(state)) if tuple(targets[k].shape) != shape(state[k])]
     problems = ([f"missing {missing}"] if missing else []) + ([f"unexpected {unexpected}"] if unexpected else [])
     problems += ["shape mismatch " + "; ".join(wrong)] if wrong else []
     if problems:
@@ -244,4 +265,4 @@ def load_arrays(targets, state, owner):
     changes unless everything matches. (Modules, optimizers and ensembles all load this way.)"""
     check_state(targets, state, owner)
     for name, target in targets.items():
-        target[...] = get_array_module(target).asarray(state[name], dtype=target.dtype)
+        target[...] = array_in(state[name], get_array_module(target), dtype=target.dtype)

@@ -32,7 +32,9 @@ class FlatGroup:
         cast (``astype``) or moved: the parameters then live elsewhere, and updating this group's
         buffers would train nothing.
         """
-        return all(p.value.base is self.value and p.grad.base is self.grad for p in self.params)
+        xp = get_array_module(self.value)
+        return all(xp.may_share_memory(p.value, self.value) and xp.may_share_memory(p.grad, self.grad)
+                   for p in self.params)
 
 
 def pack_parameters(params):

@@ -59,7 +59,7 @@ def dirichlet_measures(evidence):
 
     evidence: (N, K), non-negative.  Computed in float64.
     """
-    if (evidence < 0).any():
+    if bool((evidence < 0).any()):
         raise ValueError("evidence must be non-negative")
     xp, sp = get_array_module(evidence), special(evidence)
     alpha = evidence.astype("float64") + 1.0

@@ -2,7 +2,7 @@
 import numpy as np
 from joblib import Parallel, delayed
 
-from ..backend import to_numpy
+from ..backend import get_array_module
 from ..losses import SoftmaxCrossEntropy, softmax
 from ..metrics import classification_metrics
 from ..nn.module import check_state
@@ -50,7 +50,10 @@ class DeepEnsemble:
         check_positive_int(batch_size, "batch_size")
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
             raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
-        check_data(self.make_member(self.seed), SoftmaxCrossEntropy(), x, y, ("x", "y"))
+        first = self.make_member(self.seed)
+        check_data(first, SoftmaxCrossEntropy(), x, y, ("x", "y"))
+        if first.xp is not np:
+            n_jobs = 1              # device arrays stay in this process: no CUDA context per worker
         tasks = [(self.make_member, self.make_optimizer, self.seed + i, x, y, epochs, batch_size)
                  for i in range(self.size)]
         if n_jobs == 1:
@@ -62,10 +65,11 @@ class DeepEnsemble:
         return self
 
     def member_probabilities(self, x):
-        """Every member's softmax: (size, N, K) as NumPy."""
+        """Every member's softmax: (size, N, K), on the members' device."""
         if not self.members:
             raise RuntimeError("DeepEnsemble has no members yet: call fit (or io.load) first")
-        return np.stack([to_numpy(softmax(predict(m, x))) for m in self.members])
+        probs = [softmax(predict(m, x)) for m in self.members]
+        return get_array_module(probs[0]).stack(probs)
 
     def predict(self, x, return_samples=False):
         """Mean member softmax (N, K); with ``return_samples`` also the per-member probs (size, N, K)."""
@@ -78,12 +82,14 @@ class DeepEnsemble:
     def predict_logits(self, x):
         """log of the mean probability (N, K): logits whose softmax is ``predict(x)`` (an ensemble
         has no single set of logits)."""
-        return np.log(np.maximum(self.predict(x), np.finfo(np.float64).tiny))
+        probs = self.predict(x)
+        xp = get_array_module(probs)
+        return xp.log(xp.maximum(probs, np.finfo(probs.dtype).tiny))
 
     def evaluate(self, x, y):
         """``metrics.classification_metrics`` of ``predict(x)``: accuracy, nll, brier, ece."""
         probs = self.predict(x)
-        return classification_metrics(probs, as_labels(y, "y", probs.shape[1], len(probs)))
+        return classification_metrics(probs, as_labels(y, "y", probs.shape[1], len(probs), like=probs))
 
     # ---- saving ----------------------------------------------------------------------------------
     def state_dict(self):

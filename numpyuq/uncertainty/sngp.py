@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ..backend import asarray, get_array_module, to_numpy
+from ..backend import array_in, get_array_module
 from ..losses.cross_entropy import softmax
 from ..nn.gaussian_process import RandomFeatureGP
 from ..nn.module import attributes_set
@@ -17,29 +17,32 @@ def mean_field_logits(logits, variance, lambda_=math.pi / 8):
 
     logits: (N, K); variance: (N,) or a full (N, N) covariance (its diagonal is used).
     """
-    variance = to_numpy(variance)
-    if variance.ndim == 2:
-        variance = np.diagonal(variance)
     xp = get_array_module(logits)
-    scale = xp.asarray(np.sqrt(1.0 + lambda_ * variance)[:, None], dtype=logits.dtype)
-    return logits / scale
+    if variance.ndim == 2:
+        variance = xp.diagonal(variance)
+    scale = xp.sqrt(1.0 + lambda_ * variance.astype(np.float64))[:, None]
+    return logits / scale.astype(logits.dtype)
 
 
 def sample_logits(logits, variance, num_samples, seed=0):
     """Draws f ~ N(logits, variance) independently per class: (num_samples, N, K).
 
     The GP posterior of every class has the same feature covariance, hence one variance per row.
+    The draws come from a NumPy Generator on the host (the same numbers on every backend), moved to
+    the device of ``logits`` in one transfer.
     """
     check_positive_int(num_samples, "num_samples")
     rng = as_generator(seed)
-    logits_np = to_numpy(check_batch(logits, "logits")).astype(np.float64)
-    variance = to_numpy(check_batch(variance, "variance", min_ndim=1)).astype(np.float64)
-    if logits_np.ndim != 2 or variance.shape != logits_np.shape[:1]:
-        raise ValueError(f"logits must be (N, K) and variance (N,), got {logits_np.shape} and {variance.shape}")
-    if variance.min() < 0:
-        raise ValueError(f"variance must be >= 0, got a minimum of {variance.min()}")
-    std = np.sqrt(variance)[None, :, None]
-    return logits_np[None] + std * rng.standard_normal((num_samples,) + logits_np.shape)
+    logits = check_batch(logits, "logits").astype(np.float64)
+    variance = check_batch(variance, "variance", min_ndim=1).astype(np.float64)
+    if logits.ndim != 2 or variance.shape != logits.shape[:1]:
+        raise ValueError(f"logits must be (N, K) and variance (N,), got {tuple(logits.shape)} and "
+                         f"{tuple(variance.shape)}")
+    if float(variance.min()) < 0:
+        raise ValueError(f"variance must be >= 0, got a minimum of {float(variance.min())}")
+    xp = get_array_module(logits)
+    noise = array_in(rng.standard_normal((num_samples,) + tuple(logits.shape)), xp)
+    return logits[None] + xp.sqrt(variance)[None, :, None] * noise
 
 
 def mc_probabilities(logits, variance, num_samples=100, seed=0):
@@ -77,7 +80,7 @@ def refit_covariance(model, x, batch_size=1024, reset=True):
     check_positive_int(batch_size, "batch_size")
     if not isinstance(reset, bool):
         raise TypeError(f"reset must be True or False, got {reset!r}")
-    x = asarray(check_batch(x, "x"), dtype=model.dtype)
+    x = model.as_input(check_batch(x, "x"))
     model.forward(x[:1], training=False)        # a wrong feature count raises here, before any change
     for gp in layers:
         if reset:
