@@ -83,6 +83,8 @@ def _layers():
         "Dropout": (lambda: nn.Dropout(0.5, seed=1), (4, 6)),
         "LayerNorm": (lambda: nn.LayerNorm(6), (4, 6)),
         "Evidence": (lambda: nn.Evidence("softplus"), (4, 3)),
+        "Evidence exp": (lambda: nn.Evidence("exp"), (4, 3)),
+        "Evidence relu": (lambda: nn.Evidence("relu"), (4, 3)),
         "Residual": (lambda: nn.Residual(nn.Dense(5, 5, seed=1)), (3, 5)),
         "SpectralNorm Dense": (lambda: nn.SpectralNorm(nn.Dense(6, 4, seed=1), norm_multiplier=0.5), (5, 6)),
         "SpectralNorm Conv2D operator": (lambda: nn.SpectralNorm(nn.Conv2D(2, 3, 3, seed=1), norm_multiplier=0.5,
@@ -331,10 +333,16 @@ def test_a_short_evidential_training_on_digits28_gives_numpys_numbers(device):
     from numpyuq.experiments import evidential as edl
     data = edl.load_dataset("digits28")
     config = edl.EvidentialConfig(dataset="digits28", epochs=1)
-    host_model, host_history, _ = edl.train(config, data, progress=False, track=False)
+    host_model, host_history, _ = edl.train(config, data, progress=False)
     with on(device):
-        dev_model, dev_history, _ = edl.train(config, data, progress=False, track=False)
+        dev_model, dev_history, _ = edl.train(config, data, progress=False)     # TrackStatistics too
     np.testing.assert_allclose(dev_history.loss, host_history.loss, rtol=1e-4)
+    for key in ("test_accuracy", "test_u_correct", "test_u_wrong"):
+        np.testing.assert_allclose(dev_history.metrics[key], host_history.metrics[key], rtol=1e-4)
+    host_eval, dev_eval = edl.evaluate(host_model, data), edl.evaluate(dev_model, data)
+    for key in ("accuracy", "uncertainty_correct", "uncertainty_wrong"):
+        assert dev_eval[key] == pytest.approx(host_eval[key], rel=1e-4), key
+    assert_close(dev_eval["rotation_mean_uncertainty"], host_eval["rotation_mean_uncertainty"], rtol=1e-4)
     probs_dev = dev_model.predict(device.asarray(data.x_test))
     assert_on_device(device, probs_dev)
     assert_close(probs_dev, host_model.predict(data.x_test), rtol=1e-3, atol=1e-5)

@@ -18,3 +18,17 @@ def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="module 'numpyuq' has no attribute 'tensorflow'"):
         numpyuq.tensorflow
     assert "models" in dir(numpyuq) and numpyuq.losses.SoftmaxCrossEntropy
+
+
+def test_the_cupy_stand_in_never_ships_in_the_package():
+    """tests/fake_cupy.py stays in the tests: no package module imports it, and the package
+    discovery of pyproject.toml only takes numpyuq*."""
+    import pathlib
+
+    import pytest
+    tomllib = pytest.importorskip("tomllib")        # Python >= 3.11
+    root = pathlib.Path(__file__).resolve().parent.parent
+    sources = {p: p.read_text() for p in (root / "numpyuq").rglob("*.py")}
+    assert not [str(p) for p, text in sources.items() if "fake_cupy" in text or "from tests" in text]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    assert config["tool"]["setuptools"]["packages"]["find"]["include"] == ["numpyuq*"]

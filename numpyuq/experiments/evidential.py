@@ -118,10 +118,11 @@ def train(config, data, evidential=True, progress=True, verbose=False, track=Tru
 
 def probabilities_and_uncertainty(model, x):
     """(probs (N, K), own uncertainty (N,)) in one pass: alpha / S and u for an EvidentialClassifier,
-    softmax and 1 - max p for any other model ``evaluation.probability_function`` accepts."""
+    softmax and 1 - max p for any other model ``evaluation.probability_function`` accepts. On the
+    host, as float64: the report and the figures need them there."""
     if isinstance(model, EvidentialClassifier):
         measures = model.measures(x)
-        return measures.probs, measures.uncertainty_mass
+        return to_numpy(measures.probs), to_numpy(measures.uncertainty_mass)
     probs = np.asarray(to_numpy(probability_function(model)(x)), np.float64)
     return probs, max_probability_uncertainty(probs)
 

@@ -1,5 +1,5 @@
 """Per-epoch evidential statistics during ``fit``, as labml's ``TrackStatistics`` (the EDL seed)."""
-from ..backend import to_numpy
+from ..backend import array_in, get_array_module, to_numpy
 from ..callbacks import Callback
 from ..training import predict
 from .dirichlet import evidential_statistics
@@ -24,8 +24,8 @@ class TrackStatistics(Callback):
         self.x, self.y, self.name, self.batch_size, self.verbose = x, y, name, batch_size, verbose
 
     def on_epoch_end(self, trainer, logs):
-        evidence = to_numpy(predict(trainer.model, self.x, batch_size=self.batch_size))
-        stats = evidential_statistics(evidence, to_numpy(self.y))
+        evidence = predict(trainer.model, self.x, batch_size=self.batch_size)     # on the model's device
+        stats = evidential_statistics(evidence, array_in(self.y, get_array_module(evidence)))
         for key, value in stats.items():
             trainer.history.record(f"{self.name}_{key}", value)
         if self.verbose:
