@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
+DOCS_STAMP := $(VENV)/.installed-docs
 OUT    ?= demo_output
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-gpu bench setup fashion-mnist evidential evidential-fashion readme-results clean
+.PHONY: demo test test-gpu docs docs-test chromium bench setup fashion-mnist evidential evidential-fashion readme-results clean
 
 setup: $(STAMP)
 
@@ -17,6 +18,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name numpyuq --display-name "numpyuq (.venv)" >/dev/null
 	touch $(STAMP)
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
 
 # Debian's Fashion-MNIST (IDX files in /usr/share/datasets/fashion-mnist).
 fashion-mnist:
@@ -43,6 +48,22 @@ test-gpu: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[gpu]'
 	$(PY) -m pytest -q -m gpu -rs
 
+# The documentation site into site/ (NUMPYUQ_FAST=1: a few minutes on 2 cores, as CI builds it).
+# Serve it with: python -m http.server -d site
+docs: $(DOCS_STAMP)
+	-@$(MAKE) --no-print-directory fashion-mnist || echo "dataset-fashion-mnist not installed: the EDL tutorial uses digits28"
+	$(PY) docs/build.py
+
+# Debian's Chromium and ChromeDriver, for the browser test of the site.
+chromium:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+		$(SUDO) apt-get install -y -q chromium chromium-driver || \
+		($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver)
+
+# Build the site, then open every page in headless Chromium (tests/docs/test_site.py).
+docs-test: docs chromium
+	NUMPYUQ_REQUIRE_SITE=1 $(PY) -m pytest -q -rs tests/docs
+
 bench: $(STAMP) fashion-mnist
 	$(PY) benchmarks/moons.py
 	$(PY) benchmarks/lenet.py
@@ -52,4 +73,4 @@ readme-results: $(STAMP) fashion-mnist
 	$(PY) benchmarks/update_readme.py
 
 clean:
-	rm -rf $(VENV) $(OUT) figures evidential_output .pytest_cache
+	rm -rf $(VENV) $(OUT) figures evidential_output .pytest_cache site site-screenshots docs/_generated

@@ -59,7 +59,7 @@ def mean(comparison, method, column):
 # %%
 moons = run_compare(CompareConfig(task="moons", seeds=SEEDS, fast=FAST, jobs=2), progress=False)
 print(format_markdown(moons))
-for path in write_figures(moons, OUT_DIR):
+for path in write_figures(moons, OUT_DIR):      # the figures below read them from there
     print("wrote", path)
 
 # %% [markdown]

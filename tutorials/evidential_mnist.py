@@ -29,7 +29,7 @@ from numpyuq.losses.evidential import (cross_entropy_bayes_risk_backward, cross_
                                        squared_error_bayes_risk_backward, squared_error_bayes_risk_forward)
 from numpyuq.nn.evidence import softplus_backward, softplus_forward
 from numpyuq.optim import RelativePiecewise
-from numpyuq.plotting import plot_entropy_cdfs, plot_rotation_curves, plot_uncertainty_histograms
+from numpyuq.plotting import plot_entropy_cdfs, plot_rotation_curves, plot_uncertainty_histograms, show
 from numpyuq.uncertainty import dirichlet_measures
 
 FAST = os.environ.get("NUMPYUQ_FAST") == "1"
@@ -80,8 +80,10 @@ assert measures.uncertainty_mass[0] == 1.0 and measures.uncertainty_mass[2] < me
 #
 # Each depends on $e$ only through $\alpha = e + 1$, so the gradient is $\partial L/\partial\alpha$. For the
 # squared error, with $\partial\hat p_k/\partial\alpha_j = ([k = j] - \hat p_k)/S$ and $\partial S/\partial\alpha_j = 1$:
+#
 # $$\frac{\partial L}{\partial\alpha_j} = \frac{g_j - \sum_k g_k\hat p_k}{S} - \sum_k\frac{\hat p_k(1 - \hat p_k)}{(S + 1)^2},
 # \qquad g_k = -2(y_k - \hat p_k) + \frac{1 - 2\hat p_k}{S + 1}.$$
+#
 # The others are shorter (the trigamma $\psi'$ appears for eq. 4); all are derived in
 # `numpyuq/losses/evidential.py`. Here each is checked through the softplus evidence function, from
 # logits to loss, against central finite differences:
@@ -146,7 +148,7 @@ ax.set_ylabel("KL coefficient")
 ax.legend()
 fig.tight_layout()
 fig.savefig(os.path.join(OUT_DIR, "edl_kl_schedules.png"), dpi=90)
-print("wrote", os.path.join(OUT_DIR, "edl_kl_schedules.png"))
+show(os.path.join(OUT_DIR, "edl_kl_schedules.png"))
 print("coefficient at the end of each epoch, labml:", " ".join(f"{labml((t + 1) * samples):.3f}" for t in range(epochs)))
 print("coefficient during each epoch, paper:       ", " ".join(f"{min(1, t / 10):.3f}" for t in range(epochs)))
 
@@ -184,7 +186,7 @@ for name, result in results.items():
 path = plot_uncertainty_histograms([(name, r["split"]) for name, r in results.items()],
                                    os.path.join(OUT_DIR, "edl_uncertainty_histograms.png"),
                                    xlabel="u for EDL, 1 - max p for softmax")
-print("wrote", path)
+show(path)
 if not FAST and DATASET == "digits28":
     assert results["EDL"]["accuracy"] >= 0.97
     assert results["EDL"]["uncertainty_wrong"] > 2 * results["EDL"]["uncertainty_correct"]
@@ -199,7 +201,7 @@ if not FAST and DATASET == "digits28":
 # %%
 path = plot_rotation_curves([(name, r["rotation"]) for name, r in results.items()],
                             os.path.join(OUT_DIR, "edl_rotation.png"))
-print("wrote", path)
+show(path)
 u = results["EDL"]["rotation_mean_uncertainty"]
 print("mean u of the test 1s by angle:", " ".join(f"{a:.0f}:{v:.2f}" for a, v in zip(results["EDL"]["rotation"].angles, u)))
 if not FAST:
@@ -216,7 +218,7 @@ if ood_images is not None:
     path = plot_entropy_cdfs([(name, r["entropy_cdf"]) for name, r in results.items()],
                              os.path.join(OUT_DIR, "edl_entropy_cdf.png"),
                              title=f"{ood_name} images, models trained on {DATASET}")
-    print("wrote", path)
+    show(path)
     for name, result in results.items():
         grid, cdf = result["entropy_cdf"]
         print(f"{name:8s} fraction of OOD images with entropy below half the maximum: "

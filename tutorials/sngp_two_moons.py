@@ -31,7 +31,7 @@ from numpyuq.models import DeepResNet, DeepResNetSNGP
 from numpyuq.nn import RandomFeatureGP
 from numpyuq.nn.spectral_norm import normalize, power_iteration
 from numpyuq.optim import keras_adam
-from numpyuq.plotting import plot_surfaces
+from numpyuq.plotting import plot_surfaces, show
 from numpyuq.training import fit, predict
 from numpyuq.uncertainty import (DeepEnsemble, ResetCovariance, mc_dropout_predict, mean_field_logits,
                                  refit_covariance)
@@ -234,7 +234,7 @@ for name in on_test:
     print(f"{name:14s} {accuracy:8.3f} {auroc:17.3f} {auroc_own:11.3f}")
 path = plot_surfaces([(name, on_grid[name][0][:, 0]) for name in on_grid], x_train, y_train, x_ood,
                      os.path.join(OUT_DIR, "sngp_two_moons_surfaces.png"))
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # AUROC asks how well a score tells the OOD blob from in-domain test points: 1 is perfect, 0.5 is
@@ -267,7 +267,7 @@ ax.set_title("Distance awareness on the two-moons grid")
 ax.legend()
 fig.tight_layout()
 fig.savefig(os.path.join(OUT_DIR, "sngp_distance_awareness.png"), dpi=90)
-print("wrote", os.path.join(OUT_DIR, "sngp_distance_awareness.png"))
+show(os.path.join(OUT_DIR, "sngp_distance_awareness.png"))
 for name, (near, far) in far_over_near.items():
     print(f"{name:14s} uncertainty within 0.1 of the data {near:.3f}, beyond 2.0 {far:.3f}")
 if not FAST:

@@ -5,11 +5,12 @@ changes anything else process-wide: in a notebook, inline figures keep working.
 
 ``calibration.py`` holds reliability diagrams, ``evaluation.py`` the EDL paper's rotation curves,
 entropy CDFs and uncertainty histograms (for any model), ``surfaces.py`` the two-moons surfaces of
-the SNGP seed.
+the SNGP seed. ``show(path)`` displays a written figure inline in a notebook.
 """
 from .calibration import plot_reliability
+from .display import show
 from .evaluation import plot_entropy_cdfs, plot_rotation_curves, plot_uncertainty_histograms
 from .surfaces import plot_surfaces
 
 __all__ = ["plot_reliability", "plot_surfaces", "plot_rotation_curves", "plot_entropy_cdfs",
-           "plot_uncertainty_histograms"]
+           "plot_uncertainty_histograms", "show"]
