@@ -119,7 +119,7 @@ def write_results():
                    "--out", out, "--no-progress"] + (["--fast"] if FAST else [])
         run(command, stdout=subprocess.DEVNULL)
         figures = sorted(p.name for p in out.glob(f"{task}_*.png"))
-        shown = " ".join(["numpyuq"] + [str(c) for c in command[4:]]).replace(str(out), "results")
+        shown = " ".join(["numpyuq"] + [str(c) for c in command[3:]]).replace(str(out), "results")
         sections.append(f"## Five methods on {task}\n\n`{shown}`\n\n" + (out / f"compare_{task}.md").read_text()
                         + "\n\n" + "\n\n".join(f"![{f[:-4]}](results/{f})" for f in figures))
     benchmarks = [["benchmarks/moons.py", "--quick"], ["benchmarks/lenet.py", "--quick"]] if FAST else \

@@ -20,6 +20,8 @@ def dense_backward(dy, cache, input_grad=True, param_grads=True):
     ``input_grad=False`` skips dx and ``param_grads=False`` (a frozen layer) skips dw and db;
     a skipped gradient is returned as None.
     """
+    # Each output is $y_{nm} = \sum_d x_{nd} W_{dm} + b_m$, so the chain rule gives one GEMM per
+    # gradient: $dx = dy\,W^\top$, $dW = x^\top dy$, and $db$ is $dy$ summed over the batch.
     x, w = cache
     dx = dy @ w.T if input_grad else None
     if not param_grads:

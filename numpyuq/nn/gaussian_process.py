@@ -73,6 +73,8 @@ def posterior_variance(phi, cholesky, ridge, chunk=2048):
     phi: (N, M), cholesky: lower (M, M) -> (N,). Works in ``chunk`` rows at a time, so memory is
     O(M chunk), never O(N^2).
     """
+    # The variance of point n is $\lambda\,\phi^\top P^{-1} \phi$ with $P = L L^\top$: one triangular
+    # solve $v = L^{-1} \phi$ per row, then $\lambda \lVert v \rVert^2$, never $P^{-1}$ itself.
     xp, linalg = get_array_module(phi), scipy_linalg(phi)
     out = xp.empty(phi.shape[0])
     for start in range(0, phi.shape[0], chunk):
