@@ -83,6 +83,8 @@ def cross_entropy_bayes_risk_backward(dy, cache):
 def squared_error_bayes_risk_forward(evidence, targets):
     """L = mean_n sum_k (y_k - p_k)^2 + p_k (1 - p_k) / (S + 1), with p = alpha / S: the expected
     squared error under Dir(alpha), split into its bias and its variance."""
+    # Under $p \sim \mathrm{Dir}(\alpha)$ with $\hat p = \alpha / S$:
+    # $\mathbb{E}[(y_k - p_k)^2] = (y_k - \hat p_k)^2 + \hat p_k (1 - \hat p_k) / (S + 1)$ (Sensoy et al., eq. 5).
     alpha, strength, y = _dirichlet(evidence, targets)
     p = alpha / strength
     per_sample = ((y - p) ** 2 + p * (1 - p) / (strength + 1)).sum(axis=1)

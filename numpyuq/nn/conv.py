@@ -75,6 +75,8 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
     With y_mat = cols w_mat^T + b:  dw_mat = dy_mat^T cols,  dcols = dy_mat w_mat,  db = column sums;
     dx = col2im(dcols), the adjoint of the im2col gather.
     """
+    # The forward pass is one GEMM, $Y = \mathrm{cols}\, W^\top + b$, so the backward pass is two:
+    # $dW = dY^\top \mathrm{cols}$ and $d\,\mathrm{cols} = dY\, W$, which col2im adds back to the pixels.
     F, C, KH, KW = cache.w_shape
     dy_mat = dy.reshape(-1, F)                                    # (N*OH*OW, F), no copy
     if cache.relu_out is not None:

@@ -67,6 +67,8 @@ def power_iteration(w, u, v, iterations=1, operator=MATRIX):
 
 def spectral_norm_forward(w, u, v, norm_multiplier, operator=MATRIX):
     """W_bar = W min(1, c / sigma) with sigma = v^T A(W) u.  w: any shape -> w_bar: same shape."""
+    # $\sigma = v^\top A(W)\, u$ estimates $\lVert A(W) \rVert_2$; the layer runs with
+    # $\bar W = W \min(1, c / \sigma)$, so $\bar W$ is $W$ itself while its norm is at most $c$.
     au, operator_cache = operator.apply(w, u)
     sigma = float((v * au).sum())
     factor = min(1.0, norm_multiplier / sigma)

@@ -41,6 +41,9 @@ class Adam(Optimizer):
         return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
 
     def update(self):
+        # One fused pass per group: $m \leftarrow \beta_1 m + (1 - \beta_1) g$,
+        # $v \leftarrow \beta_2 v + (1 - \beta_2) g^2$, then
+        # $w \leftarrow w - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$ with the bias-corrected $\hat m, \hat v$.
         for group, m, v in zip(self.groups, self.exp_avg, self.exp_avg_sq):
             adam_update(group.value, group.grad, m, v, self.lr, self.beta1, self.beta2, self.eps,
                         self.weight_decay, self.decoupled, self.step_count, self.eps_placement)
