@@ -1,7 +1,7 @@
 """The backend-generic suite: every layer, loss, optimizer, model, uncertainty procedure and metric,
 run on NumPy and on device arrays, with the same numbers.
 
-The ``device`` fixture gives ``fakecupy`` (the strict stand-in of ``tests/fake_cupy.py``,
+The ``device`` fixture (tests/conftest.py) gives ``fakecupy`` (the strict stand-in of ``tests/fake_cupy.py``,
 everywhere) and ``cupy`` (a real GPU, under the ``gpu`` mark, skipped without one). Each test
 builds the same object twice from the same seed, once under NumPy and once under the device
 backend, and checks that
@@ -17,19 +17,6 @@ import numpyuq
 from numpyuq import backend
 from numpyuq.backend import to_numpy
 from numpyuq.gradcheck import check_loss, check_module
-from tests import fake_cupy
-from tests.conftest import cupy_usable
-
-DEVICES = ["fakecupy", pytest.param("cupy", marks=[pytest.mark.gpu, pytest.mark.skipif(
-    not cupy_usable(), reason="CuPy with a CUDA device is not available")])]
-
-
-@pytest.fixture(params=DEVICES)
-def device(request, monkeypatch):
-    """The device array module; NumPy stays the default backend outside ``on(device)``."""
-    cp = fake_cupy.install(monkeypatch) if request.param == "fakecupy" else __import__("cupy")
-    yield cp
-    backend.set_backend("numpy")
 
 
 class on:

@@ -106,9 +106,9 @@ def _kernels():
 def im2col_nhwc(x, KH, KW, stride, padding, OH, OW, out=None):
     """x: (N, H, W, C) CuPy -> cols (N*OH*OW, KH*KW*C)."""
     N, H, W, C = x.shape
-    cols = out if out is not None else sys.modules["cupy"].empty((N * OH * OW, KH * KW * C), x.dtype)
-    _kernels()[0](x.ravel() if x.flags.c_contiguous else x.copy().ravel(), H, W, C, KH, KW, OH, OW, stride, padding,
-                  cols)
+    cupy = sys.modules["cupy"]
+    cols = out if out is not None else cupy.empty((N * OH * OW, KH * KW * C), x.dtype)
+    _kernels()[0](cupy.ascontiguousarray(x), H, W, C, KH, KW, OH, OW, stride, padding, cols)
     return cols
 
 

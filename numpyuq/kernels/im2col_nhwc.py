@@ -8,7 +8,8 @@ with no layout pass.
 
 The loops copy through flat views with *unsigned* offsets (``np.uint64``). numba wraps a negative
 signed index around, as NumPy does, and that per-element test kept LLVM from vectorising the
-copies: unsigned offsets made im2col 1.9x faster on LeNet's first layer and 1.3x on its second.
+copies: unsigned offsets made im2col 1.6x faster on LeNet's first layer and col2im 4.5x on its
+second (the per-pass table of ``benchmarks/lenet.py --profile`` times them now).
 """
 import numba
 import numpy as np

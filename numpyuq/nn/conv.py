@@ -50,12 +50,13 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, -1)                # (F, KH*KW*C), a small copy
     cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, OH * OW, keep_cols=keep_cache)
-    argmax = None
+    argmax, pooled_from = None, None
     if pool is not None:
         # Pool first, then add the bias and apply the ReLU to the pooled quarter only: the bias is
         # constant over a window and ReLU is monotone, so act(b + max z) = max act(z + b), the
         # conv -> ReLU -> pool of LeNet, and the full activation is never written back.
-        y, argmax = maxpool_nhwc_forward(y.reshape(N, OH, OW, F), pool, pool, with_argmax=keep_cache)
+        pooled_from = (N, OH, OW, F)
+        y, argmax = maxpool_nhwc_forward(y.reshape(pooled_from), pool, pool, with_argmax=keep_cache)
         OH, OW = y.shape[1:3]
         y = y.reshape(-1, F)
     if activation == "relu":
@@ -63,9 +64,7 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     else:
         y += b
     cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, y if activation else None, pool, argmax,
-                       None if pool is None else (N, conv_output_size(H, KH, stride, padding),
-                                                  conv_output_size(W, KW, stride, padding), F))
-             if keep_cache else None)
+                       pooled_from) if keep_cache else None)
     return y.reshape(N, OH, OW, F), cache
 
 

@@ -208,11 +208,6 @@ class Module:
             m.state_changed()
         return self
 
-    def to_backend(self):
-        """Move every parameter and buffer to the current backend (see ``set_backend``)."""
-        from ..backend import get_backend
-        return self.to(get_backend())
-
     def __repr__(self):
         children = ", ".join(name for name, _ in self.named_children())
         return f"{type(self).__name__}({children})"

@@ -42,10 +42,11 @@ def _missing():
     return None
 
 
-if _missing():
+MISSING = _missing()
+if MISSING:
     if os.environ.get("NUMPYUQ_REQUIRE_SITE") == "1":
-        pytest.fail(_missing(), pytrace=False)
-    pytest.skip(_missing(), allow_module_level=True)
+        pytest.fail(MISSING, pytrace=False)
+    pytest.skip(MISSING, allow_module_level=True)
 
 PAGES = sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if not p.relative_to(SITE).parts[0] == "_static")
 
