@@ -57,6 +57,23 @@ def _im2col_nhwc_loops(x, KH, KW, stride, padding, cols):
     OW = (W + 2 * padding - KW) // stride + 1
     run, image_row = np.uint64(KW * C), np.uint64(W * C)
     src, dst = x.reshape(-1), cols.reshape(-1)
+    if padding == 0:
+        # Every window is inside the image (LeNet's case). Kernel row kh of the windows ow = 0, 1,
+        # ... of output row oh reads image row oh*s + kh, so sweeping ow inside kh reads that row
+        # while it is in L1 (measured 1.3x faster than one window at a time at LeNet's first
+        # layer, 1.05x at its second). No border test sits in this loop: one cost 0.1 ms there.
+        row_len, step = np.uint64(KH * KW * C), np.uint64(stride * C)
+        for n in numba.prange(N):
+            for oh in range(OH):
+                for kh in range(KH):
+                    out = np.uint64((n * OH + oh) * OW) * row_len + np.uint64(kh) * run   # cols[(n, oh, 0), kh]
+                    start = np.uint64(((n * H + oh * stride + kh) * W) * C)             # x[n, oh s + kh, 0, 0]
+                    for ow in range(OW):
+                        for j in range(run):
+                            dst[out + j] = src[start + j]
+                        out += row_len
+                        start += step
+        return
     for n in numba.prange(N):
         for oh in range(OH):
             ih0 = oh * stride - padding
