@@ -11,7 +11,8 @@ twin), and calls the twin only when ``use_numba(x)`` says so:
   tests cannot compile, so there the references run.
 
 ``NUMPYUQ_PARALLEL_KERNELS=1`` compiles the kernels that opt in with ``prange`` parallelism. It is off
-by default: on 2 cores numba's thread pool and OpenBLAS's compete for the same cores.
+by default: on 2 cores numba's thread pool and OpenBLAS's compete for the same cores (measured 7%
+slower LeNet training with ``OMP_WAIT_POLICY=passive``, far slower without it).
 
 Compiled kernels are cached on disk in the user's cache folder (``cache_dir()``), never beside the
 installed sources, which may be read-only.
@@ -58,9 +59,14 @@ def compiled(loops, parallel=False):
     ``error_model="numpy"`` drops the per-element ZeroDivisionError check, which is what lets LLVM
     vectorise the loops; ``parallel`` takes effect only under ``NUMPYUQ_PARALLEL_KERNELS=1``;
     ``nogil`` lets Python threads run twins concurrently (``benchmarks/lenet.py`` measures that).
+
+    numba's cache key holds the signature but not ``parallel``: a serial twin cached by one process
+    would be loaded by another that asked for a parallel one (and the reverse). The two kinds are
+    therefore cached in separate subfolders of ``cache_dir()``.
     """
-    with numba_cache_dir(cache_dir()):
-        twin = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=parallel and PARALLEL)(loops)
+    parallel = parallel and PARALLEL
+    with numba_cache_dir(os.path.join(cache_dir(), "parallel" if parallel else "serial")):
+        twin = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=parallel)(loops)
     COMPILED.append(twin)
     return twin
 

@@ -227,3 +227,44 @@ def test_kernels_cache_in_the_user_cache_folder_and_leave_numba_config_alone(tmp
     assert folder == str(tmp_path / "numpyuq" / "numba") and path.startswith(folder)
     out = run_python(code, env={"NUMBA_CACHE_DIR": str(tmp_path / "mine")})
     assert out.stdout.split()[2].startswith(str(tmp_path / "mine"))
+
+
+def test_serial_and_parallel_twins_are_cached_apart(tmp_path):
+    """numba's cache key ignores ``parallel``: one shared folder served serial twins to
+    NUMPYUQ_PARALLEL_KERNELS=1 runs. Each kind has its own folder, and each run compiles its own kind."""
+    code = ("from numpyuq.kernels import im2col_nhwc as m\n"
+            "print(m._im2col_nhwc_numba.targetoptions['parallel'], m._im2col_nhwc_numba._cache._cache_path)")
+    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+    serial = run_python(code, env=dict(env, NUMPYUQ_PARALLEL_KERNELS="0")).stdout.split()
+    parallel = run_python(code, env=dict(env, NUMPYUQ_PARALLEL_KERNELS="1")).stdout.split()
+    assert serial[0] == "False" and serial[1].startswith(str(tmp_path / "serial"))
+    assert parallel[0] == "True" and parallel[1].startswith(str(tmp_path / "parallel"))
+
+
+def test_parallel_twins_match_the_references(tmp_path):
+    """Under NUMPYUQ_PARALLEL_KERNELS=1 (prange over the batch) every opting-in kernel still equals
+    its xp reference: each image's writes are its own, so the threads cannot race."""
+    code = """
+import numpy as np
+from numpyuq.kernels import im2col_nhwc as c, pooling_nhwc as p
+assert c._im2col_nhwc_numba.targetoptions['parallel']
+rng = np.random.default_rng(0)
+for shape, k, s, pad in [((5, 12, 12, 3), 5, 1, 0), ((4, 7, 6, 2), 3, 2, 1)]:
+    x = rng.standard_normal(shape)
+    cols = c.im2col_nhwc(x, k, k, s, pad)
+    assert np.array_equal(cols, c.im2col_nhwc_reference(x, k, k, s, pad))
+    dx = c.col2im_nhwc(cols, shape, k, k, s, pad)
+    assert np.allclose(dx, c.col2im_nhwc_reference(cols, shape, k, k, s, pad), rtol=1e-12, atol=1e-12)
+for size, stride in [(2, 2), (3, 2)]:
+    x = rng.standard_normal((5, 9, 8, 3))
+    y, arg = p.maxpool_nhwc_forward(x, size, stride)
+    y_ref, arg_ref = p.maxpool_nhwc_forward_reference(x, size, stride)
+    assert np.array_equal(y, y_ref) and np.array_equal(arg, arg_ref)
+    assert np.array_equal(p.maxpool_nhwc_forward(x, size, stride, with_argmax=False)[0], y_ref)
+    dy = rng.standard_normal(y.shape)
+    assert np.allclose(p.maxpool_nhwc_backward(dy, arg, x.shape, size, stride),
+                       p.maxpool_nhwc_backward_reference(dy, arg_ref, x.shape, size, stride), rtol=1e-12, atol=1e-12)
+print("ok")
+"""
+    out = run_python(code, env={"NUMBA_CACHE_DIR": str(tmp_path), "NUMPYUQ_PARALLEL_KERNELS": "1"})
+    assert out.returncode == 0 and out.stdout.split() == ["ok"], out.stderr[-2000:]
