@@ -14,21 +14,18 @@ batch mean of a per-sample term:
 
 Each term depends on e only through alpha, and d alpha / d e = 1, so every backward below is
 d term / d alpha. The special functions (digamma psi, trigamma psi', log-gamma) come from
-``numpyuq.backend.special``: scipy's or CuPy's. The math runs in float64 whatever the evidence's
+``numpyuq.backend.special``: scipy's or CuPy's; the KL term runs in ``kernels/dirichlet_kl.py``,
+whose numba twin has its own (on NumPy arrays). The math runs in float64 whatever the evidence's
 dtype (the KL term subtracts log-gamma values near 2e10 at evidence 1e8, which float32 would round
 to nothing) and the gradient is returned in the evidence's dtype.
 """
 from typing import NamedTuple
 
-import numpy as np
-import scipy.special
-
 from ..backend import get_array_module, special
+from ..kernels.dirichlet_kl import dirichlet_kl
 from ..validation import check_features, check_finite, check_labels
 from .base import Loss
 
-
-EULER_GAMMA = float(np.euler_gamma)
 
 
 class DirichletCache(NamedTuple):
@@ -107,38 +104,9 @@ def squared_error_bayes_risk_backward(dy, cache):
 
 
 # ---- KL(Dir(alpha~) || Dir(1)), the regulariser ------------------------------------------------
-# lgamma(1 + x) = -gamma x + sum_{n >= 2} (-1)^n zeta(n) x^n / n for |x| < 1 (Abramowitz & Stegun
-# 6.1.33); below 0.2, 24 terms reach double precision (0.2^26 < 1e-18).
-_SERIES_LIMIT = 0.2
-_LGAMMA1P_COEFFICIENTS = tuple(float((-1) ** n * scipy.special.zeta(n) / n) for n in range(2, 26))
-
-
-def log_gamma_1p(x):
-    """log Gamma(1 + x) for x >= 0, to full *relative* precision also as x -> 0.
-
-    gammaln(1 + x) is accurate only to about 1e-16 in absolute terms near x = 0, where the value
-    itself is about -0.58 x: at evidence 1e-3 that is a relative error of 1e-13, which the KL
-    term's cancellations (it is of second order in small evidence) magnify into 1e-5.
-    """
-    xp, sp = get_array_module(x), special(x)
-    small = x < _SERIES_LIMIT
-    t = xp.where(small, x, 0.0)
-    series = xp.zeros_like(t)
-    for c in reversed(_LGAMMA1P_COEFFICIENTS):           # Horner: t^2 (c2 + t (c3 + t (c4 + ...)))
-        series = series * t + c
-    return xp.where(small, -EULER_GAMMA * t + series * t * t, sp.gammaln(1 + x))
-
-
-def log_gamma_ratio(delta, K):
-    """log Gamma(K + delta) - log Gamma(K) for an integer K >= 1 and delta >= 0: (N,) -> (N,).
-
-    By Gamma(x + 1) = x Gamma(x) it equals log Gamma(1 + delta) + sum_{j=1}^{K-1} log(1 + delta / j),
-    which keeps its relative precision as delta -> 0, where the plain difference of two log-gamma
-    values near log((K - 1)!) cancels to round-off.
-    """
-    xp = get_array_module(delta)
-    j = xp.arange(1, K, dtype=delta.dtype)
-    return log_gamma_1p(delta) + xp.log1p(delta[:, None] / j).sum(axis=1)
+class KLCache(NamedTuple):
+    grad: object            # (N, K) float64, d KL_n / d alpha, found in the forward pass
+    dtype: object           # the evidence's dtype, for the gradient
 
 
 def kl_divergence_forward(evidence, targets):
@@ -148,18 +116,14 @@ def kl_divergence_forward(evidence, targets):
         KL = log Gamma(S~) - log Gamma(K) - sum_k log Gamma(alpha~_k)
              + sum_k (alpha~_k - 1) (psi(alpha~_k) - psi(S~)),          S~ = sum_k alpha~_k
 
-    With e~ = alpha~ - 1 and S~ = K + sum_k e~_k, the first difference is ``log_gamma_ratio``: KL is
-    of second order in small evidence, and the plain difference would lose it to round-off.
+    With e~ = alpha~ - 1 and S~ = K + sum_k e~_k, the first difference is
+    ``kernels.dirichlet_kl.log_gamma_ratio``: KL is of second order in small evidence, and the
+    plain difference would lose it to round-off. ``kernels.dirichlet_kl`` computes each row's KL
+    and its gradient (below) in one pass, which the backward pass then only scales.
     """
-    sp = special(evidence)
     alpha, _, y = _dirichlet(evidence, targets)
-    evidence_tilde = (1 - y) * (alpha - 1)
-    alpha_tilde = 1 + evidence_tilde
-    strength_tilde = alpha_tilde.sum(axis=1, keepdims=True)
-    K = alpha.shape[1]
-    first = log_gamma_ratio(evidence_tilde.sum(axis=1), K) - log_gamma_1p(evidence_tilde).sum(axis=1)
-    second = (evidence_tilde * (sp.digamma(alpha_tilde) - sp.digamma(strength_tilde))).sum(axis=1)
-    return (first + second).mean(), DirichletCache(alpha_tilde, strength_tilde, y, evidence.dtype)
+    per_sample, grad = dirichlet_kl(alpha, y)
+    return per_sample.mean(), KLCache(grad, evidence.dtype)
 
 
 def kl_divergence_backward(dy, cache):
@@ -169,11 +133,8 @@ def kl_divergence_backward(dy, cache):
         d KL / d alpha~_j = (alpha~_j - 1) psi'(alpha~_j) - (S~ - K) psi'(S~),
         d alpha~_j / d alpha_j = 1 - y_j.
     """
-    alpha_tilde, strength_tilde, y, dtype = cache
-    sp = special(alpha_tilde)
-    K = alpha_tilde.shape[1]
-    grad = (alpha_tilde - 1) * sp.polygamma(1, alpha_tilde) - (strength_tilde - K) * sp.polygamma(1, strength_tilde)
-    return ((grad * (1 - y) * (dy / alpha_tilde.shape[0])).astype(dtype),)
+    grad, dtype = cache
+    return ((grad * (dy / grad.shape[0])).astype(dtype),)
 
 
 # ---- the modules -------------------------------------------------------------------------------

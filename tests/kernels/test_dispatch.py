@@ -57,6 +57,7 @@ from numpyuq.kernels import dispatch  # noqa: E402
 from numpyuq.kernels.adam import adam_update  # noqa: E402
 from numpyuq.kernels.bias_relu import bias_relu_forward, relu_bias_backward  # noqa: E402
 from numpyuq.kernels.conv_gemm import im2col_gemm  # noqa: E402
+from numpyuq.kernels.dirichlet_kl import dirichlet_kl  # noqa: E402
 from numpyuq.kernels.dropout_mask import keep_mask  # noqa: E402
 from numpyuq.kernels.im2col_nhwc import col2im_nhwc, im2col_nhwc  # noqa: E402
 from numpyuq.kernels.pooling import maxpool_backward, maxpool_forward  # noqa: E402
@@ -170,7 +171,30 @@ def adam_args(draw):
             1e-8, 0.01, draw(st.booleans()), draw(st.integers(0, 3)), draw(st.sampled_from(["corrected", "raw", "x"])))
 
 
+@st.composite
+def dirichlet_kl_args(draw):
+    """Mostly valid (alpha >= 1, one-hot y); else below 1, non-finite, out-of-range y or a bad shape."""
+    N, K = draw(st.integers(0, 4)), draw(st.integers(0, 5))
+    dtype = draw(DTYPES)
+    alpha = 1 + np.abs(array(draw, (N, K), np.float64)) * draw(st.sampled_from([1e-6, 1.0, 1e3, 1e8]))
+    y = np.eye(max(K, 1))[np.random.default_rng(0).integers(0, max(K, 1), N)][:, :K]
+    flaw = draw(st.sampled_from([None] * 4 + ["below one", "nan", "y", "shape", "rank"]))
+    if flaw == "below one" and alpha.size:
+        alpha[0, 0] = 0.5
+    elif flaw == "nan" and alpha.size:
+        alpha[-1, -1] = np.nan
+    elif flaw == "y" and y.size:
+        y[0, 0] = 2.0
+    elif flaw == "shape":
+        y = np.zeros((N, K + 1))
+    elif flaw == "rank":
+        alpha = alpha.reshape(-1)
+    with np.errstate(over="ignore"):                                  # 1e8 overflows float16: fine
+        return (alpha.astype(dtype), y.astype(dtype if draw(st.booleans()) else np.float64))
+
+
 ENTRY_POINTS = {
+    "dirichlet_kl": (dirichlet_kl, dirichlet_kl_args()),
     "im2col_nhwc": (im2col_nhwc, im2col_args()),
     "col2im_nhwc": (col2im_nhwc, col2im_args()),
     "im2col_gemm": (im2col_gemm, gemm_args()),
