@@ -119,3 +119,12 @@ def check_window(height, width, kernel_h, kernel_w, stride, padding):
 def check_shape(array, shape, name):
     if array.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(array.shape)}")
+
+
+def check_out(out, shape, dtype, name="out"):
+    """An output buffer a kernel may write: a C-contiguous array of ``shape`` and ``dtype``."""
+    if not getattr(getattr(out, "flags", None), "c_contiguous", False):
+        raise ValueError(f"{name} must be a C-contiguous array, got {type(out).__name__}")
+    check_shape(out, shape, name)
+    if out.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {out.dtype}")

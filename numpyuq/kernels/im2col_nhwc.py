@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from . import cuda
-from .dispatch import check_arrays, check_shape, check_window, compiled, use_cuda, use_numba
+from .dispatch import check_arrays, check_out, check_shape, check_window, compiled, use_cuda, use_numba
 from .im2col import conv_output_size
 
 
@@ -134,32 +134,46 @@ _im2col_nhwc_numba = compiled(_im2col_nhwc_loops, parallel=True)
 _col2im_nhwc_numba = compiled(_col2im_nhwc_loops, parallel=True)
 
 
+def written(result, out):
+    """``result``, copied into ``out`` when one was given: every path honours ``out`` alike."""
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
 def im2col_nhwc(x, KH, KW, stride=1, padding=0, out=None):
-    """x: (N, H, W, C) -> cols: (N*OH*OW, KH*KW*C), written into ``out`` when given (NumPy path)."""
+    """x: (N, H, W, C) -> cols: (N*OH*OW, KH*KW*C), written into ``out`` (C-contiguous) when given."""
     check_arrays(x, ndim=4, names=("x",))
     check_window(x.shape[1], x.shape[2], KH, KW, stride, padding)
     N, H, W, C = x.shape
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
+    if out is not None:
+        check_out(out, (N * OH * OW, KH * KW * C), x.dtype)
     if use_cuda(x):
         return cuda.im2col_nhwc(x, KH, KW, stride, padding, OH, OW, out)
     if not use_numba(x):
-        return im2col_nhwc_reference(x, KH, KW, stride, padding)
+        return written(im2col_nhwc_reference(x, KH, KW, stride, padding), out)
     cols = np.empty((N * OH * OW, KH * KW * C), x.dtype) if out is None else out
     _im2col_nhwc_numba(np.ascontiguousarray(x), KH, KW, stride, padding, cols)
     return cols
 
 
-def col2im_nhwc(cols, x_shape, KH, KW, stride=1, padding=0):
-    """cols: (N*OH*OW, KH*KW*C) -> dx: (N, H, W, C), the adjoint of ``im2col_nhwc``."""
+def col2im_nhwc(cols, x_shape, KH, KW, stride=1, padding=0, out=None):
+    """cols: (N*OH*OW, KH*KW*C) -> dx: (N, H, W, C), the adjoint of ``im2col_nhwc``; written into
+    ``out`` (C-contiguous, of shape x_shape) when given."""
     check_arrays(cols, ndim=2, names=("cols",))
     N, H, W, C = x_shape
     check_window(H, W, KH, KW, stride, padding)
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     check_shape(cols, (N * OH * OW, KH * KW * C), "cols")
+    if out is not None:
+        check_out(out, tuple(x_shape), cols.dtype)
     if use_cuda(cols):
-        return cuda.col2im_nhwc(cols, tuple(x_shape), KH, KW, stride, padding, OH, OW)
+        return written(cuda.col2im_nhwc(cols, tuple(x_shape), KH, KW, stride, padding, OH, OW), out)
     if not use_numba(cols):
-        return col2im_nhwc_reference(cols, x_shape, KH, KW, stride, padding)
-    dx = np.empty(x_shape, cols.dtype)
-    _col2im_nhwc_numba(np.ascontiguousarray(cols), KH, KW, stride, padding, dx)
-    return dx
+        return written(col2im_nhwc_reference(cols, x_shape, KH, KW, stride, padding), out)
+    if out is None:
+        out = np.empty(x_shape, cols.dtype)
+    _col2im_nhwc_numba(np.ascontiguousarray(cols), KH, KW, stride, padding, out)
+    return out

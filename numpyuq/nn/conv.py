@@ -12,9 +12,8 @@ import numpy as np
 
 from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
-from ..kernels.conv_gemm import im2col_gemm
+from ..kernels.conv_gemm import gemm_col2im, im2col_gemm
 from ..kernels.im2col import conv_output_size
-from ..kernels.im2col_nhwc import col2im_nhwc
 from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
 from ..seeding import as_generator
 from ..validation import check_features, check_float_dtype, check_positive_int
@@ -87,7 +86,7 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
         dy_mat = maxpool_nhwc_backward(dy_mat.reshape(cache.argmax.shape), cache.argmax, cache.pooled_from,
                                        cache.pool, cache.pool).reshape(-1, F)
     dw = (dy_mat.T @ cache.cols).reshape(F, KH, KW, C).transpose(0, 3, 1, 2) if param_grads else None
-    dx = (col2im_nhwc(dy_mat @ cache.w_mat, cache.x_shape, KH, KW, cache.stride, cache.padding)
+    dx = (gemm_col2im(dy_mat, cache.w_mat, cache.x_shape, KH, KW, cache.stride, cache.padding)
           if input_grad else None)
     return dx, dw, db if param_grads else None
 

@@ -56,7 +56,7 @@ from hypothesis import strategies as st  # noqa: E402
 from numpyuq.kernels import dispatch  # noqa: E402
 from numpyuq.kernels.adam import adam_update  # noqa: E402
 from numpyuq.kernels.bias_relu import bias_relu_forward, relu_bias_backward  # noqa: E402
-from numpyuq.kernels.conv_gemm import im2col_gemm  # noqa: E402
+from numpyuq.kernels.conv_gemm import gemm_col2im, im2col_gemm  # noqa: E402
 from numpyuq.kernels.dirichlet_kl import dirichlet_kl  # noqa: E402
 from numpyuq.kernels.dropout_mask import keep_mask  # noqa: E402
 from numpyuq.kernels.im2col_nhwc import col2im_nhwc, im2col_nhwc  # noqa: E402
@@ -110,6 +110,18 @@ def gemm_args(draw):
     OH = (H + 2 * padding - KH) // max(stride, 1) + 1
     OW = (W + 2 * padding - KW) // max(stride, 1) + 1
     return (x, w_mat, KH, KW, stride, padding, max(OH, 0) * max(OW, 0))
+
+
+@st.composite
+def gemm_col2im_args(draw):
+    N, H, W, C, KH, KW, stride, padding = draw(window())
+    OH = max(0, (H + 2 * padding - KH) // max(stride, 1) + 1)
+    OW = max(0, (W + 2 * padding - KW) // max(stride, 1) + 1)
+    F = draw(st.integers(1, 4))
+    dy = array(draw, (N * OH * OW + draw(st.sampled_from([0, 0, 0, 1])), F))
+    dtype = draw(st.sampled_from([dy.dtype] * 3 + [np.float64]))
+    w_mat = array(draw, (F, max(KH, 0) * max(KW, 0) * C + draw(st.sampled_from([0, 0, 0, 1]))), dtype)
+    return (dy, w_mat, (N, H, W, C), KH, KW, stride, padding)
 
 
 @st.composite
@@ -198,6 +210,7 @@ ENTRY_POINTS = {
     "im2col_nhwc": (im2col_nhwc, im2col_args()),
     "col2im_nhwc": (col2im_nhwc, col2im_args()),
     "im2col_gemm": (im2col_gemm, gemm_args()),
+    "gemm_col2im": (gemm_col2im, gemm_col2im_args()),
     "maxpool_forward": (maxpool_forward, pool_args("NCHW")),
     "maxpool_nhwc_forward": (maxpool_nhwc_forward, pool_args("NHWC")),
     "maxpool_backward": (maxpool_backward, pool_backward_args("NCHW")),
