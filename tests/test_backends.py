@@ -62,6 +62,8 @@ def _layers():
         "Conv2D": (lambda: nn.Conv2D(2, 3, 3, padding=1, seed=1), (2, 2, 6, 5)),
         "Conv2D NHWC relu pool": (lambda: nn.Conv2D(2, 3, 3, activation="relu", pool=2, data_format="NHWC",
                                                     seed=1), (2, 8, 8, 2)),
+        "Conv2D NHWC rebuilt columns": (lambda: nn.Conv2D(6, 3, 3, activation="relu", pool=2, data_format="NHWC",
+                                                          seed=1), (2, 8, 8, 6)),
         "MaxPool2D": (lambda: nn.MaxPool2D(2), (2, 3, 6, 6)),
         "ReLU": (lambda: nn.ReLU(), (4, 5)),
         "Softplus": (lambda: nn.Softplus(), (4, 5)),

@@ -4,6 +4,7 @@ chunks of images.
     forward:  cols = im2col_nhwc(x)                 (N*OH*OW, KH*KW*C)
               y    = cols w_mat^T                   (N*OH*OW, F)
     backward: dx   = col2im_nhwc(dy w_mat)          (N, H, W, C)
+              dw   = dy^T im2col_nhwc(x)            (F, KH*KW*C), when the columns were not kept
 
 Done in one piece, im2col writes all the columns to memory and the GEMM reads them back. Done in
 chunks of images whose columns fit in about 4 MB, the GEMM reads each chunk while it is still in
@@ -16,6 +17,12 @@ The backward pass is the mirror image: col2im reads each chunk of dcols = dy w_m
 GEMM wrote it, instead of 8 MB (LeNet's second layer at batch 64) or 16 MB (batch 128) from
 memory. Measured on that layer's dcols GEMM + col2im + its weight GEMM: 12% faster at batch
 128, 2% at 64.
+
+A layer whose im2col rows are long runs (LeNet's second: 100 floats) need not keep its columns
+for the weight gradient at all: ``im2col_gemm_weights`` rebuilds them chunk by chunk in cache,
+at copy speed, from the layer's input (1/25 of their size). That spares writing them to memory in
+the forward pass and reading them back in the backward pass: LeNet's training step measured 1.4%
+faster at batch 64 and 3% at 128, and the layer keeps 0.7 MB instead of 8 MB a batch of 64.
 """
 import numpy as np
 
@@ -87,3 +94,33 @@ def gemm_col2im(dy, w_mat, x_shape, KH, KW, stride=1, padding=0):
         np.matmul(dy[start * pixels:stop * pixels], w_mat, out=chunk_dcols)
         col2im_nhwc(chunk_dcols, (stop - start, H, W, C), KH, KW, stride, padding, out=dx[start:stop])
     return dx
+
+
+def im2col_gemm_weights_reference(x, dy, KH, KW, stride, padding):
+    """x: (N, H, W, C), dy: (N*OH*OW, F) -> dw_mat = dy^T im2col(x): (F, KH*KW*C)."""
+    return dy.T @ im2col_nhwc(x, KH, KW, stride, padding)
+
+
+def im2col_gemm_weights(x, dy, KH, KW, stride=1, padding=0):
+    """As the reference, rebuilding the columns in chunks of images into one cache-sized buffer."""
+    check_arrays(x, ndim=4, names=("x",))
+    check_arrays(dy, ndim=2, names=("dy",))
+    if dy.dtype != x.dtype:
+        raise TypeError(f"dy must have dtype {x.dtype} like x, got {dy.dtype}")
+    N, H, W, C = x.shape
+    check_window(H, W, KH, KW, stride, padding)
+    pixels = conv_output_size(H, KH, stride, padding) * conv_output_size(W, KW, stride, padding)
+    check_shape(dy, (N * pixels, dy.shape[1]), "dy")
+    if not use_numba(x):
+        return im2col_gemm_weights_reference(x, dy, KH, KW, stride, padding)
+    K = KH * KW * C
+    chunk = max(1, CHUNK_BYTES // (pixels * K * x.itemsize))
+    cols = np.empty((min(N, chunk) * pixels, K), x.dtype)
+    dw, part = np.zeros((dy.shape[1], K), x.dtype), np.empty((dy.shape[1], K), x.dtype)
+    for start in range(0, N, chunk):
+        stop = min(N, start + chunk)
+        chunk_cols = cols[:(stop - start) * pixels]
+        im2col_nhwc(x[start:stop], KH, KW, stride, padding, out=chunk_cols)
+        np.matmul(dy[start * pixels:stop * pixels].T, chunk_cols, out=part)
+        dw += part
+    return dw

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
-from ..kernels.conv_gemm import gemm_col2im, im2col_gemm
+from ..kernels.conv_gemm import gemm_col2im, im2col_gemm, im2col_gemm_weights
 from ..kernels.im2col import conv_output_size
 from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
 from ..seeding import as_generator
@@ -21,9 +21,15 @@ from .init import torch_uniform
 from .module import Module, Parameter
 
 
+# Columns whose rows are runs of at least this many floats are rebuilt in the backward pass rather
+# than kept (see ``kernels/conv_gemm.py``): their im2col runs at copy speed. LeNet's first layer
+# (runs of 5) keeps its columns, its second (runs of 100) keeps its input.
+REBUILD_COLUMNS_FROM_RUN = 16
+
+
 class ConvCache(NamedTuple):
     """What the backward pass of a convolution needs."""
-    cols: object            # (N*OH*OW, KH*KW*C) im2col columns of the input
+    cols: object            # (N*OH*OW, KH*KW*C) im2col columns of the input, or None: rebuilt from x
     w_mat: object           # (F, KH*KW*C) kernel as the GEMM used it
     w_shape: tuple          # (F, C, KH, KW)
     x_shape: tuple          # (N, H, W, C)
@@ -33,6 +39,7 @@ class ConvCache(NamedTuple):
     pool: int = None        # fused max-pooling window (= stride), or None
     argmax: object = None   # (N, PH, PW, F) int8 winner of each window
     pooled_from: tuple = None   # (N, OH, OW, F): the GEMM output's shape before pooling
+    x: object = None        # (N, H, W, C) the input, kept instead of cols (long im2col runs)
 
 
 def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None, keep_cache=True):
@@ -41,14 +48,16 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     x: (N, H, W, C), w: (F, C, KH, KW) (PyTorch's layout), b: (F,) -> y: (N, OH, OW, F),
     OH = (H + 2 padding - KH) // stride + 1. ``activation="relu"`` fuses the bias add and the ReLU;
     ``pool=s`` also fuses an s x s max-pooling (stride s): y is then (N, OH // s, OW // s, F).
-    Keeps the im2col columns alive for the backward pass (N*OH*OW*KH*KW*C floats) unless
-    ``keep_cache=False`` (inference), which keeps nothing.
+    For the backward pass it keeps the im2col columns (N*OH*OW*KH*KW*C floats) or, when their rows
+    are runs of at least REBUILD_COLUMNS_FROM_RUN floats, the input x; ``keep_cache=False``
+    (inference) keeps nothing.
     """
     N, H, W, C = x.shape
     F, _, KH, KW = w.shape
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, -1)                # (F, KH*KW*C), a small copy
-    cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, OH * OW, keep_cols=keep_cache)
+    keep_input = keep_cache and KW * C >= REBUILD_COLUMNS_FROM_RUN
+    cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, OH * OW, keep_cols=keep_cache and not keep_input)
     argmax, pooled_from = None, None
     if pool is not None:
         # Pool first, then add the bias and apply the ReLU to the pooled quarter only: the bias is
@@ -63,7 +72,7 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     else:
         y += b
     cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, y if activation else None, pool, argmax,
-                       pooled_from) if keep_cache else None)
+                       pooled_from, x if keep_input else None) if keep_cache else None)
     return y.reshape(N, OH, OW, F), cache
 
 
@@ -85,7 +94,11 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
     if cache.pool is not None:                                    # each window's winner gets its dy
         dy_mat = maxpool_nhwc_backward(dy_mat.reshape(cache.argmax.shape), cache.argmax, cache.pooled_from,
                                        cache.pool, cache.pool).reshape(-1, F)
-    dw = (dy_mat.T @ cache.cols).reshape(F, KH, KW, C).transpose(0, 3, 1, 2) if param_grads else None
+    dw = None
+    if param_grads:
+        dw_mat = (dy_mat.T @ cache.cols if cache.cols is not None
+                  else im2col_gemm_weights(cache.x, dy_mat, KH, KW, cache.stride, cache.padding))
+        dw = dw_mat.reshape(F, KH, KW, C).transpose(0, 3, 1, 2)
     dx = (gemm_col2im(dy_mat, cache.w_mat, cache.x_shape, KH, KW, cache.stride, cache.padding)
           if input_grad else None)
     return dx, dw, db if param_grads else None

@@ -46,3 +46,14 @@ def test_out_buffers_are_checked_then_written_on_every_path(monkeypatch, rng, ke
             im2col_nhwc(x, 3, 3, out=bad)
     with pytest.raises(ValueError, match="out"):
         col2im_nhwc(cols, x.shape, 3, 3, out=np.empty((2, 6, 6, 2)))
+
+
+@pytest.mark.parametrize("shape, F, k, s, p", [((5, 12, 12, 20), 50, 5, 1, 0), ((3, 7, 9, 2), 4, 3, 2, 1)])
+def test_weight_gradient_from_rebuilt_columns_equals_reference(monkeypatch, rng, shape, F, k, s, p):
+    x = rng.standard_normal(shape)
+    pixels = conv_output_size(shape[1], k, s, p) * conv_output_size(shape[2], k, s, p)
+    dy = rng.standard_normal((shape[0] * pixels, F))
+    dw_ref = conv_gemm.im2col_gemm_weights_reference(x, dy, k, k, s, p)
+    for chunk_bytes in (1, pixels * k * k * shape[3] * 8 * 2, 1 << 20):     # 1 image, 2 images, all
+        monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", chunk_bytes)
+        np.testing.assert_allclose(conv_gemm.im2col_gemm_weights(x, dy, k, k, s, p), dw_ref, rtol=1e-12, atol=1e-12)

@@ -56,7 +56,7 @@ from hypothesis import strategies as st  # noqa: E402
 from numpyuq.kernels import dispatch  # noqa: E402
 from numpyuq.kernels.adam import adam_update  # noqa: E402
 from numpyuq.kernels.bias_relu import bias_relu_forward, relu_bias_backward  # noqa: E402
-from numpyuq.kernels.conv_gemm import gemm_col2im, im2col_gemm  # noqa: E402
+from numpyuq.kernels.conv_gemm import gemm_col2im, im2col_gemm, im2col_gemm_weights  # noqa: E402
 from numpyuq.kernels.dirichlet_kl import dirichlet_kl  # noqa: E402
 from numpyuq.kernels.dropout_mask import keep_mask  # noqa: E402
 from numpyuq.kernels.im2col_nhwc import col2im_nhwc, im2col_nhwc  # noqa: E402
@@ -122,6 +122,17 @@ def gemm_col2im_args(draw):
     dtype = draw(st.sampled_from([dy.dtype] * 3 + [np.float64]))
     w_mat = array(draw, (F, max(KH, 0) * max(KW, 0) * C + draw(st.sampled_from([0, 0, 0, 1]))), dtype)
     return (dy, w_mat, (N, H, W, C), KH, KW, stride, padding)
+
+
+@st.composite
+def gemm_weights_args(draw):
+    N, H, W, C, KH, KW, stride, padding = draw(window())
+    OH = max(0, (H + 2 * padding - KH) // max(stride, 1) + 1)
+    OW = max(0, (W + 2 * padding - KW) // max(stride, 1) + 1)
+    x = array(draw, draw(st.sampled_from([(N, H, W, C)] * 3 + [(H, W, C)])))
+    dtype = draw(st.sampled_from([x.dtype] * 3 + [np.float64]))
+    dy = array(draw, (N * OH * OW + draw(st.sampled_from([0, 0, 0, 1])), draw(st.integers(1, 4))), dtype)
+    return (x, dy, KH, KW, stride, padding)
 
 
 @st.composite
@@ -211,6 +222,7 @@ ENTRY_POINTS = {
     "col2im_nhwc": (col2im_nhwc, col2im_args()),
     "im2col_gemm": (im2col_gemm, gemm_args()),
     "gemm_col2im": (gemm_col2im, gemm_col2im_args()),
+    "im2col_gemm_weights": (im2col_gemm_weights, gemm_weights_args()),
     "maxpool_forward": (maxpool_forward, pool_args("NCHW")),
     "maxpool_nhwc_forward": (maxpool_nhwc_forward, pool_args("NHWC")),
     "maxpool_backward": (maxpool_backward, pool_backward_args("NCHW")),

@@ -147,3 +147,28 @@ def test_without_caches_keeps_nothing_for_backward(rng):
     conv.backward(np.ones_like(y))                      # and backward works again
     with pytest.raises(ValueError, match="smaller than its 2 x 2 pooling window"):
         conv(np.zeros((1, 1, 3, 3), np.float32))
+
+
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("stride, padding, pool", [(1, 0, 2), (2, 1, None)])
+def test_rebuilt_columns_give_the_kept_columns_gradients(monkeypatch, rng, data_format, stride, padding, pool):
+    """A layer whose im2col rows are runs of >= 16 floats keeps its input, not its columns, and
+    rebuilds them for the weight gradient: gradient-checked, and equal to the kept-columns path."""
+    from numpyuq.nn import conv as conv_module
+    make = lambda: Conv2D(6, 3, 3, stride=stride, padding=padding, activation="relu", pool=pool,  # noqa: E731
+                          data_format=data_format, seed=0, dtype=np.float64)
+    x = rng.standard_normal((3, 6, 8, 7) if data_format == "NCHW" else (3, 8, 7, 6))
+    rebuilt = make()
+    assert_grad_ok(check_module(rebuilt, x))
+    rebuilt.zero_grad()
+    y = rebuilt(x, training=True)
+    assert rebuilt._cache.cols is None and rebuilt._cache.x.shape == (3, 8, 7, 6)    # 3 * 6 = 18 floats a run
+    dy = rng.standard_normal(y.shape)
+    dx = rebuilt.backward(dy)
+    monkeypatch.setattr(conv_module, "REBUILD_COLUMNS_FROM_RUN", 10**9)
+    kept = make()
+    np.testing.assert_array_equal(kept(x, training=True), y)
+    assert kept._cache.cols is not None and kept._cache.x is None
+    np.testing.assert_allclose(kept.backward(dy), dx, rtol=1e-12)
+    np.testing.assert_allclose(kept.w.grad, rebuilt.w.grad, rtol=1e-12)
+    np.testing.assert_allclose(kept.b.grad, rebuilt.b.grad, rtol=1e-12)
