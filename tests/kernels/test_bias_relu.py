@@ -23,3 +23,24 @@ def test_bias_relu_kernels_equal_reference(rng, dtype, shape):
     dz_ref, db_ref = relu_bias_backward_reference(dy, y)
     np.testing.assert_array_equal(dz, dz_ref)
     np.testing.assert_allclose(db, db_ref, rtol=1e-6 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("fn", ["loops", "numba"])
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_non_finite_values_propagate_as_in_numpy(fn):
+    """max(NaN, 0) and NaN * 0 are NaN: the kernels keep NumPy's semantics, not a branch's 0."""
+    from numpyuq.kernels import bias_relu as mod
+    forward = mod._bias_relu_forward_loops if fn == "loops" else mod._bias_relu_forward_numba
+    backward = mod._relu_bias_backward_loops if fn == "loops" else mod._relu_bias_backward_numba
+    z = np.array([[np.nan, -1.0, 2.0, np.inf, -np.inf]], np.float32)
+    b = np.zeros(5, np.float32)
+    expected = bias_relu_forward_reference(z, b)
+    forward(z, b)
+    np.testing.assert_array_equal(z, expected)                       # [nan, 0, 2, inf, 0]
+    dy = np.array([[1.0, np.nan, np.inf, 2.0, np.nan]], np.float32)
+    y = np.array([[1.0, 0.0, -1.0, 3.0, 2.0]], np.float32)
+    dz, db = np.empty_like(dy), np.empty(5, np.float32)
+    backward(dy, y, dz, db)
+    dz_ref, db_ref = relu_bias_backward_reference(dy, y)
+    np.testing.assert_array_equal(dz, dz_ref)                        # NaN * 0 and inf * 0 are NaN
+    np.testing.assert_array_equal(db, db_ref)
