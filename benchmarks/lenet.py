@@ -168,39 +168,76 @@ def best_ms(fn, n=10, blocks=7):
     return min(_timed(block) for _ in range(blocks)) / n * 1e3
 
 
-def profile(batch, peak):
-    """Per-layer milliseconds of LeNet at ``batch`` (best of 7 blocks), against the FLOP-bound time
-    of each layer at the measured GEMM peak."""
+def profile(batch, peak, steps=60):
+    """Per-layer milliseconds of LeNet at ``batch``, timed inside whole training steps (forward,
+    loss, backward, Adam) and whole inference passes, medians over ``steps`` after WARMUP_STEPS,
+    against the FLOP-bound time of each layer at the measured GEMM peak. Timed in place, each layer
+    sees the caches and the heap as training leaves them: a layer timed alone in a loop measured up
+    to 1.5x slower (fresh buffers fault their pages in) or faster (its operands stay in cache)."""
+    from numpyuq.losses import SoftmaxCrossEntropy
     from numpyuq.models import LeNet
     from numpyuq.nn import without_caches
-    x = np.random.default_rng(0).random((batch, 1, 28, 28), dtype=np.float32)
-    model = LeNet(seed=0)
-    acts = [x]
-    for layer in model.layers:
-        acts.append(layer(acts[-1], training=True))
-    print(f"\nper-layer profile, batch {batch} (ms; FLOP-bound = the layer's FLOPs at {peak:.0f} GFLOP/s)")
+    from numpyuq.optim import Adam
+    rng = np.random.default_rng(0)
+    x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
+    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()
+    optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    layers = model.layers
+    clock = time.perf_counter
+    times = {kind: np.zeros((steps, len(layers))) for kind in ("infer", "forward", "backward")}
+    rest = np.zeros((steps, 2))                                   # loss forward + backward, Adam
+    shapes = [x.shape]
+    for step in range(WARMUP_STEPS + steps):
+        row = step - WARMUP_STEPS
+        optimizer.zero_grad()
+        h = x
+        for i, layer in enumerate(layers):
+            start = clock()
+            h = layer(h, training=True)
+            if row >= 0:
+                times["forward"][row, i] = clock() - start
+            if step == 0:
+                shapes.append(h.shape)
+        start = clock()
+        loss(h, y)
+        grad = loss.backward()
+        middle = clock()
+        for i in reversed(range(len(layers))):
+            if grad is None:                                      # the first layer skips dx
+                break
+            start_layer = clock()
+            grad = layers[i].backward(grad)
+            if row >= 0:
+                times["backward"][row, i] = clock() - start_layer
+        adam = clock()
+        optimizer.step()
+        if row >= 0:
+            rest[row] = middle - start, clock() - adam
+    with without_caches(model):
+        for step in range(WARMUP_STEPS + steps):
+            h = x
+            for i, layer in enumerate(layers):
+                start = clock()
+                h = layer(h, training=False)
+                if step >= WARMUP_STEPS:
+                    times["infer"][step - WARMUP_STEPS, i] = clock() - start
+    median = {kind: np.median(t, axis=0) * 1e3 for kind, t in times.items()}
+    loss_ms, adam_ms = np.median(rest, axis=0) * 1e3
+    print(f"\nper-layer profile, batch {batch}, timed inside {steps} training steps and inference passes "
+          f"(median ms; FLOP-bound = the layer's FLOPs at {peak:.0f} GFLOP/s)")
     print(f"  {'layer':34s} {'infer':>7s} {'train fwd':>9s} {'bwd':>7s} {'FLOP-bound fwd':>15s}")
-    totals = np.zeros(3)
-    for i, layer in enumerate(model.layers):
-        def inference(layer=layer, x=acts[i]):
-            with without_caches(layer):
-                layer(x, training=False)
-        def train_forward(layer=layer, x=acts[i]):
-            layer(x, training=True)
-        dy = np.ones_like(acts[i + 1])
-        def forward_backward(layer=layer, x=acts[i], dy=dy):
-            layer(x, training=True)
-            layer.backward(dy)
-        times = np.array([best_ms(inference), best_ms(train_forward)])
-        backward = max(0.0, best_ms(forward_backward) - times[1])
-        times = np.append(times, backward)
-        totals += times
-        flops = layer_flops(layer, acts[i].shape if i else (batch, 28, 28, 1), acts[i + 1].shape)
-        name = repr(layer).split("(")[0] + (f" {tuple(acts[i].shape[1:])}" if flops else "")
-        print(f"  {name:34s} {times[0]:7.3f} {times[1]:9.3f} {times[2]:7.3f} {flops / peak / 1e6:15.3f}")
-    print(f"  {'total':34s} {totals[0]:7.3f} {totals[1]:9.3f} {totals[2]:7.3f}")
-    print(f"  -> inference {batch / totals[0] * 1e3:.0f} img/s, training (without Adam) "
-          f"{batch / (totals[1] + totals[2]) * 1e3:.0f} img/s")
+    for i, layer in enumerate(layers):
+        flops = layer_flops(layer, shapes[i] if i else (batch, 28, 28, 1), shapes[i + 1])
+        name = repr(layer).split("(")[0] + (f" {tuple(shapes[i][1:])}" if flops else "")
+        print(f"  {name:34s} {median['infer'][i]:7.3f} {median['forward'][i]:9.3f} {median['backward'][i]:7.3f} "
+              f"{flops / peak / 1e6:15.3f}")
+    print(f"  {'loss (forward + backward)':34s} {'':7s} {loss_ms:9.3f}")
+    print(f"  {'Adam step':34s} {'':7s} {adam_ms:9.3f}")
+    train = median["forward"].sum() + median["backward"].sum() + loss_ms + adam_ms
+    infer = median["infer"].sum()
+    print(f"  {'total':34s} {infer:7.3f} {train:9.3f}  (training: every column and row)")
+    print(f"  -> inference {batch / infer * 1e3:.0f} img/s, training {batch / train * 1e3:.0f} img/s "
+          f"(sums of medians; inference whole on BLAS's threads, as the numpyuq-blas-threads row)")
 
 
 def copy_bandwidth():
@@ -213,16 +250,18 @@ def copy_bandwidth():
 
 def conv_passes(batch, peak):
     """Each pass of LeNet's two convolutions, timed alone with the kernels the layers call, against
-    its floor: a GEMM's FLOPs at the measured peak, or a data pass's bytes at the copy bandwidth."""
+    its floor: its GEMM's FLOPs at the measured peak plus the bytes it moves at the copy bandwidth."""
     from numpyuq.kernels.bias_relu import bias_relu_forward, relu_bias_backward
-    from numpyuq.kernels.im2col_nhwc import col2im_nhwc, im2col_nhwc
+    from numpyuq.kernels.conv_gemm import gemm_col2im, im2col_gemm_weights
+    from numpyuq.kernels.im2col_nhwc import im2col_nhwc
     from numpyuq.kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
     from numpyuq.models import LeNet
+    from numpyuq.nn.conv import REBUILD_COLUMNS_FROM_RUN
     bandwidth = copy_bandwidth()
     model = LeNet(seed=0)
     rng = np.random.default_rng(0)
     x = model.layers[0](rng.random((batch, 1, 28, 28), dtype=np.float32))
-    print(f"\nconvolution passes, batch {batch} (ms; floor = FLOPs at {peak:.0f} GFLOP/s, or bytes moved at "
+    print(f"\nconvolution passes, batch {batch} (ms; floor = FLOPs at {peak:.0f} GFLOP/s + bytes moved at "
           f"the {bandwidth:.0f} GB/s single-thread copy rate)")
     print(f"  {'pass':40s} {'ms':>7s} {'floor':>7s} {'floor/ms':>9s}")
     for conv in (model.layers[1], model.layers[2]):
@@ -245,13 +284,19 @@ def conv_passes(batch, peak):
                   ("backward: route to winners", lambda: maxpool_nhwc_backward(g.reshape(argmax.shape), argmax,
                                                                              (N, OH, OW, F), 2, 2),
                    nbytes(g, argmax, z), 0),
-                  ("backward: GEMM dw = dz^T cols", lambda: dz.T @ cols, 0, 2 * z.size * cols.shape[1])]
+                  ]
+        gemm_flop = 2 * z.size * cols.shape[1]
+        if KW * C >= REBUILD_COLUMNS_FROM_RUN:      # the layer kept its input: columns rebuilt in chunks
+            passes.append(("backward: rebuild cols + GEMM dw", lambda: im2col_gemm_weights(x, dz, KH, KW),
+                           nbytes(x, cols), gemm_flop))
+        else:
+            passes.append(("backward: GEMM dw = dz^T cols", lambda: dz.T @ cols, 0, gemm_flop))
         if conv.input_grad:
-            passes += [("backward: GEMM dcols = dz w", lambda: dz @ w_mat, 0, 2 * z.size * cols.shape[1]),
-                       ("backward: col2im", lambda: col2im_nhwc(cols, x.shape, KH, KW), nbytes(cols, x), 0)]
+            passes.append(("backward: GEMM dz w + col2im, chunked", lambda: gemm_col2im(dz, w_mat, x.shape, KH, KW),
+                           nbytes(cols, x), gemm_flop))
         for name, fn, moved, flop in passes:
             ms = best_ms(fn)
-            floor = flop / peak / 1e6 if flop else moved / bandwidth / 1e6
+            floor = flop / peak / 1e6 + moved / bandwidth / 1e6
             print(f"  {f'conv {C}->{F}: {name}':40s} {ms:7.3f} {floor:7.3f} {floor / ms:9.2f}")
         x = conv(x)
 

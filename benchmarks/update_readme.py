@@ -24,7 +24,7 @@ BLOCKS = {
                     "--out", "evidential_output", "--no-progress"],
     "bench-moons": [PY, "benchmarks/moons.py", "--rounds", "3"],
     "bench-lenet": [PY, "benchmarks/lenet.py", "--rounds", "3", "--profile"],
-    "bench-evidential": [PY, "benchmarks/evidential.py"],
+    "bench-evidential": [PY, "benchmarks/evidential.py", "--rounds", "2"],
     "compare-moons": [PY, "-m", "numpyuq.cli", "compare", "--task", "moons", "--seeds", "5",
                       "--out", "docs/figures", "--no-progress"],
     "compare-digits28": [PY, "-m", "numpyuq.cli", "compare", "--task", "digits28", "--seeds", "5",
