@@ -23,3 +23,14 @@ def test_compare_checkouts_runs_on_one_checkout_against_itself():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("after/before") == 2
+
+
+def test_lenet_profile_tables_run():
+    """--profile prints the in-step per-layer table (with the loss and Adam rows) and the per-pass table."""
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "lenet.py"
+    out = subprocess.run([sys.executable, str(path), "--quick", "--profile"], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for line in ("per-layer profile, batch 64", "Adam step", "loss (forward + backward)",
+                 "conv 20->50: backward: rebuild cols + GEMM dw", "conv 1->20: backward: GEMM dw = dz^T cols"):
+        assert line in out.stdout
