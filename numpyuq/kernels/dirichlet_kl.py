@@ -74,30 +74,24 @@ def dirichlet_kl_reference(alpha, y):
 
 
 # ---- scalar special functions for the compiled loop ----------------------------------------------
-def _digamma(x):
-    """psi(x) for x > 0."""
-    shift = 0.0
+def _digamma_trigamma(x):
+    """(psi(x), psi'(x)) for x > 0: the kernel needs both at every argument, so they share the
+    recurrence (one division a step) and w = x^-2."""
+    psi_shift, trigamma_shift = 0.0, 0.0
     while x < 10.0:
-        shift -= 1.0 / x
+        inverse = 1.0 / x
+        psi_shift -= inverse
+        trigamma_shift += inverse * inverse
         x += 1.0
     w = 1.0 / (x * x)
-    # sum_k B_2k / (2k x^2k) for k = 1..7, by Horner in w = x^-2
-    series = w * (1 / 12 - w * (1 / 120 - w * (1 / 252 - w * (1 / 240 - w * (1 / 132 - w * (691 / 32760
-                                                                                            - w / 12))))))
-    return shift + math.log(x) - 0.5 / x - series
-
-
-def _trigamma(x):
-    """psi'(x) for x > 0."""
-    shift = 0.0
-    while x < 10.0:
-        shift += 1.0 / (x * x)
-        x += 1.0
-    w = 1.0 / (x * x)
-    # sum_k B_2k / x^(2k + 1) for k = 1..8: (1 / x) sum_k B_2k w^k
-    series = w * (1 / 6 - w * (1 / 30 - w * (1 / 42 - w * (1 / 30 - w * (5 / 66 - w * (691 / 2730 - w * (7 / 6
-                                                                                                      - w * 3617 / 510)))))))
-    return shift + (1.0 + 0.5 / x + series) / x
+    # psi:  sum_k B_2k / (2k x^2k) for k = 1..7, by Horner in w = x^-2
+    psi_series = w * (1 / 12 - w * (1 / 120 - w * (1 / 252 - w * (1 / 240 - w * (1 / 132 - w * (691 / 32760
+                                                                                                - w / 12))))))
+    # psi': sum_k B_2k / x^(2k + 1) for k = 1..8, as (1 / x) sum_k B_2k w^k
+    trigamma_series = w * (1 / 6 - w * (1 / 30 - w * (1 / 42 - w * (1 / 30 - w * (5 / 66 - w * (691 / 2730 - w * (
+        7 / 6 - w * 3617 / 510)))))))
+    return (psi_shift + math.log(x) - 0.5 / x - psi_series,
+            trigamma_shift + (1.0 + 0.5 / x + trigamma_series) / x)
 
 
 def _log_gamma_1p(x):
@@ -120,8 +114,7 @@ def _compensated_add(total, lost, term):
     return summed, lost + ((term - summed) + total)
 
 
-digamma_scalar = compiled(_digamma)
-trigamma_scalar = compiled(_trigamma)
+digamma_trigamma_scalar = compiled(_digamma_trigamma)
 log_gamma_1p_scalar = compiled(_log_gamma_1p)
 compensated_add = compiled(_compensated_add)
 
@@ -134,15 +127,15 @@ def _dirichlet_kl_loops(alpha, y, kl, grad):
         for k in range(K):
             evidence_sum += (1.0 - y[n, k]) * (alpha[n, k] - 1.0)
         strength = K + evidence_sum
-        psi_strength, dpsi_strength = digamma_scalar(strength), trigamma_scalar(strength)
+        psi_strength, dpsi_strength = digamma_trigamma_scalar(strength)
         total, lost = log_gamma_1p_scalar(evidence_sum), 0.0             # log_gamma_ratio(sum e~, K)
         for j in range(1, K):
             total, lost = compensated_add(total, lost, math.log1p(evidence_sum / j))
         for k in range(K):
             e = (1.0 - y[n, k]) * (alpha[n, k] - 1.0)
-            term = e * (digamma_scalar(1.0 + e) - psi_strength) - log_gamma_1p_scalar(e)
-            total, lost = compensated_add(total, lost, term)
-            grad[n, k] = (e * trigamma_scalar(1.0 + e) - evidence_sum * dpsi_strength) * (1.0 - y[n, k])
+            psi, dpsi = digamma_trigamma_scalar(1.0 + e)
+            total, lost = compensated_add(total, lost, e * (psi - psi_strength) - log_gamma_1p_scalar(e))
+            grad[n, k] = (e * dpsi - evidence_sum * dpsi_strength) * (1.0 - y[n, k])
         kl[n] = total + lost
 
 
