@@ -34,14 +34,24 @@ from .im2col_nhwc import col2im_nhwc, im2col_nhwc
 CHUNK_BYTES = 4 << 20
 
 
+def output_pixels(H, W, KH, KW, stride, padding):
+    """OH * OW: the output pixels of one image, the rows it adds to cols."""
+    return conv_output_size(H, KH, stride, padding) * conv_output_size(W, KW, stride, padding)
+
+
+def images_per_chunk(pixels, row_length, itemsize):
+    """How many images' rows of ``row_length`` items fill about CHUNK_BYTES (at least one image)."""
+    return max(1, CHUNK_BYTES // (pixels * row_length * itemsize))
+
+
 def im2col_gemm_reference(x, w_mat, KH, KW, stride, padding):
     """x: (N, H, W, C), w_mat: (F, KH*KW*C) -> (cols: (N*OH*OW, KH*KW*C), y: (N*OH*OW, F))."""
     cols = im2col_nhwc(x, KH, KW, stride, padding)
     return cols, cols @ w_mat.T
 
 
-def im2col_gemm(x, w_mat, KH, KW, stride, padding, pixels, keep_cols=True):
-    """As the reference, in chunks of images; ``pixels`` = OH * OW output pixels per image.
+def im2col_gemm(x, w_mat, KH, KW, stride, padding, keep_cols=True):
+    """As the reference, in chunks of images.
 
     ``keep_cols=False`` (inference: no backward pass will need the columns) reuses one chunk-sized
     buffer, which stays in cache, and returns cols = None.
@@ -52,14 +62,13 @@ def im2col_gemm(x, w_mat, KH, KW, stride, padding, pixels, keep_cols=True):
         raise TypeError(f"w_mat must have dtype {x.dtype} like x, got {w_mat.dtype}")
     check_window(x.shape[1], x.shape[2], KH, KW, stride, padding)
     check_shape(w_mat, (w_mat.shape[0], KH * KW * x.shape[3]), "w_mat")
-    if pixels != conv_output_size(x.shape[1], KH, stride, padding) * conv_output_size(x.shape[2], KW, stride, padding):
-        raise ValueError(f"pixels must be OH * OW of the convolution, got {pixels}")
     if not use_numba(x):
         cols, y = im2col_gemm_reference(x, w_mat, KH, KW, stride, padding)
         return (cols if keep_cols else None), y
     xp = get_array_module(x)
     N = x.shape[0]
-    chunk = max(1, CHUNK_BYTES // (pixels * w_mat.shape[1] * x.itemsize))
+    pixels = output_pixels(x.shape[1], x.shape[2], KH, KW, stride, padding)
+    chunk = images_per_chunk(pixels, w_mat.shape[1], x.itemsize)
     cols = xp.empty(((N if keep_cols else min(N, chunk)) * pixels, w_mat.shape[1]), x.dtype)
     y = xp.empty((N * pixels, w_mat.shape[0]), x.dtype)
     for start in range(0, N, chunk):
@@ -80,12 +89,12 @@ def gemm_col2im(dy, w_mat, x_shape, KH, KW, stride=1, padding=0):
     check_arrays(dy, w_mat, ndim=2, names=("dy", "w_mat"))
     N, H, W, C = x_shape
     check_window(H, W, KH, KW, stride, padding)
-    pixels = conv_output_size(H, KH, stride, padding) * conv_output_size(W, KW, stride, padding)
+    pixels = output_pixels(H, W, KH, KW, stride, padding)
     check_shape(w_mat, (dy.shape[1], KH * KW * C), "w_mat")
     check_shape(dy, (N * pixels, dy.shape[1]), "dy")
     if not use_numba(dy):
         return gemm_col2im_reference(dy, w_mat, x_shape, KH, KW, stride, padding)
-    chunk = max(1, CHUNK_BYTES // (pixels * w_mat.shape[1] * dy.itemsize))
+    chunk = images_per_chunk(pixels, w_mat.shape[1], dy.itemsize)
     dx = np.empty(x_shape, dy.dtype)
     dcols = np.empty((min(N, chunk) * pixels, w_mat.shape[1]), dy.dtype)
     for start in range(0, N, chunk):
@@ -109,18 +118,19 @@ def im2col_gemm_weights(x, dy, KH, KW, stride=1, padding=0):
         raise TypeError(f"dy must have dtype {x.dtype} like x, got {dy.dtype}")
     N, H, W, C = x.shape
     check_window(H, W, KH, KW, stride, padding)
-    pixels = conv_output_size(H, KH, stride, padding) * conv_output_size(W, KW, stride, padding)
+    pixels = output_pixels(H, W, KH, KW, stride, padding)
     check_shape(dy, (N * pixels, dy.shape[1]), "dy")
     if not use_numba(x):
         return im2col_gemm_weights_reference(x, dy, KH, KW, stride, padding)
     K = KH * KW * C
-    chunk = max(1, CHUNK_BYTES // (pixels * K * x.itemsize))
+    chunk = images_per_chunk(pixels, K, x.itemsize)
     cols = np.empty((min(N, chunk) * pixels, K), x.dtype)
-    dw, part = np.zeros((dy.shape[1], K), x.dtype), np.empty((dy.shape[1], K), x.dtype)
+    dw, part = np.empty((dy.shape[1], K), x.dtype), np.empty((dy.shape[1], K), x.dtype)
     for start in range(0, N, chunk):
         stop = min(N, start + chunk)
         chunk_cols = cols[:(stop - start) * pixels]
         im2col_nhwc(x[start:stop], KH, KW, stride, padding, out=chunk_cols)
-        np.matmul(dy[start * pixels:stop * pixels].T, chunk_cols, out=part)
-        dw += part
+        np.matmul(dy[start * pixels:stop * pixels].T, chunk_cols, out=part if start else dw)
+        if start:
+            dw += part
     return dw

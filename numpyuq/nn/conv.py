@@ -57,7 +57,7 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, -1)                # (F, KH*KW*C), a small copy
     keep_input = keep_cache and KW * C >= REBUILD_COLUMNS_FROM_RUN
-    cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, OH * OW, keep_cols=keep_cache and not keep_input)
+    cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, keep_cols=keep_cache and not keep_input)
     argmax, pooled_from = None, None
     if pool is not None:
         # Pool first, then add the bias and apply the ReLU to the pooled quarter only: the bias is

@@ -15,7 +15,7 @@ def test_chunked_equals_reference(monkeypatch, rng, shape, F, k, s, p):
     pixels = conv_output_size(shape[1], k, s, p) * conv_output_size(shape[2], k, s, p)
     for chunk_bytes in (1, pixels * w_mat.shape[1] * 8 * 2, 1 << 20):     # 1 image, 2 images, all
         monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", chunk_bytes)
-        cols, y = conv_gemm.im2col_gemm(x, w_mat, k, k, s, p, pixels)
+        cols, y = conv_gemm.im2col_gemm(x, w_mat, k, k, s, p)
         np.testing.assert_array_equal(cols, cols_ref)
         np.testing.assert_allclose(y, y_ref, rtol=1e-12)
 
