@@ -57,3 +57,24 @@ def test_weight_gradient_from_rebuilt_columns_equals_reference(monkeypatch, rng,
     for chunk_bytes in (1, pixels * k * k * shape[3] * 8 * 2, 1 << 20):     # 1 image, 2 images, all
         monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", chunk_bytes)
         np.testing.assert_allclose(conv_gemm.im2col_gemm_weights(x, dy, k, k, s, p), dw_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernels", ["numba", "reference"])
+def test_backward_kernels_name_the_bad_argument(monkeypatch, rng, kernels):
+    from numpyuq.kernels import dispatch
+    monkeypatch.setattr(dispatch, "KERNELS", kernels)
+    x = rng.standard_normal((2, 6, 6, 3))
+    dy, w_mat = rng.standard_normal((2 * 16, 4)), rng.standard_normal((4, 27))
+    saved = [a.copy() for a in (x, dy, w_mat)]
+    cases = [(lambda: conv_gemm.gemm_col2im(dy[:-1], w_mat, x.shape, 3, 3), ValueError, "dy must have shape"),
+             (lambda: conv_gemm.gemm_col2im(dy, w_mat[:, :-1], x.shape, 3, 3), ValueError, "w_mat must have shape"),
+             (lambda: conv_gemm.gemm_col2im(dy, w_mat.astype(np.float32), x.shape, 3, 3), TypeError, "w_mat"),
+             (lambda: conv_gemm.im2col_gemm_weights(x, dy[:-1], 3, 3), ValueError, "dy must have shape"),
+             (lambda: conv_gemm.im2col_gemm_weights(x, dy.astype(np.float32), 3, 3), TypeError, "dy must have dtype"),
+             (lambda: conv_gemm.im2col_gemm_weights(x[0], dy, 3, 3), ValueError, "x must have 4 dimensions"),
+             (lambda: conv_gemm.im2col_gemm_weights(x, dy, 7, 3), ValueError, "does not fit")]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+    for before, after in zip(saved, (x, dy, w_mat)):
+        np.testing.assert_array_equal(before, after)                 # a failed call changed nothing
