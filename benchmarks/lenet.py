@@ -9,9 +9,10 @@ medians are compared. Also prints the achieved GFLOP/s against this machine's fl
 
     python benchmarks/lenet.py [--rounds 3] [--threads 2] [--quick] [--profile] [--backend cupy]
 
-Inference is measured two ways for numpyuq: ``numpyuq`` splits each batch over the threads (BLAS
-single-threaded, ``training.predict(threads=...)``), ``numpyuq-blas-threads`` runs it whole with
-BLAS's own threads. ``--profile`` adds the per-layer milliseconds against each layer's FLOP bound.
+numpyuq is measured two ways: ``numpyuq`` splits each batch over the threads, with BLAS
+single-threaded (training: ``parallel.DataParallel``, as ``fit(threads=...)``; inference:
+``training.predict(threads=...)``); ``numpyuq-blas-threads`` runs each batch whole with BLAS's own
+threads. ``--profile`` adds the per-layer milliseconds against each layer's FLOP bound.
 
 ``--backend cupy`` (on a machine with a GPU and CuPy) runs numpyuq on the device instead, against
 PyTorch on CUDA when that is installed; every timing then ends with a device synchronisation.
@@ -47,6 +48,7 @@ def numpyuq_worker(batch, steps, mode, split_threads=1):
     from numpyuq.losses import SoftmaxCrossEntropy
     from numpyuq.models import LeNet
     from numpyuq.optim import Adam
+    from numpyuq.parallel import DataParallel
     from numpyuq.training import predict
 
     rng = np.random.default_rng(0)
@@ -57,9 +59,10 @@ def numpyuq_worker(batch, steps, mode, split_threads=1):
     x, y = model.as_input(x), array_in(y, model.xp)
 
     def train_step():
+        # fit's step; with split_threads > 1 each batch is split over that many threads
         optimizer.zero_grad()
-        loss(model(x, training=True), y)
-        model.backward(loss.backward())
+        loss(parallel.forward(x), y)
+        parallel.backward(loss.backward())
         optimizer.step()
 
     if mode == "infer":
@@ -72,15 +75,15 @@ def numpyuq_worker(batch, steps, mode, split_threads=1):
         predict(model, images, batch_size=batch, threads=split_threads)
         synchronize(model.xp)
         return batch * steps / (time.perf_counter() - start)
-    step = train_step
-    for _ in range(WARMUP_STEPS):
-        step()                                             # compile, warm caches and the heap off the clock
-    synchronize(model.xp)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    synchronize(model.xp)
-    return batch * steps / (time.perf_counter() - start)
+    with DataParallel(model, split_threads) as parallel:
+        for _ in range(WARMUP_STEPS):
+            train_step()                                   # compile, warm caches and the heap off the clock
+        synchronize(model.xp)
+        start = time.perf_counter()
+        for _ in range(steps):
+            train_step()
+        synchronize(model.xp)
+        return batch * steps / (time.perf_counter() - start)
 
 
 def torch_worker(batch, steps, mode, threads, device="cpu"):
@@ -237,7 +240,7 @@ def profile(batch, peak, steps=60):
     infer = median["infer"].sum()
     print(f"  {'total':34s} {infer:7.3f} {train:9.3f}  (training: every column and row)")
     print(f"  -> inference {batch / infer * 1e3:.0f} img/s, training {batch / train * 1e3:.0f} img/s "
-          f"(sums of medians; inference whole on BLAS's threads, as the numpyuq-blas-threads row)")
+          f"(sums of medians; batches whole on BLAS's threads, as the numpyuq-blas-threads rows)")
 
 
 def copy_bandwidth():
@@ -320,7 +323,7 @@ def main():
             print(torch_worker(args.batch, args.steps, args.mode, args.threads,
                                "cuda" if args.backend == "cupy" else "cpu"))
         else:
-            split = args.threads if args.worker == "numpyuq" and args.mode == "infer" else 1
+            split = args.threads if args.worker == "numpyuq" else 1
             print(numpyuq_worker(args.batch, args.steps, args.mode, split))
         return
     batches, rounds, steps = ([64], 1, 3) if args.quick else ([64, 128], args.rounds, args.steps)
@@ -338,12 +341,11 @@ def main():
           f"LeNet {TRAIN_FLOP / 1e6:.1f} MFLOP per training image, {FORWARD_FLOP / 1e6:.2f} per inference")
     for mode in ("train", "infer"):
         for batch in batches:
-            # Training has one numpyuq variant; inference two: each batch split over the threads
-            # (BLAS single-threaded), or whole with BLAS's own threads.
-            competitors_here = [c for c in competitors if mode == "infer" or c != "numpyuq-blas-threads"]
-            results = {c: [] for c in competitors_here}
+            # Two numpyuq variants: each batch split over the threads (BLAS single-threaded), or
+            # whole with BLAS's own threads.
+            results = {c: [] for c in competitors}
             for r in range(rounds):
-                order = competitors_here if r % 2 == 0 else competitors_here[::-1]
+                order = competitors if r % 2 == 0 else competitors[::-1]
                 for competitor in order:
                     results[competitor].append(measure(competitor, batch, steps, mode, args.threads))
             flop = TRAIN_FLOP if mode == "train" else FORWARD_FLOP

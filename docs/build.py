@@ -37,7 +37,8 @@ TUTORIALS = ("backprop_by_hand", "sngp_two_moons", "evidential_mnist", "choosing
 ANNOTATED = ("nn/dense.py", "nn/conv.py", "nn/spectral_norm.py", "nn/spectral_operators.py", "nn/gaussian_process.py",
              "nn/dropout.py", "nn/module.py", "losses/cross_entropy.py", "losses/evidential.py",
              "losses/annealed.py", "optim/adam.py", "gradcheck.py", "uncertainty/sngp.py",
-             "uncertainty/dirichlet.py", "kernels/im2col_nhwc.py", "kernels/pooling_nhwc.py", "kernels/dirichlet_kl.py")
+             "uncertainty/dirichlet.py", "kernels/im2col_nhwc.py", "kernels/pooling_nhwc.py", "kernels/dirichlet_kl.py",
+             "parallel.py")
 
 
 def run(command, **kwargs):

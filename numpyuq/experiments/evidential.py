@@ -48,6 +48,7 @@ class EvidentialConfig:
     weight_decay: float = 5e-3
     dropout: float = 0.5
     seed: int = 0
+    threads: int = 2                    # fit's threads: each batch split over 2 (same steps, up to rounding)
 
     def __post_init__(self):
         for name, value, allowed in (("dataset", self.dataset, DATASETS), ("loss", self.loss, tuple(LOSSES)),
@@ -59,6 +60,7 @@ class EvidentialConfig:
             self.epochs = DEFAULT_EPOCHS[self.dataset]
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.threads, "threads")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:
@@ -112,7 +114,7 @@ def train(config, data, evidential=True, progress=True, verbose=False, track=Tru
     start = time.perf_counter()
     history = fit(model, loss, seed_optimizer(model.parameters(), config), data.x_train, data.y_train,
                   epochs=config.epochs, batch_size=config.batch_size, callbacks=callbacks, seed=config.seed,
-                  progress=progress)
+                  progress=progress, threads=config.threads)
     return model, history, time.perf_counter() - start
 
 

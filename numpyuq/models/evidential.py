@@ -19,6 +19,8 @@ class EvidentialClassifier(Module, Classifier):
     (``uncertainty.dirichlet_measures``).
     """
 
+    splittable = True
+
     def __init__(self, backbone, evidence="softplus"):
         if not isinstance(backbone, Module):
             raise TypeError(f"backbone must be a numpyuq Module, got {type(backbone).__name__}")

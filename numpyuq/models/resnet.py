@@ -20,6 +20,8 @@ class DeepResNet(Module, Classifier):
             dropout masks.  dtype: float32 (default) or float64 (for gradient checks).
     """
 
+    splittable = True
+
     def __init__(self, num_classes, num_layers=3, num_hidden=128, dropout_rate=0.1, input_dim=2,
                  seed=0, dtype=np.float32):
         check_positive_int(num_classes, "num_classes", minimum=2)

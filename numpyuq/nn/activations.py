@@ -38,6 +38,8 @@ def softplus_backward(dy, cache):
 class Activation(Module):
     """An elementwise map run by its pure pair, ``pair = (forward, backward)``, set by each subclass."""
 
+    splittable = True
+
     pair = None
 
     def forward(self, x, training=False):

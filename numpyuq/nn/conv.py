@@ -96,8 +96,12 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
                                        cache.pool, cache.pool).reshape(-1, F)
     dw = None
     if param_grads:
-        dw_mat = (dy_mat.T @ cache.cols if cache.cols is not None
-                  else im2col_gemm_weights(cache.x, dy_mat, KH, KW, cache.stride, cache.padding))
+        if cache.cols is not None:
+            # dot, not matmul: NumPy's matmul holds the GIL on this tall transposed product
+            # (18,432 x 20 by 18,432 x 25 at LeNet's first layer), and DataParallel's threads wait
+            dw_mat = get_array_module(dy_mat).dot(cache.cols.T, dy_mat).T
+        else:
+            dw_mat = im2col_gemm_weights(cache.x, dy_mat, KH, KW, cache.stride, cache.padding)
         dw = dw_mat.reshape(F, KH, KW, C).transpose(0, 3, 1, 2)
     dx = (gemm_col2im(dy_mat, cache.w_mat, cache.x_shape, KH, KW, cache.stride, cache.padding)
           if input_grad else None)
@@ -145,6 +149,8 @@ class Conv2D(Module):
     windows (stride s) in the same pass (LeNet's conv -> ReLU -> pool as one layer).
     An inference pass inside ``nn.without_caches(model)`` keeps nothing for a backward pass.
     """
+
+    splittable = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, activation=None,
                  input_grad=True, data_format="NCHW", seed=0, dtype=np.float32, pool=None):

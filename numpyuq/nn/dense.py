@@ -66,6 +66,8 @@ class Dense(Module):
     Shapes: x (N, D) -> y (N, M).
     """
 
+    splittable = True
+
     def __init__(self, in_features, out_features, activation=None, trainable=True,
                  init="glorot_uniform", seed=0, dtype=np.float32):
         dense_pair(activation)                      # validates activation

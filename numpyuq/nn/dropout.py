@@ -1,5 +1,6 @@
 """Inverted dropout (Srivastava et al. 2014): drop with probability ``rate``, scale survivors by 1/(1-rate)."""
 import contextlib
+import math
 
 from ..kernels.dropout_mask import keep_mask
 from ..seeding import as_generator
@@ -26,19 +27,35 @@ class Dropout(Module):
     (power iteration, GP precision updates); ``dropout_at_inference(model)`` switches it on alone.
     """
 
+    splittable = True
+
     def __init__(self, rate, seed=0):
         check_probability(rate, "rate")
         self.rate = rate
         self.rng = as_generator(seed)
         self.active_at_inference = False
+        self.shared_key = None      # (key, first row) for the next pass, set by share_randomness
+
+    def share_randomness(self, twins, first_rows):
+        """One key for the whole batch; each slice hashes the positions of its own rows."""
+        if self.rate == 0:
+            return
+        key = self.draw_key()
+        for module, first_row in zip((self, *twins), first_rows):
+            module.shared_key = (key, first_row)
+
+    def draw_key(self):
+        """One 63-bit key from our Generator per batch; the mask is a hash of (key, position)."""
+        return int(self.rng.integers(0, 2**63))
 
     def forward(self, x, training=False):
         if self.rate == 0 or not (training or self.active_at_inference):
             self._cache = None
             return x
-        # One 63-bit key from our Generator per call; the mask is a hash of (key, position).
-        key = int(self.rng.integers(0, 2**63))
-        multiplier = keep_mask(key, x.shape, self.rate, like=x, value=1.0 / (1.0 - self.rate))
+        key, first_row = self.shared_key or (self.draw_key(), 0)
+        self.shared_key = None
+        multiplier = keep_mask(key, x.shape, self.rate, like=x, value=1.0 / (1.0 - self.rate),
+                               first=first_row * math.prod(x.shape[1:]))
         y, self._cache = dropout_forward(x, multiplier)
         return y
 

@@ -44,6 +44,8 @@ class Evidence(Module):
     x: (N, K) logits -> (N, K) evidence. ``max_logit`` is the clip of the exp function.
     """
 
+    splittable = True
+
     def __init__(self, function="softplus", max_logit=10.0):
         if function not in EVIDENCE_FUNCTIONS:
             raise ValueError(f"function must be one of {tuple(EVIDENCE_FUNCTIONS)}, got {function!r}")

@@ -22,11 +22,18 @@ gradient is None.
 Children are discovered from attributes, in definition order: a ``Parameter``, a ``Module``, or a
 list/tuple of modules. Buffers are registered explicitly with ``register_buffer``.
 
+Splitting a batch (``parallel.DataParallel``): a module whose class sets ``splittable = True``
+declares that a training-mode forward pass treats every row of the batch on its own and changes
+no state but its backward cache. A tree of such modules may then run a batch in slices, each on a
+``replicate()`` of it that shares its arrays; a module that draws random numbers per batch
+(``Dropout``) overrides ``share_randomness`` so that the slices draw what the whole would have.
+
 In-place rule: optimizers may pack every parameter into one flat array and rebind ``p.value`` and
 ``p.grad`` to views of it, so that one fused kernel updates the whole model. After that, code must
 only ever update parameters in place (``p.value *= s``, ``p.grad[...] = 0``), never rebind them.
 """
 import contextlib
+import copy
 
 import numpy as np
 
@@ -54,6 +61,8 @@ class Parameter:
 
 class Module:
     """Base class: forward/backward by hand, parameters and buffers discovered by walking attributes."""
+
+    splittable = False      # True: rows are independent in training, so a batch may be split (see above)
 
     def forward(self, x, training=False):
         raise NotImplementedError(f"{type(self).__name__} must define forward (abstract in the base class)")
@@ -143,6 +152,22 @@ class Module:
         """Callbacks ``fit`` must run for this module (its own, not its children's): e.g. the GP
         layer's per-epoch covariance reset. ``fit`` adds one of each type unless given one."""
         return ()
+
+    # ---- splitting a batch over replicas (parallel.DataParallel) -------------------------------
+    def replicate(self):
+        """A copy of the module tree that shares every parameter value and buffer with this one (the
+        same arrays: an update of one is an update of both) but owns zeroed gradients and its own
+        backward caches, so that two threads can run forward and backward passes at once."""
+        shared = {id(array): array for array in self.state_arrays().values()}
+        replica = copy.deepcopy(self, memo=shared)          # deepcopy returns memo entries as they are
+        for p in replica.parameters(trainable_only=False):
+            p.grad = get_array_module(p.value).zeros_like(p.value)
+        return replica
+
+    def share_randomness(self, twins, first_rows):
+        """Before a step split over replicas: make this module and its ``twins`` (the same module in
+        each replica) draw together what this module alone would draw for the whole batch; the
+        i-th of ``(self, *twins)`` gets the rows from ``first_rows[i]`` on. Nothing to share here."""
 
     # ---- regularisation -----------------------------------------------------------------------
     def own_penalty(self):

@@ -36,6 +36,8 @@ def layernorm_backward(dy, cache):
 class LayerNorm(Module):
     """Normalise each row to zero mean, unit variance, then scale and shift.  x: (..., D)."""
 
+    splittable = True
+
     def __init__(self, num_features, eps=1e-5, dtype=np.float32):
         check_positive_int(num_features, "num_features")
         check_real(eps, "eps", above=0)

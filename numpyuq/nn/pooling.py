@@ -33,6 +33,8 @@ def maxpool2d_backward(dy, cache):
 class MaxPool2D(Module):
     """Max pooling over ``size`` x ``size`` windows every ``stride`` pixels; NCHW or NHWC."""
 
+    splittable = True
+
     def __init__(self, size=2, stride=2, data_format="NCHW"):
         if data_format not in _KERNELS:
             raise ValueError(f"data_format must be 'NCHW' or 'NHWC', got {data_format!r}")

@@ -6,6 +6,8 @@ from .module import Module
 class Flatten(Module):
     """x: (N, d1, d2, ...) -> y: (N, d1 * d2 * ...); backward restores the shape."""
 
+    splittable = True
+
     def forward(self, x, training=False):
         self._shape = x.shape
         return x.reshape(x.shape[0], -1)
@@ -19,6 +21,8 @@ class ChannelsLast(Module):
 
     For one channel the two layouts are the same memory, and no copy is made.
     """
+
+    splittable = True
 
     def forward(self, x, training=False):
         return get_array_module(x).ascontiguousarray(x.transpose(0, 2, 3, 1))

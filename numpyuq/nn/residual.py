@@ -6,6 +6,8 @@ from .module import Module
 class Residual(Module):
     """y = x + f(x); the identity path adds dy to the branch's input gradient."""
 
+    splittable = True
+
     def __init__(self, branch):
         self.branch = branch
 

@@ -5,6 +5,8 @@ from .module import Module
 class Sequential(Module):
     """y = f_k(... f_2(f_1(x))).  Parameters are named ``layers.<i>.<name>``."""
 
+    splittable = True
+
     def __init__(self, *layers):
         self.layers = list(layers)
 

@@ -176,7 +176,8 @@ def relu_backward_args(draw):
 def keep_mask_args(draw):
     shape = tuple(draw(st.lists(st.integers(-1, 4), min_size=0, max_size=3)))
     like = array(draw, (2,))
-    return (draw(st.integers(-1, 2**20)), shape, draw(st.floats(-0.5, 1.5)), like, 2.0)
+    return (draw(st.integers(-1, 2**20)), shape, draw(st.floats(-0.5, 1.5)), like, 2.0,
+            draw(st.sampled_from([0, 0, 3, -1, 2**62, True])))
 
 
 @st.composite

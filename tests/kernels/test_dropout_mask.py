@@ -27,3 +27,17 @@ def test_keep_mask_statistics_and_keys():
     assert abs(mask.mean() - 0.7) < 0.005          # 100,000 draws: 5 standard errors is 0.007
     assert not np.array_equal(mask, keep_mask(8, like.shape, 0.3, like))
     assert keep_mask(7, like.shape, 0.0, like).all()
+
+
+@pytest.mark.parametrize("use_reference", [False, True])
+def test_keep_mask_rows_drawn_apart_equal_the_whole_mask(use_reference, monkeypatch):
+    """Rows r0 .. r1 drawn alone with first = r0 * D are those rows of the whole mask, on both paths:
+    what lets a training step split its batch over threads and keep the masks it would have drawn."""
+    if use_reference:
+        monkeypatch.setattr("numpyuq.kernels.dropout_mask.use_numba", lambda like: False)
+    like = np.zeros((10, 7), np.float32)
+    whole = keep_mask(99, (10, 7), 0.5, like, value=2.0)
+    parts = [keep_mask(99, (stop - start, 7), 0.5, like, value=2.0, first=start * 7)
+             for start, stop in ((0, 3), (3, 4), (4, 10))]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert not np.array_equal(parts[0], whole[1:4])           # the offset matters
