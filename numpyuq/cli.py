@@ -116,6 +116,8 @@ def build_parser():
                        help="epochs (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items()) + ")")
     p_edl.add_argument("--batch-size", type=_positive, default=64, help="batch size (default: 64)")
     p_edl.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
+    p_edl.add_argument("--threads", type=_positive, default=2,
+                       help="threads each training batch is split over; the steps are the same (default: 2)")
     p_edl.add_argument("--baseline", action="store_true", help="also train a softmax LeNet the same way")
     p_edl.add_argument("--evaluate", metavar="MODEL.npz", default=None,
                        help="evaluate a saved model (with its .json beside it) instead of training (default: train)")
@@ -162,7 +164,7 @@ def main(argv=None):
         try:
             config = EvidentialConfig(dataset=args.dataset, loss=args.loss, evidence=args.evidence,
                                       schedule=args.schedule, epochs=args.epochs, batch_size=args.batch_size,
-                                      seed=args.seed)
+                                      seed=args.seed, threads=args.threads)
         except (TypeError, ValueError) as err:
             parser.error(str(err))
         _prepare_folder(parser, args.out)

@@ -96,9 +96,13 @@ class DataParallel:
         parameter gradient into the model's. Returns the input gradient (None if skipped)."""
         if len(self.bounds) == 1:
             return self.model.backward(dy)
-        for replica in self.replicas:
-            replica.zero_grad()
-        dxs = self.run_slices(lambda module, rows: module.backward(dy[rows]))
+
+        def backward(module, rows):
+            if module is not self.model:
+                module.zero_grad()              # the replica's gradients hold only this step's slice
+            return module.backward(dy[rows])
+
+        dxs = self.run_slices(backward)
         for replica_params in self.trainable[1:]:
             for p, q in zip(self.trainable[0], replica_params):
                 p.grad += q.grad

@@ -1,4 +1,6 @@
 """The numpyuq command: the demo prints the table and writes its figures."""
+import json
+
 from numpyuq.cli import main
 
 
@@ -24,8 +26,9 @@ def test_compare_checks_everything_before_training(tmp_path):
 
 
 def test_evidential_trains_saves_and_evaluates(tmp_path, capsys):
-    main(["evidential", "--epochs", "1", "--baseline", "--out", str(tmp_path), "--no-progress"])
+    main(["evidential", "--epochs", "1", "--baseline", "--threads", "1", "--out", str(tmp_path), "--no-progress"])
     out = capsys.readouterr().out
+    assert json.loads((tmp_path / "evidential_digits28.json").read_text())["threads"] == 1
     assert "epoch   1/1" in out and "EDL: test accuracy" in out and "softmax: test accuracy" in out
     for name in ("evidential_digits28.npz", "evidential_digits28.json", "digits28_rotation.png",
                  "digits28_uncertainty_histograms.png"):
@@ -37,7 +40,8 @@ def test_evidential_trains_saves_and_evaluates(tmp_path, capsys):
 
 def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
     import pytest
-    for argv in (["evidential", "--epochs", "0"], ["evidential", "--loss", "l2"], ["demo", "--jobs", "0"],
+    for argv in (["evidential", "--epochs", "0"], ["evidential", "--loss", "l2"], ["evidential", "--threads", "0"],
+                 ["demo", "--jobs", "0"],
                  ["demo", "--ensemble-size", "0"], ["demo", "--num-samples", "0"], ["demo", "--seed", "-1"],
                  ["evidential", "--evaluate", str(tmp_path / "none.npz")],
                  ["evidential", "--mnist-path", str(tmp_path / "nowhere")],
