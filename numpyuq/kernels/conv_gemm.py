@@ -7,11 +7,13 @@ chunks of images.
               dw   = dy^T im2col_nhwc(x)            (F, KH*KW*C), when the columns were not kept
 
 Done in one piece, im2col writes all the columns to memory and the GEMM reads them back. Done in
-chunks of images whose columns fit in about 4 MB, the GEMM reads each chunk while it is still in
-(L3) cache. On LeNet at batch 64, against 1 MB chunks, 4 MB ones were measured 4-8% faster for
-the second convolution (training and inference) and 3% for the first, as fast as one piece; 512
-KB chunks were slower still (many small GEMMs, each waking BLAS's threads). The xp reference is
-the same computation in one piece; it serves CuPy, where a GPU has no such cache to fit.
+chunks of images whose columns fit in about 2 MB, the GEMM reads each chunk while it is still in
+(L3) cache. On LeNet at batch 64 with BLAS's two threads, 4 MB chunks had measured 4-8% faster
+than 1 MB ones for the second convolution, and 2 MB ones as fast as 4 MB. With each batch split
+over two threads (``parallel.DataParallel``, ``predict(threads=2)``), the two threads' chunks share
+the cache, and 2 MB chunks measured 4-5% faster training steps than 4 MB ones (batch 64 and 128)
+and 4-7% faster inference. The xp reference is the same computation in one piece; it serves CuPy,
+where a GPU has no such cache to fit.
 
 The backward pass is the mirror image: col2im reads each chunk of dcols = dy w_mat right after the
 GEMM wrote it, instead of 8 MB (LeNet's second layer at batch 64) or 16 MB (batch 128) from
@@ -31,7 +33,7 @@ from .dispatch import check_arrays, check_shape, check_window, use_numba
 from .im2col import conv_output_size
 from .im2col_nhwc import col2im_nhwc, im2col_nhwc
 
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 2 << 20
 
 
 def output_pixels(H, W, KH, KW, stride, padding):
