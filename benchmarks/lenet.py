@@ -12,7 +12,9 @@ medians are compared. Also prints the achieved GFLOP/s against this machine's fl
 numpyuq is measured two ways: ``numpyuq`` splits each batch over the threads, with BLAS
 single-threaded (training: ``parallel.DataParallel``, as ``fit(threads=...)``; inference:
 ``training.predict(threads=...)``); ``numpyuq-blas-threads`` runs each batch whole with BLAS's own
-threads. ``--profile`` adds the per-layer milliseconds against each layer's FLOP bound.
+threads. ``--profile`` adds the per-layer milliseconds against each layer's FLOP bound (batches
+whole on BLAS's threads), the same for a training step split over the threads, and each
+convolution pass against its floor.
 
 ``--backend cupy`` (on a machine with a GPU and CuPy) runs numpyuq on the device instead, against
 PyTorch on CUDA when that is installed; every timing then ends with a device synchronisation.
@@ -243,6 +245,68 @@ def profile(batch, peak, steps=60):
           f"(sums of medians; batches whole on BLAS's threads, as the numpyuq-blas-threads rows)")
 
 
+def split_profile(batch, threads, steps=60):
+    """Per-layer milliseconds of a training step with the batch split over ``threads`` (``fit``'s
+    ``parallel.DataParallel``), timed on the first thread's slice (the model itself, batch / threads
+    rows) inside whole steps, medians over ``steps`` after WARMUP_STEPS. The rest of the step: the
+    loss and Adam on the whole batch, and the threads' meeting (waiting for the other slices, adding
+    their gradients), so that the rows sum to the step."""
+    from numpyuq.losses import SoftmaxCrossEntropy
+    from numpyuq.models import LeNet
+    from numpyuq.optim import Adam
+    from numpyuq.parallel import DataParallel
+    rng = np.random.default_rng(0)
+    x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
+    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()
+    optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    clock = time.perf_counter
+    layers = model.layers
+    times = np.zeros((WARMUP_STEPS + steps, 2, len(layers)))   # [step, forward/backward, layer]
+    rest = np.zeros((WARMUP_STEPS + steps, 3))                  # loss, zero_grad + Adam, meeting
+    step, shapes = 0, {}
+
+    def timed(i, kind, method):
+        def run(*args, **kwargs):
+            shapes.setdefault((i, kind), tuple(args[0].shape[1:]))
+            start = clock()
+            out = method(*args, **kwargs)
+            times[step, kind, i] = clock() - start
+            return out
+        return run
+
+    with DataParallel(model, threads) as parallel:
+        for i, layer in enumerate(layers):              # after the replicas were made: only ours is timed
+            layer.forward, layer.backward = timed(i, 0, layer.forward), timed(i, 1, layer.backward)
+        for step in range(WARMUP_STEPS + steps):
+            start = clock()
+            optimizer.zero_grad()
+            passes = clock()
+            out = parallel.forward(x)
+            scored = clock()
+            loss(out, y)
+            grad = loss.backward()
+            middle = clock()
+            parallel.backward(grad)
+            adam = clock()
+            optimizer.step()
+            end = clock()
+            rest[step] = (middle - scored, (passes - start) + (end - adam),
+                          (scored - passes) + (adam - middle) - times[step].sum())
+    median = np.median(times[WARMUP_STEPS:], axis=0) * 1e3
+    loss_ms, adam_ms, meeting_ms = np.median(rest[WARMUP_STEPS:], axis=0) * 1e3
+    print(f"\nper-layer profile, batch {batch} split over {threads} threads ({batch // threads} rows a thread, "
+          f"BLAS single-threaded), timed on the first thread inside {steps} training steps (median ms)")
+    print(f"  {'layer':34s} {'train fwd':>9s} {'bwd':>7s}")
+    for i, layer in enumerate(layers):
+        name = repr(layer).split("(")[0] + (f" {shapes[i, 0]}" if hasattr(layer, "w") else "")
+        print(f"  {name:34s} {median[0, i]:9.3f} {median[1, i]:7.3f}")
+    print(f"  {'loss (whole batch, one thread)':34s} {loss_ms:9.3f}")
+    print(f"  {'zero_grad + Adam step (one thread)':34s} {adam_ms:9.3f}")
+    print(f"  {'threads meeting: waits, grad sum':34s} {meeting_ms:9.3f}")
+    total = median.sum() + loss_ms + adam_ms + meeting_ms
+    print(f"  {'total':34s} {total:9.3f}  -> training {batch / total * 1e3:.0f} img/s (sums of medians)")
+
+
 def copy_bandwidth():
     """Best single-thread copy rate in GB/s (bytes read + written), over a 16 MB buffer: the
     floor for the passes that only move data (im2col, pooling, col2im), which run on one core."""
@@ -360,6 +424,7 @@ def main():
     if args.profile:
         for batch in batches:
             profile(batch, peak)
+        split_profile(64, args.threads)
         conv_passes(64, peak)
 
 

@@ -67,6 +67,7 @@ class DataParallel:
         # Each module of the model beside the same module in every replica, for share_randomness.
         self.twins = list(zip(model.modules(), *(replica.modules() for replica in self.replicas)))
         self.pool, self.blas_limit, self.bounds = None, None, [(0, 0)]
+        self.replica_gradients_zeroed = False
 
     def __enter__(self):
         if self.replicas:
@@ -88,7 +89,8 @@ class DataParallel:
             return self.model(x, training=True)
         for module, *twins in self.twins:
             module.share_randomness(twins, [start for start, _ in self.bounds])
-        outs = self.run_slices(lambda module, rows: module(x[rows], training=True))
+        # While the replicas finish their slices, this thread zeroes their gradients for the backward pass.
+        outs = self.run_slices(lambda module, rows: module(x[rows], training=True), self.zero_replica_gradients)
         return np.concatenate(outs)
 
     def backward(self, dy):
@@ -96,26 +98,32 @@ class DataParallel:
         parameter gradient into the model's. Returns the input gradient (None if skipped)."""
         if len(self.bounds) == 1:
             return self.model.backward(dy)
-
-        def backward(module, rows):
-            if module is not self.model:
-                module.zero_grad()              # the replica's gradients hold only this step's slice
-            return module.backward(dy[rows])
-
-        dxs = self.run_slices(backward)
+        if not self.replica_gradients_zeroed:   # a second backward pass after one forward pass
+            self.zero_replica_gradients()
+        dxs = self.run_slices(lambda module, rows: module.backward(dy[rows]))
         for replica_params in self.trainable[1:]:
             for p, q in zip(self.trainable[0], replica_params):
                 p.grad += q.grad
+        self.replica_gradients_zeroed = False
         return None if any(dx is None for dx in dxs) else np.concatenate(dxs)
 
-    def run_slices(self, work):
+    def zero_replica_gradients(self):
+        """Zero the replicas' gradients, so that a backward pass leaves in them its own slice's alone."""
+        for replica in self.replicas:
+            replica.zero_grad()
+        self.replica_gradients_zeroed = True
+
+    def run_slices(self, work, while_waiting=None):
         """work(module, rows) for the model on the first slice (this thread) and each replica on the
-        next (the pool's threads); every thread has finished when this returns or raises."""
+        next (the pool's threads), then ``while_waiting()`` on this thread; every thread has finished
+        when this returns or raises."""
         modules = [self.model, *self.replicas]
         futures = [self.pool.submit(work, module, slice(*bounds))
                    for module, bounds in zip(modules[1:], self.bounds[1:])]
         try:
             first = work(self.model, slice(*self.bounds[0]))
+            if while_waiting is not None:
+                while_waiting()
         finally:
             results = [future.exception() or future.result() for future in futures]   # waits for all
         for result in results:

@@ -32,5 +32,6 @@ def test_lenet_profile_tables_run():
                          timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     for line in ("per-layer profile, batch 64", "Adam step", "loss (forward + backward)",
+                 "per-layer profile, batch 64 split over 2 threads", "threads meeting",
                  "conv 20->50: backward: rebuild cols + GEMM dw", "conv 1->20: backward: GEMM dw = dz^T cols"):
         assert line in out.stdout

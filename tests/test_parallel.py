@@ -52,6 +52,21 @@ def test_one_split_step_equals_the_whole_step(threads, rows):
     assert whole.layers[-2].rng.integers(2**62) == split.layers[-2].rng.integers(2**62)
 
 
+def test_two_backward_passes_after_one_forward_accumulate_as_the_whole_model():
+    x, _ = images(6)
+    whole, split = small_lenet(), small_lenet()
+    dy = np.random.default_rng(2).standard_normal((6, 10))
+    whole(x, training=True)
+    whole.backward(dy)
+    whole.backward(2 * dy)
+    with DataParallel(split, 2) as parallel:
+        parallel.forward(x)
+        parallel.backward(dy)
+        parallel.backward(2 * dy)
+    for (name, p), q in zip(whole.named_parameters(), split.parameters()):
+        np.testing.assert_allclose(q.grad, p.grad, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
 def test_fit_with_threads_trains_as_one_thread():
     """Two epochs of the EDL objective (dropout, annealed KL) on 2 threads: the same weights and
     history as on one, up to float rounding."""
