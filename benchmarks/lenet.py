@@ -173,20 +173,26 @@ def best_ms(fn, n=10, blocks=7):
     return min(_timed(block) for _ in range(blocks)) / n * 1e3
 
 
+def training_setup(batch):
+    """(x, y, model, loss, optimizer): the benchmark's batch of random images and labels, LeNet,
+    softmax cross-entropy and Adam, as both profiles use them."""
+    from numpyuq.losses import SoftmaxCrossEntropy
+    from numpyuq.models import LeNet
+    from numpyuq.optim import Adam
+    rng = np.random.default_rng(0)
+    x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
+    model = LeNet(seed=0)
+    return x, y, model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+
+
 def profile(batch, peak, steps=60):
     """Per-layer milliseconds of LeNet at ``batch``, timed inside whole training steps (forward,
     loss, backward, Adam) and whole inference passes, medians over ``steps`` after WARMUP_STEPS,
     against the FLOP-bound time of each layer at the measured GEMM peak. Timed in place, each layer
     sees the caches and the heap as training leaves them: a layer timed alone in a loop measured up
     to 1.5x slower (fresh buffers fault their pages in) or faster (its operands stay in cache)."""
-    from numpyuq.losses import SoftmaxCrossEntropy
-    from numpyuq.models import LeNet
     from numpyuq.nn import without_caches
-    from numpyuq.optim import Adam
-    rng = np.random.default_rng(0)
-    x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
-    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()
-    optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    x, y, model, loss, optimizer = training_setup(batch)
     layers = model.layers
     clock = time.perf_counter
     times = {kind: np.zeros((steps, len(layers))) for kind in ("infer", "forward", "backward")}
@@ -251,14 +257,8 @@ def split_profile(batch, threads, steps=60):
     rows) inside whole steps, medians over ``steps`` after WARMUP_STEPS. The rest of the step: the
     loss and Adam on the whole batch, and the threads' meeting (waiting for the other slices, adding
     their gradients), so that the rows sum to the step."""
-    from numpyuq.losses import SoftmaxCrossEntropy
-    from numpyuq.models import LeNet
-    from numpyuq.optim import Adam
     from numpyuq.parallel import DataParallel
-    rng = np.random.default_rng(0)
-    x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
-    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()
-    optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    x, y, model, loss, optimizer = training_setup(batch)
     clock = time.perf_counter
     layers = model.layers
     times = np.zeros((WARMUP_STEPS + steps, 2, len(layers)))   # [step, forward/backward, layer]
