@@ -46,8 +46,8 @@ class DataParallel:
     ``model``'s parameters, as ``model(x, training=True)`` and ``model.backward(dy)`` would. While
     the block runs, BLAS is single-threaded (``threadpoolctl``); it is restored on exit.
 
-    ``threads=1``, and models on the GPU (CuPy: one device runs the batch whole), call the model
-    directly. A model with a module that is not ``splittable`` (one that changes state in
+    ``threads=1``, models on the GPU (CuPy: one device runs the batch whole), and passes outside
+    the block call the model directly. A model with a module that is not ``splittable`` (one that changes state in
     training, such as spectral normalisation's power iteration or the GP layer's precision
     update) is refused with ``threads > 1``.
     """
@@ -90,7 +90,12 @@ class DataParallel:
         for module, *twins in self.twins:
             module.share_randomness(twins, [start for start, _ in self.bounds])
         # While the replicas finish their slices, this thread zeroes their gradients for the backward pass.
-        outs = self.run_slices(lambda module, rows: module(x[rows], training=True), self.zero_replica_gradients)
+        try:
+            outs = self.run_slices(lambda module, rows: module(x[rows], training=True), self.zero_replica_gradients)
+        except BaseException:
+            for module, *twins in self.twins:       # a slice that failed first leaves its key unused
+                module.share_randomness(twins, None)
+            raise
         return np.concatenate(outs)
 
     def backward(self, dy):

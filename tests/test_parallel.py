@@ -148,6 +148,8 @@ def test_an_error_in_a_replica_thread_reaches_the_caller_after_every_thread_fini
         replica.forward = fail
         with pytest.raises(Boom, match="in the replica"):
             parallel.forward(images(6)[0])
+        # the replica never reached its dropout layer: the key the failed step drew for it is forgotten
+        assert replica.layers[-2].shared_key is None and model.layers[-2].shared_key is None
         done = []
         replica.forward = lambda x, training=False: done.append(len(x)) or np.zeros((len(x), 10))
         parallel.forward(images(6)[0])

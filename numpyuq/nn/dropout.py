@@ -37,7 +37,12 @@ class Dropout(Module):
         self.shared_key = None      # (key, first row) for the next pass, set by share_randomness
 
     def share_randomness(self, twins, first_rows):
-        """One key for the whole batch; each slice hashes the positions of its own rows."""
+        """One key for the whole batch; each slice hashes the positions of its own rows.
+        ``first_rows=None`` forgets a key that a failed pass left unused."""
+        if first_rows is None:
+            for module in (self, *twins):
+                module.shared_key = None
+            return
         if self.rate == 0:
             return
         key = self.draw_key()

@@ -167,7 +167,8 @@ class Module:
     def share_randomness(self, twins, first_rows):
         """Before a step split over replicas: make this module and its ``twins`` (the same module in
         each replica) draw together what this module alone would draw for the whole batch; the
-        i-th of ``(self, *twins)`` gets the rows from ``first_rows[i]`` on. Nothing to share here."""
+        i-th of ``(self, *twins)`` gets the rows from ``first_rows[i]`` on; ``first_rows=None``
+        (after a failed pass) forgets what was shared. Nothing to share here."""
 
     # ---- regularisation -----------------------------------------------------------------------
     def own_penalty(self):
