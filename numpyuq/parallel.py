@@ -84,7 +84,9 @@ class DataParallel:
 
     def forward(self, x):
         """x: (N, ...) -> the model's training-mode output (N, ...), slice by slice at once."""
-        self.bounds = slice_bounds(x.shape[0], 1 + len(self.replicas)) if self.pool else [(0, x.shape[0])]
+        if self.pool is None:                       # one thread: the model itself, nothing more
+            return self.model(x, training=True)
+        self.bounds = slice_bounds(x.shape[0], 1 + len(self.replicas))
         if len(self.bounds) == 1:
             return self.model(x, training=True)
         for module, *twins in self.twins:
@@ -101,7 +103,7 @@ class DataParallel:
     def backward(self, dy):
         """dy: (N, ...), the gradient of the output of the last ``forward``; accumulates every
         parameter gradient into the model's. Returns the input gradient (None if skipped)."""
-        if len(self.bounds) == 1:
+        if self.pool is None or len(self.bounds) == 1:
             return self.model.backward(dy)
         if not self.replica_gradients_zeroed:   # a second backward pass after one forward pass
             self.zero_replica_gradients()

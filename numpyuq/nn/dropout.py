@@ -57,10 +57,12 @@ class Dropout(Module):
         if self.rate == 0 or not (training or self.active_at_inference):
             self._cache = None
             return x
-        key, first_row = self.shared_key or (self.draw_key(), 0)
-        self.shared_key = None
-        multiplier = keep_mask(key, x.shape, self.rate, like=x, value=1.0 / (1.0 - self.rate),
-                               first=first_row * math.prod(x.shape[1:]))
+        if self.shared_key is None:
+            key, first = self.draw_key(), 0
+        else:                                       # this slice's rows of the batch's mask
+            (key, first_row), self.shared_key = self.shared_key, None
+            first = first_row * math.prod(x.shape[1:])
+        multiplier = keep_mask(key, x.shape, self.rate, like=x, value=1.0 / (1.0 - self.rate), first=first)
         y, self._cache = dropout_forward(x, multiplier)
         return y
 
