@@ -18,12 +18,23 @@ single-threaded, keep both cores busy in every pass: ``benchmarks/lenet.py`` mea
 The numba kernels and BLAS release the GIL; Python's own work between them is what the threads
 still take turns at.
 """
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .nn.module import Module
 from .validation import check_positive_int
+
+
+@contextlib.contextmanager
+def single_threaded_blas_pool(workers):
+    """A pool of ``workers`` threads, with BLAS single-threaded while it lives (restored after, even on
+    error): the threads, not BLAS, share the cores. ``training.predict(threads=...)`` and
+    ``DataParallel`` run their slices on it."""
+    from threadpoolctl import threadpool_limits
+    with ThreadPoolExecutor(workers, thread_name_prefix="numpyuq-slice") as pool, threadpool_limits(1, user_api="blas"):
+        yield pool
 
 
 def unsplittable_modules(model):
@@ -47,9 +58,9 @@ class DataParallel:
     the block runs, BLAS is single-threaded (``threadpoolctl``); it is restored on exit.
 
     ``threads=1``, models on the GPU (CuPy: one device runs the batch whole), and passes outside
-    the block call the model directly. A model with a module that is not ``splittable`` (one that changes state in
-    training, such as spectral normalisation's power iteration or the GP layer's precision
-    update) is refused with ``threads > 1``.
+    the block call the model directly. A model with a module that is not ``splittable`` (one that
+    changes state in training, such as spectral normalisation's power iteration or the GP layer's
+    precision update) is refused with ``threads > 1``.
     """
 
     def __init__(self, model, threads=1):
@@ -64,23 +75,21 @@ class DataParallel:
         self.model, self.threads = model, threads
         self.replicas = [model.replicate() for _ in range(threads - 1)] if model.xp is np else []
         self.trainable = [model.parameters()] + [replica.parameters() for replica in self.replicas]
-        # Each module of the model beside the same module in every replica, for share_randomness.
-        self.twins = list(zip(model.modules(), *(replica.modules() for replica in self.replicas)))
-        self.pool, self.blas_limit, self.bounds = None, None, [(0, 0)]
+        # The modules that draw random numbers (those overriding share_randomness), each beside
+        # the same module in every replica: the only ones visited before each split step.
+        self.twins = [twins for twins in zip(model.modules(), *(replica.modules() for replica in self.replicas))
+                      if type(twins[0]).share_randomness is not Module.share_randomness]
+        self.pool, self.exit_stack, self.bounds = None, contextlib.ExitStack(), [(0, 0)]
         self.replica_gradients_zeroed = False
 
     def __enter__(self):
         if self.replicas:
-            from threadpoolctl import threadpool_limits
-            self.pool = ThreadPoolExecutor(len(self.replicas), thread_name_prefix="numpyuq-replica")
-            self.blas_limit = threadpool_limits(1, user_api="blas")
+            self.pool = self.exit_stack.enter_context(single_threaded_blas_pool(len(self.replicas)))
         return self
 
     def __exit__(self, *exc):
-        if self.pool is not None:
-            self.pool.shutdown()
-            self.blas_limit.restore_original_limits()
-            self.pool = self.blas_limit = None
+        self.pool = None
+        return self.exit_stack.__exit__(*exc)       # the pool's threads end, BLAS's count comes back
 
     def forward(self, x):
         """x: (N, ...) -> the model's training-mode output (N, ...), slice by slice at once."""

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .backend import array_in, get_array_module
 from .callbacks import Callback
 from .nn.module import Module, without_caches
-from .parallel import DataParallel
+from .parallel import DataParallel, single_threaded_blas_pool, slice_bounds
 from .seeding import as_generator
 from .validation import check_batch, check_float_dtype, check_positive_int
 
@@ -271,15 +271,15 @@ def predict(model, x, batch_size=4096, threads=1):
 
 def run_split(model, batches, threads):
     """Inference of every batch, each split into ``threads`` parts run concurrently."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
     def part(chunk):
         return model(chunk, training=False)
 
-    with ThreadPoolExecutor(threads) as pool, threadpool_limits(1, user_api="blas"):
-        return [np.concatenate(list(pool.map(part, np.array_split(batch, threads)))) for batch in batches]
+    with single_threaded_blas_pool(threads) as pool:
+        # slice_bounds never makes an empty slice (np.array_split did for a batch of fewer rows than
+        # threads, and a model cannot run on zero rows)
+        return [np.concatenate(list(pool.map(part, [batch[start:stop] for start, stop in
+                                                    slice_bounds(batch.shape[0], threads)])))
+                for batch in batches]
 
 
 __all__ = ["fit", "predict", "Callback", "History", "Trainer", "progress_bar"]

@@ -154,3 +154,15 @@ def test_an_error_in_a_replica_thread_reaches_the_caller_after_every_thread_fini
         replica.forward = lambda x, training=False: done.append(len(x)) or np.zeros((len(x), 10))
         parallel.forward(images(6)[0])
         assert done == [3]
+
+
+def test_predict_split_over_threads_equals_one_thread_and_restores_blas():
+    from numpyuq.training import predict
+    x, _ = images(9)
+    model = small_lenet()
+    before = blas_threads()
+    np.testing.assert_allclose(predict(model, x, batch_size=4, threads=2), predict(model, x, batch_size=4),
+                               rtol=1e-12, atol=1e-14)
+    assert blas_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        predict(model, x, threads=0)
