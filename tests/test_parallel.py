@@ -166,3 +166,14 @@ def test_predict_split_over_threads_equals_one_thread_and_restores_blas():
     assert blas_threads() == before
     with pytest.raises(ValueError, match="threads"):
         predict(model, x, threads=0)
+
+
+def test_data_parallel_names_a_bad_argument_and_changes_nothing():
+    model = small_lenet()
+    before = model.state_dict()
+    for args, error, match in (((object(), 2), TypeError, "model must be a numpyuq Module"),
+                               ((model, 0), ValueError, "threads"), ((model, 2.5), (TypeError, ValueError), "threads")):
+        with pytest.raises(error, match=match):
+            DataParallel(*args)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
