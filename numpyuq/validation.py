@@ -123,3 +123,15 @@ def check_real(value, name, above=None, at_least=None, below=None):
         raise ValueError(f"{name} must be >= {at_least}, got {value}")
     if below is not None and not value < below:
         raise ValueError(f"{name} must be < {below}, got {value}")
+
+
+def check_choice(value, name, choices):
+    """Raise ValueError unless ``value`` is one of ``choices`` (a wrong value, whatever its type:
+    ``activation="tanh"`` and ``activation=3`` are the same mistake). Returns ``value``."""
+    try:
+        known = value in choices
+    except TypeError:                                  # an unhashable value in a dict/set of choices
+        known = False
+    if not known:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value

@@ -103,23 +103,63 @@ def squared_error_bayes_risk_backward(dy, cache):
     return ((grad * (dy / alpha.shape[0])).astype(dtype),)
 
 
-# ---- KL(Dir(alpha~) || Dir(1)), the regulariser ------------------------------------------------
+# ---- KL(Dir(alpha~) || Dir(1)), the regulariser: the textbook pair first ------------------------
+def kl_divergence_plain_forward(evidence, targets):
+    """L = mean_n KL(Dir(alpha~) || Dir(1, ..., 1)), written as labml's experiment writes it.
+
+    alpha~ = y + (1 - y) alpha removes the target class's evidence (its alpha~ is 1), so only the
+    evidence for the *wrong* classes is pulled towards "I do not know". For Dir(1) the density is
+    the constant Gamma(K), and the KL divergence is
+
+        KL = log Gamma(S~) - log Gamma(K) - sum_k log Gamma(alpha~_k)
+             + sum_k (alpha~_k - 1) (psi(alpha~_k) - psi(S~)),          S~ = sum_k alpha~_k
+
+    evidence, targets: (N, K) -> scalar, and the cache (alpha~, S~) for the backward pass.
+    """
+    sp = special(evidence)
+    alpha, _, y = _dirichlet(evidence, targets)
+    alpha_tilde = y + (1 - y) * alpha                                        # (N, K)
+    strength_tilde = alpha_tilde.sum(axis=1, keepdims=True)                  # (N, 1)
+    K = alpha.shape[1]
+    first = sp.gammaln(strength_tilde[:, 0]) - float(sp.gammaln(K)) - sp.gammaln(alpha_tilde).sum(axis=1)
+    second = ((alpha_tilde - 1) * (sp.digamma(alpha_tilde) - sp.digamma(strength_tilde))).sum(axis=1)
+    return (first + second).mean(), (alpha_tilde, strength_tilde, y, evidence.dtype)
+
+
+def kl_divergence_plain_backward(dy, cache):
+    """d KL / d alpha~_j: the log-gamma terms give psi(S~) - psi(alpha~_j), the last sum gives
+    psi(alpha~_j) - psi(S~) + (alpha~_j - 1) psi'(alpha~_j) - (S~ - K) psi'(S~); the first two cancel:
+
+        d KL / d alpha~_j = (alpha~_j - 1) psi'(alpha~_j) - (S~ - K) psi'(S~),
+        d alpha~_j / d alpha_j = 1 - y_j.                          -> (devidence: (N, K),)
+    """
+    alpha_tilde, strength_tilde, y, dtype = cache
+    sp = special(alpha_tilde)
+    K = alpha_tilde.shape[1]
+    grad = ((alpha_tilde - 1) * sp.polygamma(1, alpha_tilde)
+            - (strength_tilde - K) * sp.polygamma(1, strength_tilde)) * (1 - y)
+    return ((grad * (dy / alpha_tilde.shape[0])).astype(dtype),)
+
+
+# ---- the same KL, fused: one compiled pass, accurate at tiny evidence ----------------------------
 class KLCache(NamedTuple):
     grad: object            # (N, K) float64, d KL_n / d alpha, found in the forward pass
     dtype: object           # the evidence's dtype, for the gradient
 
 
 def kl_divergence_forward(evidence, targets):
-    """L = mean_n KL(Dir(alpha~) || Dir(1, ..., 1)) with alpha~ = y + (1 - y) alpha: the evidence
-    for the *wrong* classes, pulled towards "I do not know" (the target class's alpha~ is 1).
+    """The KL of ``kl_divergence_plain_forward``, as the losses compute it.  (N, K), (N, K) -> scalar.
 
-        KL = log Gamma(S~) - log Gamma(K) - sum_k log Gamma(alpha~_k)
-             + sum_k (alpha~_k - 1) (psi(alpha~_k) - psi(S~)),          S~ = sum_k alpha~_k
+    It changes two things, and the tests check it against the plain pair where that is accurate:
 
-    With e~ = alpha~ - 1 and S~ = K + sum_k e~_k, the first difference is
-    ``kernels.dirichlet_kl.log_gamma_ratio``: KL is of second order in small evidence, and the
-    plain difference would lose it to round-off. ``kernels.dirichlet_kl`` computes each row's KL
-    and its gradient (below) in one pass, which the backward pass then only scales.
+    * precision at tiny evidence. KL is of second order in small evidence, while the plain form
+      subtracts log-gamma values of order one: on a (64, 10) batch of evidence up to 1e-6 it keeps
+      about 3 digits, up to 1e-8 none (the tests measure it). With e~ = alpha~ - 1 and S~ = K + sum_k e~_k, the fused form computes
+      log Gamma(S~) - log Gamma(K) as ``kernels.dirichlet_kl.log_gamma_ratio`` and log Gamma(alpha~_k)
+      as log Gamma(1 + e~_k) by its series, both to full relative precision;
+    * one pass. ``kernels.dirichlet_kl`` computes each row's KL *and its gradient* in registers
+      (the plain pair spends most of its time in scipy's trigamma); the backward pass only scales
+      the gradient kept from the forward pass. LeNet's (64, 10) batch: 0.49 -> 0.19 ms a step.
     """
     alpha, _, y = _dirichlet(evidence, targets)
     per_sample, grad = dirichlet_kl(alpha, y)

@@ -44,12 +44,13 @@ class Activation(Module):
 
     def forward(self, x, training=False):
         forward, _ = self.pair
-        y, self._cache = forward(x)
+        y, cache = forward(x)
+        self.remember(cache, training)
         return y
 
     def backward(self, dy):
         _, backward = self.pair
-        (dx,) = backward(dy, self._cache)
+        (dx,) = backward(dy, self.cached())
         return dx
 
     def __repr__(self):

@@ -1,11 +1,28 @@
-"""2-D convolution (cross-correlation, as every deep-learning library) by im2col + one GEMM.
+"""2-D convolution (cross-correlation, as every deep-learning library): the textbook pair first, then
+the fused pair that ``Conv2D`` runs.
 
-The computation runs channels-last (NHWC): with im2col columns ordered (kh, kw, c), every window
-row is one contiguous run of KW x C floats, and the GEMM output (N*OH*OW, F) already *is* the NHWC
-output, with no layout pass (see ``kernels/im2col_nhwc.py``). NCHW inputs are transposed in and
-out, which was measured faster than NCHW im2col kernels for C >= 16 (the README gives the numbers).
-The NCHW im2col in ``kernels/im2col.py`` stays as the textbook version and a test oracle.
+The textbook convolution (``conv2d_forward`` / ``conv2d_backward``, NCHW) is three steps: gather every
+receptive field into a row of a matrix (im2col), multiply by the kernel viewed as a matrix (one
+GEMM), and, for the input gradient, scatter the rows back (col2im, the adjoint of the gather).
+``tutorials/02_convolution_by_hand.py`` derives it from the direct loops.
+
+The fused pair (``conv2d_nhwc_forward`` / ``conv2d_nhwc_backward``) computes the same map with four
+changes, each measured with ``python benchmarks/lenet.py --profile`` (the README's performance page
+gives the tables):
+
+* channels-last (NHWC): with im2col columns ordered (kh, kw, c) every window row is one contiguous
+  run of KW x C floats, and the GEMM output (N*OH*OW, F) already *is* the NHWC output, with no
+  layout pass (``kernels/im2col_nhwc.py``);
+* ReLU and s x s max-pooling fused into the bias add, so the full activation is never written back;
+* im2col + GEMM and GEMM + col2im in chunks of images that stay in cache (``kernels/conv_gemm.py``);
+* for layers whose im2col rows are long runs, the input is kept and the columns rebuilt in the
+  backward pass instead of keeping N*OH*OW*KH*KW*C floats alive.
+
+``conv2d_fused_forward`` / ``conv2d_fused_backward`` run the fused pair on NCHW arrays (transposed in
+and out). The tests check every option of both fused pairs against the textbook pair composed with
+a plain ReLU and a plain max-pooling, in float64.
 """
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -13,14 +30,52 @@ import numpy as np
 from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from ..kernels.conv_gemm import gemm_col2im, im2col_gemm, im2col_gemm_weights
-from ..kernels.im2col import conv_output_size
+from ..kernels.im2col import col2im_reference, conv_output_size, im2col_reference
 from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
 from ..seeding import as_generator
-from ..validation import check_features, check_float_dtype, check_positive_int
+from ..validation import check_choice, check_features, check_float_dtype, check_positive_int
 from .init import torch_uniform
 from .module import Module, Parameter
 
 
+# ---- the textbook convolution: im2col, one GEMM, col2im (NCHW) --------------------------------
+def conv2d_forward(x, w, b, stride=1, padding=0):
+    """y[n, f, i, j] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] x_pad[n, c, i s + kh, j s + kw].
+
+    Args:
+        x: (N, C, H, W) images.  w: (F, C, KH, KW) kernels.  b: (F,) biases.
+        stride: s.  padding: p zeros on every side.
+    Returns:
+        y: (N, F, OH, OW), OH = (H + 2p - KH) // s + 1 (likewise OW);
+        cache: (cols, w, x_shape, stride, padding) for ``conv2d_backward``.
+    """
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
+    cols = im2col_reference(x, KH, KW, stride, padding)      # (N*OH*OW, C*KH*KW): a window a row
+    y = cols @ w.reshape(F, -1).T + b                         # (N*OH*OW, F) = cols W^T + b
+    y = y.reshape(N, OH, OW, F).transpose(0, 3, 1, 2)         # (N, F, OH, OW)
+    return y, (cols, w, x.shape, stride, padding)
+
+
+def conv2d_backward(dy, cache):
+    """dy: (N, F, OH, OW) -> dx: (N, C, H, W), dw: (F, C, KH, KW), db: (F,).
+
+    The forward pass is one GEMM, Y = cols W^T + b, so the backward pass is two GEMMs and a sum:
+    dW = dY^T cols, dcols = dY W, db = sum of dY over its rows; then dx = col2im(dcols), because
+    col2im is the adjoint (transpose) of the im2col gather: <im2col(x), c> = <x, col2im(c)>.
+    """
+    cols, w, x_shape, stride, padding = cache
+    F, C, KH, KW = w.shape
+    dy_mat = dy.transpose(0, 2, 3, 1).reshape(-1, F)          # (N*OH*OW, F), rows ordered as cols
+    dw = (dy_mat.T @ cols).reshape(w.shape)                   # dW = dY^T cols
+    db = dy_mat.sum(axis=0)                                   # b was added to every row
+    dcols = dy_mat @ w.reshape(F, -1)                         # (N*OH*OW, C*KH*KW) = dY W
+    dx = col2im_reference(dcols, x_shape, KH, KW, stride, padding)
+    return dx, dw, db
+
+
+# ---- the fused convolution (NHWC, ReLU and pooling fused, chunked) ----------------------------
 # Columns whose rows are runs of at least this many floats are rebuilt in the backward pass rather
 # than kept (see ``kernels/conv_gemm.py``): their im2col runs at copy speed. LeNet's first layer
 # (runs of 5) keeps its columns, its second (runs of 100) keeps its input.
@@ -108,33 +163,30 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
     return dx, dw, db if param_grads else None
 
 
-def conv2d_forward(x, w, b, stride=1, padding=0, activation=None, pool=None, keep_cache=True):
-    """The same convolution on NCHW images: x (N, C, H, W) -> y (N, F, OH, OW).
-
-    y[n, f, oh, ow] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] x_pad[n, c, oh s + kh, ow s + kw].
-    """
+def conv2d_fused_forward(x, w, b, stride=1, padding=0, activation=None, pool=None, keep_cache=True):
+    """The fused convolution on NCHW images: x (N, C, H, W) -> y (N, F, OH, OW) (or pooled), run
+    channels-last by ``conv2d_nhwc_forward`` between two transposes."""
     xp = get_array_module(x)
     y, cache = conv2d_nhwc_forward(xp.ascontiguousarray(x.transpose(0, 2, 3, 1)), w, b, stride,
                                    padding, activation, pool, keep_cache)
     return xp.ascontiguousarray(y.transpose(0, 3, 1, 2)), cache
 
 
-def conv2d_backward(dy, cache, input_grad=True, param_grads=True):
-    """dy: (N, F, OH, OW) -> dx: (N, C, H, W), dw: (F, C, KH, KW), db: (F,)."""
+def conv2d_fused_backward(dy, cache, input_grad=True, param_grads=True):
+    """dy: (N, F, OH, OW) -> dx: (N, C, H, W), dw: (F, C, KH, KW), db: (F,); skipped ones are None."""
     xp = get_array_module(dy)
     dx, dw, db = conv2d_nhwc_backward(xp.ascontiguousarray(dy.transpose(0, 2, 3, 1)), cache,
                                       input_grad, param_grads)
     return (None if dx is None else dx.transpose(0, 3, 1, 2)), dw, db
 
 
-_PAIRS = {"NCHW": (conv2d_forward, conv2d_backward), "NHWC": (conv2d_nhwc_forward, conv2d_nhwc_backward)}
+_PAIRS = {"NCHW": (conv2d_fused_forward, conv2d_fused_backward),
+          "NHWC": (conv2d_nhwc_forward, conv2d_nhwc_backward)}
 
 
 def conv2d_pair(data_format="NCHW"):
-    """The pure (forward, backward) pair of a convolution on ``data_format`` images."""
-    if data_format not in _PAIRS:
-        raise ValueError(f"data_format must be 'NCHW' or 'NHWC', got {data_format!r}")
-    return _PAIRS[data_format]
+    """The fused pure pair ``(forward, backward)`` that ``Conv2D`` runs on ``data_format`` images."""
+    return _PAIRS[check_choice(data_format, "data_format", tuple(_PAIRS))]
 
 
 class Conv2D(Module):
@@ -155,8 +207,7 @@ class Conv2D(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, activation=None,
                  input_grad=True, data_format="NCHW", seed=0, dtype=np.float32, pool=None):
         conv2d_pair(data_format)                                  # validates data_format
-        if activation not in (None, "relu"):
-            raise ValueError(f"activation must be None or 'relu', got {activation!r}")
+        check_choice(activation, "activation", (None, "relu"))
         if isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 2:
             kh, kw = kernel_size
         else:
@@ -172,7 +223,7 @@ class Conv2D(Module):
         fan_in = in_channels * kh * kw
         self.data_format, self.activation = data_format, activation
         self.in_channels, self.stride, self.padding, self.input_grad = in_channels, stride, padding, input_grad
-        self.pool, self.caching = pool, True
+        self.pool = pool
         self.w = Parameter(asarray(torch_uniform(rng, fan_in, (out_channels, in_channels, kh, kw), dtype)))
         self.b = Parameter(asarray(torch_uniform(rng, fan_in, (out_channels,), dtype)))
 
@@ -190,25 +241,35 @@ class Conv2D(Module):
                              f"than its {self.pool} x {self.pool} pooling window")
 
     def pair(self):
-        """(forward, backward, hyper): the pure pair this layer runs, for wrappers such as SpectralNorm."""
-        hyper = dict(stride=self.stride, padding=self.padding, activation=self.activation, pool=self.pool)
-        return (*conv2d_pair(self.data_format), hyper)
+        """The pure pair ``(forward, backward)`` this layer runs, its hyper-parameters bound."""
+        forward, backward = conv2d_pair(self.data_format)
+        return functools.partial(forward, stride=self.stride, padding=self.padding, activation=self.activation,
+                                 pool=self.pool), backward
 
     def forward(self, x, training=False):
-        self.check_input(x)
-        forward, _, hyper = self.pair()
-        y, self._cache = forward(x, self.w.value, self.b.value, keep_cache=training or self.caching, **hyper)
-        return y
+        return self.forward_with_weight(x, self.w.value, training)
 
     def backward(self, dy):
-        if self._cache is None:
-            raise RuntimeError("Conv2D.backward after a forward pass under without_caches: nothing was kept")
-        _, backward, _ = self.pair()
-        dx, dw, db = backward(dy, self._cache, self.input_grad, self.w.trainable)
+        dx, dw, db = self.backward_to_weight(dy)
         if self.w.trainable:
-            self.w.grad += dw
+            self.w.grad += dw               # accumulate: a parameter may be used twice
             self.b.grad += db
         return dx
+
+    def forward_with_weight(self, x, w, training=False):
+        """``forward`` with the kernel ``w`` (F, C, KH, KW) in place of ``self.w.value``: what a wrapper
+        that transforms the weight (``SpectralNorm``) runs. Keeps its cache as ``forward`` does."""
+        self.check_input(x)
+        forward, _ = self.pair()
+        y, cache = forward(x, w, self.b.value, keep_cache=training or self.caching)
+        self.remember(cache, training)
+        return y
+
+    def backward_to_weight(self, dy):
+        """``backward`` without the accumulation: returns ``(dx, dw, db)`` for the weight the last
+        forward pass used (dx None when ``input_grad=False``; dw, db None for a frozen layer)."""
+        _, backward = self.pair()
+        return backward(dy, self.cached(), self.input_grad, self.w.trainable)
 
     def __repr__(self):
         f, c, kh, kw = self.w.value.shape

@@ -4,7 +4,7 @@ import numpy as np
 from ..backend import asarray
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from ..seeding import as_generator
-from ..validation import check_features, check_float_dtype, check_positive_int
+from ..validation import check_choice, check_features, check_float_dtype, check_positive_int
 from .init import glorot_uniform, torch_uniform
 from .module import Module, Parameter
 
@@ -48,9 +48,7 @@ _PAIRS = {None: (dense_forward, dense_backward), "relu": (dense_relu_forward, de
 
 def dense_pair(activation=None):
     """The pure (forward, backward) pair of a Dense layer with ``activation`` (None or "relu")."""
-    if activation not in _PAIRS:
-        raise ValueError(f"activation must be one of {tuple(_PAIRS)}, got {activation!r}")
-    return _PAIRS[activation]
+    return _PAIRS[check_choice(activation, "activation", tuple(_PAIRS))]
 
 
 class Dense(Module):
@@ -92,22 +90,33 @@ class Dense(Module):
         check_features(x, "Dense input x", ndim=2, size=self.in_features)
 
     def pair(self):
-        """(forward, backward, hyper): the pure pair this layer runs, for wrappers such as SpectralNorm."""
-        return (*dense_pair(self.activation), {})
+        """The pure pair ``(forward, backward)`` this layer runs."""
+        return dense_pair(self.activation)
 
     def forward(self, x, training=False):
-        self.check_input(x)
-        forward, _ = dense_pair(self.activation)
-        y, self._cache = forward(x, self.w.value, self.b.value)
-        return y
+        return self.forward_with_weight(x, self.w.value, training)
 
     def backward(self, dy):
-        _, backward = dense_pair(self.activation)
-        dx, dw, db = backward(dy, self._cache, self.input_grad, self.w.trainable)
+        dx, dw, db = self.backward_to_weight(dy)
         if self.w.trainable:
             self.w.grad += dw          # accumulate: a parameter may be used twice
             self.b.grad += db
         return dx
+
+    def forward_with_weight(self, x, w, training=False):
+        """``forward`` with the kernel ``w`` (D, M) in place of ``self.w.value``: what a wrapper that
+        transforms the weight (``SpectralNorm``) runs. Keeps its cache as ``forward`` does."""
+        self.check_input(x)
+        forward, _ = self.pair()
+        y, cache = forward(x, w, self.b.value)
+        self.remember(cache, training)
+        return y
+
+    def backward_to_weight(self, dy):
+        """``backward`` without the accumulation: ``(dx, dw, db)`` for the weight the last forward
+        pass used (dx None when ``input_grad`` is False; dw, db None for a frozen layer)."""
+        _, backward = self.pair()
+        return backward(dy, self.cached(), self.input_grad, self.w.trainable)
 
     def __repr__(self):
         act = f", activation={self.activation!r}" if self.activation else ""

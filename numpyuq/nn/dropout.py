@@ -63,7 +63,8 @@ class Dropout(Module):
             (key, first_row), self.shared_key = self.shared_key, None
             first = first_row * math.prod(x.shape[1:])
         multiplier = keep_mask(key, x.shape, self.rate, like=x, value=1.0 / (1.0 - self.rate), first=first)
-        y, self._cache = dropout_forward(x, multiplier)
+        y, cache = dropout_forward(x, multiplier)
+        self.remember(cache, training)
         return y
 
     def backward(self, dy):

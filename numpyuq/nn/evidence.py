@@ -55,12 +55,13 @@ class Evidence(Module):
     def forward(self, x, training=False):
         forward, _ = EVIDENCE_FUNCTIONS[self.function]
         hyper = {"max_logit": self.max_logit} if self.function == "exp" else {}
-        e, self._cache = forward(x, **hyper)
+        e, cache = forward(x, **hyper)
+        self.remember(cache, training)
         return e
 
     def backward(self, dy):
         _, backward = EVIDENCE_FUNCTIONS[self.function]
-        (dx,) = backward(dy, self._cache)
+        (dx,) = backward(dy, self.cached())
         return dx
 
     def __repr__(self):

@@ -237,11 +237,11 @@ class RandomFeatureGP(Module):
         if (training and self.precision_updates == "train") or self.precision_updates == "always":
             self.accumulate(phi)
         logits, dense_cache = dense_forward(phi, self.output_weights.value, self.output_bias.value)
-        self._cache = (feature_cache, dense_cache)
+        self.remember((feature_cache, dense_cache), training)
         return logits
 
     def backward(self, dy):
-        feature_cache, dense_cache = self._cache
+        feature_cache, dense_cache = self.cached()
         dphi, dbeta, _ = dense_backward(dy, dense_cache)
         self.output_weights.grad += dbeta
         (dh,) = random_features_backward(dphi, feature_cache.random_features)

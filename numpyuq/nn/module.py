@@ -13,11 +13,29 @@ Two rules of ``backward`` that callers rely on:
   dropout). A caller that wants to modify the result in place must check
   ``may_share_memory(dx, dy)`` first, as ``Residual`` does.
 
-Weighted layers (``Dense``, ``Conv2D``) also expose ``pair()``: their public pure
-``(forward, backward, hyper)``, and ``check_input(x)``, so that a wrapper (``SpectralNorm``) runs the
-same map on a transformed weight without touching the layer's private state. Every pure backward
-takes the same flags: ``input_grad`` (compute dx) and ``param_grads`` (compute dw, db); a skipped
-gradient is None.
+Weighted layers (``Dense``, ``Conv2D``) also have ``forward_with_weight(x, w, training)`` and
+``backward_to_weight(dy) -> (dx, dw, db)``: ``forward`` / ``backward`` with a weight they are given
+and no accumulation. A wrapper that transforms the weight (``SpectralNorm``) runs the layer's own
+code through them, so it can never drift from the layer. Every pure backward takes the same flags:
+``input_grad`` (compute dx) and ``param_grads`` (compute dw, db); a skipped gradient is None.
+
+Glossary (one word for one idea, everywhere in the package and its docs):
+
+* **pair**: two pure functions ``*_forward(inputs..., hyper...) -> (y, cache)`` and
+  ``*_backward(dy, cache) -> gradients in the order of the forward's differentiable inputs``.
+  ``gradcheck.check_pair`` checks one. A layer's ``pair()`` returns its pair with the
+  hyper-parameters bound (``functools.partial``).
+* **cache**: what a pair's forward hands to its backward; a module keeps the last one
+  (``remember``), and drops it after inference passes inside ``without_caches``.
+* **buffer**: state that is saved and moved with a module but never optimised (``register_buffer``):
+  spectral-norm vectors, GP random features and precision.
+* **mode**: a choice among named variants of one computation, always a string argument checked by
+  ``validation.check_choice`` (spectral normalisation's ``"project"`` / ``"reparam"``, the GP
+  precision's ``"exact"`` / ``"momentum"``).
+* **u**: the Dirichlet uncertainty mass u = K / S (Sensoy et al. 2018; Dempster-Shafer theory):
+  ``uncertainty_mass`` everywhere.
+* **training**: the argument that decides whether a pass may change state (dropout draws, power
+  iteration, the GP precision update); there is no hidden train/eval flag.
 
 Children are discovered from attributes, in definition order: a ``Parameter``, a ``Module``, or a
 list/tuple of modules. Buffers are registered explicitly with ``register_buffer``.
@@ -63,6 +81,8 @@ class Module:
     """Base class: forward/backward by hand, parameters and buffers discovered by walking attributes."""
 
     splittable = False      # True: rows are independent in training, so a batch may be split (see above)
+    caching = True          # False inside without_caches: inference passes keep no cache
+    _cache = None           # what the last forward pass kept for backward (see remember / cached)
 
     def forward(self, x, training=False):
         raise NotImplementedError(f"{type(self).__name__} must define forward (abstract in the base class)")
@@ -72,6 +92,27 @@ class Module:
 
     def __call__(self, x, training=False):
         return self.forward(x, training=training)
+
+    # ---- the cache ---------------------------------------------------------------------------
+    def remember(self, cache, training):
+        """Keep ``cache`` for ``backward``: always on a training pass, and on an inference pass
+        unless inside ``without_caches`` (then nothing is kept, and ``has_cache()`` is False)."""
+        self._cache = cache if training or self.caching else None
+
+    def cached(self):
+        """The cache of the last forward pass, for ``backward``; a clear error when there is none."""
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward needs a forward pass first that kept its cache: "
+                               "nothing was kept (call forward with training=True, or outside without_caches)")
+        return self._cache
+
+    def has_cache(self):
+        """True while this module holds what a backward pass needs."""
+        return self._cache is not None
+
+    def forget_cache(self):
+        """Drop the backward cache (memory a finished inference pass no longer needs)."""
+        self._cache = None
 
     # ---- the tree ------------------------------------------------------------------------
     def named_children(self):
@@ -257,11 +298,19 @@ def attributes_set(objects, name, values):
 
 @contextlib.contextmanager
 def without_caches(model):
-    """Within the block, layers that keep large caches for backward (a convolution's im2col columns
-    and pooling winners) keep nothing on inference passes: ``torch.no_grad`` for a hand-written
-    backward. Training passes always keep theirs. Used by ``training.predict``."""
-    with attributes_set([m for m in model.modules() if hasattr(m, "caching")], "caching", False):
-        yield model
+    """Within the block, inference passes keep nothing for backward (a convolution's im2col columns,
+    pooling winners, every layer's input): ``torch.no_grad`` for a hand-written backward. Training
+    passes always keep theirs. On leaving, every module drops whatever cache it still holds (an
+    inference pass replaces the last training pass's cache, so none was usable): after a
+    prediction the model holds no memory for a backward pass. Used by ``predict`` and every
+    model's prediction methods."""
+    modules = list(model.modules())
+    try:
+        with attributes_set(modules, "caching", False):
+            yield model
+    finally:
+        for module in modules:
+            module.forget_cache()
 
 
 def check_state(targets, state, owner):

@@ -49,11 +49,12 @@ class LayerNorm(Module):
     def forward(self, x, training=False):
         check_features(x, "LayerNorm input x", ndim=x.ndim if hasattr(x, "ndim") else 2,
                        size=self.gamma.value.shape[0])
-        y, self._cache = layernorm_forward(x, self.gamma.value, self.beta.value, self.eps)
+        y, cache = layernorm_forward(x, self.gamma.value, self.beta.value, self.eps)
+        self.remember(cache, training)
         return y
 
     def backward(self, dy):
-        dx, dgamma, dbeta = layernorm_backward(dy, self._cache)
+        dx, dgamma, dbeta = layernorm_backward(dy, self.cached())
         self.gamma.grad += dgamma
         self.beta.grad += dbeta
         return dx

@@ -3,7 +3,7 @@ from typing import NamedTuple
 
 from ..kernels.pooling import maxpool_backward, maxpool_forward
 from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
-from ..validation import check_features, check_positive_int
+from ..validation import check_choice, check_features, check_positive_int
 from .module import Module
 
 _KERNELS = {"NCHW": (maxpool_forward, maxpool_backward), "NHWC": (maxpool_nhwc_forward, maxpool_nhwc_backward)}
@@ -36,8 +36,7 @@ class MaxPool2D(Module):
     splittable = True
 
     def __init__(self, size=2, stride=2, data_format="NCHW"):
-        if data_format not in _KERNELS:
-            raise ValueError(f"data_format must be 'NCHW' or 'NHWC', got {data_format!r}")
+        check_choice(data_format, "data_format", tuple(_KERNELS))
         check_positive_int(size, "size")
         check_positive_int(stride, "stride")
         self.size, self.stride, self.data_format = size, stride, data_format
@@ -48,11 +47,12 @@ class MaxPool2D(Module):
         if min(spatial) < self.size:
             raise ValueError(f"MaxPool2D input x has spatial size {tuple(spatial)}, smaller than the "
                              f"{self.size} x {self.size} window (shape {tuple(x.shape)}, {self.data_format})")
-        y, self._cache = maxpool2d_forward(x, self.size, self.stride, self.data_format)
+        y, cache = maxpool2d_forward(x, self.size, self.stride, self.data_format)
+        self.remember(cache, training)
         return y
 
     def backward(self, dy):
-        (dx,) = maxpool2d_backward(dy, self._cache)
+        (dx,) = maxpool2d_backward(dy, self.cached())
         return dx
 
     def __repr__(self):

@@ -9,11 +9,11 @@ class Flatten(Module):
     splittable = True
 
     def forward(self, x, training=False):
-        self._shape = x.shape
+        self.remember(x.shape, training)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy):
-        return dy.reshape(self._shape)
+        return dy.reshape(self.cached())
 
 
 class ChannelsLast(Module):

@@ -95,9 +95,10 @@ class SpectralNorm(Module):
     """Wrap a weighted layer (``Dense`` or ``Conv2D``) so that its weight's spectral norm is at most
     ``norm_multiplier``.
 
-    The wrapper transforms the weight and then runs the wrapped layer's public pure pair
-    (``layer.pair()``), so any layer with ``w``, ``b``, ``check_input``, ``input_grad`` and ``pair``
-    can be wrapped.
+    The wrapper transforms the weight, runs the wrapped layer's own code on it
+    (``layer.forward_with_weight``), and backpropagates through the layer (``layer.backward_to_weight``)
+    and then through the transform. Any layer with ``w``, ``b``, ``check_input``, ``pair`` and
+    that method pair can be wrapped.
 
     Args:
         layer: the layer to wrap (its activation is kept).
@@ -120,7 +121,8 @@ class SpectralNorm(Module):
         if semantics not in SEMANTICS:
             raise ValueError(f"semantics must be one of {SEMANTICS}, got {semantics!r}")
         check_real(norm_multiplier, "norm_multiplier", above=0)
-        if not all(hasattr(layer, name) for name in ("w", "b", "pair", "check_input", "input_grad")):
+        if not all(hasattr(layer, name) for name in ("w", "b", "pair", "check_input", "forward_with_weight",
+                                                      "backward_to_weight")):
             raise TypeError(f"layer must be a weighted layer with a pure pair (Dense or Conv2D), "
                             f"got {type(layer).__name__}")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
@@ -153,8 +155,8 @@ class SpectralNorm(Module):
                 or input_shape[channel_axis] != channels):
             raise ValueError(f"input_shape must be one example's {expected} with {channels} channels "
                              f"for semantics='operator', got {input_shape!r}")
-        forward, backward, hyper = layer.pair()
-        operator = ConvOperator(forward, backward, hyper, input_shape)
+        forward, backward = layer.pair()
+        operator = ConvOperator(forward, backward, input_shape)
         layer.check_input(get_array_module(layer.w.value).zeros((1, *input_shape), layer.w.value.dtype))
         return operator
 
@@ -194,21 +196,19 @@ class SpectralNorm(Module):
             if self.mode == "project":
                 self.project()
         if self.mode == "project":
-            w, self._sn_cache = self.layer.w.value, None
+            w, sn_cache = self.layer.w.value, None            # the stored weight is already bounded
         else:
-            w, self._sn_cache = spectral_norm_forward(self.layer.w.value, self.u, self.v,
-                                                      self.norm_multiplier, self.operator)
-        forward, _, hyper = self.layer.pair()
-        y, self._cache = forward(x, w, self.layer.b.value, **hyper)
+            w, sn_cache = spectral_norm_forward(self.layer.w.value, self.u, self.v, self.norm_multiplier,
+                                                self.operator)
+        y = self.layer.forward_with_weight(x, w, training)    # the layer's own code, on the weight w
+        self.remember(sn_cache, training)
         return y
 
     def backward(self, dy):
-        _, backward, _ = self.layer.pair()
-        trainable = self.layer.w.trainable
-        dx, dw, db = backward(dy, self._cache, self.layer.input_grad, trainable)
-        if trainable:
-            if self._sn_cache is not None:
-                (dw,) = spectral_norm_backward(dw, self._sn_cache, sigma_grad=self.mode == "reparam")
+        dx, dw, db = self.layer.backward_to_weight(dy)        # through the layer, to the weight w
+        if self.layer.w.trainable:
+            if self._cache is not None:                       # then through w = W min(1, c / sigma)
+                (dw,) = spectral_norm_backward(dw, self._cache, sigma_grad=self.mode == "reparam")
             self.layer.w.grad += dw
             self.layer.b.grad += db
         return dx

@@ -45,14 +45,13 @@ class MatrixView:
 class ConvOperator:
     """A convolution as a linear map of one image of ``input_shape`` (C, H, W) or (H, W, C).
 
-    ``forward``, ``backward``: the layer's pure pair; ``hyper``: its stride and padding.
+    ``forward``, ``backward``: the layer's pure pair, its stride and padding bound.
     """
 
     name = "operator"
 
-    def __init__(self, forward, backward, hyper, input_shape):
+    def __init__(self, forward, backward, input_shape):
         self.forward, self.backward = forward, backward
-        self.hyper = dict(hyper, activation=None, pool=None)    # the linear part: no ReLU, pool, bias
         self.input_shape = tuple(input_shape)
 
     def vector_shapes(self, w):
@@ -64,7 +63,7 @@ class ConvOperator:
     def apply(self, w, u):
         """A u = conv(u; W) with zero bias: the output shape; and the convolution's cache."""
         bias = get_array_module(w).zeros((w.shape[0],), w.dtype)
-        return self.forward(u, w, bias, **self.hyper)
+        return self.forward(u, w, bias, activation=None, pool=None)   # the linear part: no ReLU, pool
 
     def adjoint(self, v, cache):
         """A^T v: the input gradient of the convolution at output gradient v (input shape)."""

@@ -4,7 +4,7 @@ import pytest
 
 from numpyuq.losses.cross_entropy import softmax
 from numpyuq.metrics import classification_metrics
-from numpyuq.models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet
+from numpyuq.models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet, LeNetSNGP
 from numpyuq.uncertainty import DeepEnsemble, mean_field_logits
 
 X = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
@@ -61,3 +61,23 @@ def test_errors_speak_in_the_users_terms():
         DeepResNet(2).predict(np.zeros((3, 5), np.float32))
     with pytest.raises(ValueError, match="y must have 20 entries"):
         DeepResNet(2).evaluate(X, Y[:5])
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: LeNet(num_classes=3), (5, 1, 28, 28)),
+    (lambda: LeNetSNGP(num_classes=3, num_inducing=32), (5, 1, 28, 28)),
+    (lambda: DeepResNet(2, num_layers=2, num_hidden=8), (5, 2)),
+    (lambda: DeepResNetSNGP(2, num_layers=2, num_hidden=8, num_inducing=16), (5, 2))])
+def test_prediction_leaves_no_cache_in_any_module(rng, make, shape):
+    """predict / predict_with_variance keep nothing for a backward pass, in any module, after a
+    training pass had filled every cache (a spectrally normalised convolution used to keep its
+    im2col matrix: about 118 MB at a batch of 2048)."""
+    model = make()
+    x = rng.standard_normal(shape).astype(np.float32)
+    model(x, training=True)
+    assert any(m.has_cache() for m in model.modules())
+    for name in ("predict", "predict_logits", "predict_with_variance"):
+        if hasattr(model, name):
+            getattr(model, name)(x)
+            holding = [type(m).__name__ for m in model.modules() if m.has_cache()]
+            assert not holding, f"{name} left caches in {holding}"

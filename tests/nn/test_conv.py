@@ -96,7 +96,7 @@ def test_degenerate_convolutions_are_refused_by_name():
     import numpy as np
     import pytest
     from numpyuq.nn import Conv2D
-    from numpyuq.nn.conv import conv2d_forward
+    from numpyuq.nn.conv import conv2d_fused_forward
     for kwargs, message in ((dict(stride=0), "stride must be >= 1, got 0"),
                             (dict(kernel_size=0), "kernel_size must be >= 1, got 0"),
                             (dict(padding=-1), "padding must be >= 0, got -1"),
@@ -105,7 +105,7 @@ def test_degenerate_convolutions_are_refused_by_name():
             Conv2D(1, 2, **{"kernel_size": 3, **kwargs})
     x, w, b = np.zeros((1, 1, 4, 4), np.float32), np.zeros((2, 1, 3, 3), np.float32), np.zeros(2, np.float32)
     with pytest.raises(ValueError, match="padding must be an integer >= 0, got -1"):
-        conv2d_forward(x, w, b, padding=-1)              # the pure function too, on either kernel path
+        conv2d_fused_forward(x, w, b, padding=-1)        # the pure function too, on either kernel path
 
 
 def test_spectral_norm_wraps_a_convolution():
@@ -172,3 +172,82 @@ def test_rebuilt_columns_give_the_kept_columns_gradients(monkeypatch, rng, data_
     np.testing.assert_allclose(kept.backward(dy), dx, rtol=1e-12)
     np.testing.assert_allclose(kept.w.grad, rebuilt.w.grad, rtol=1e-12)
     np.testing.assert_allclose(kept.b.grad, rebuilt.b.grad, rtol=1e-12)
+
+
+# ---- the textbook pair, and the fused pairs checked against it --------------------------------
+from numpyuq.kernels.pooling import maxpool_backward_reference, maxpool_forward_reference  # noqa: E402
+from numpyuq.nn.activations import relu_backward, relu_forward  # noqa: E402
+from numpyuq.nn.conv import (conv2d_backward, conv2d_forward, conv2d_fused_backward,  # noqa: E402
+                             conv2d_fused_forward, conv2d_nhwc_backward, conv2d_nhwc_forward)
+
+
+@pytest.mark.parametrize("shape, out_ch, k, stride, padding", [
+    ((2, 3, 7, 6), 4, 3, 1, 0), ((2, 2, 8, 7), 3, 3, 2, 1), ((1, 2, 5, 6), 2, 5, 1, 2), ((2, 1, 9, 9), 3, 4, 2, 2)])
+def test_textbook_pair_passes_the_gradient_check(rng, shape, out_ch, k, stride, padding):
+    inputs = {"x": rng.standard_normal(shape), "w": rng.standard_normal((out_ch, shape[1], k, k)) * 0.3,
+              "b": rng.standard_normal(out_ch)}
+    assert_grad_ok(check_pair(conv2d_forward, conv2d_backward, inputs, stride=stride, padding=padding))
+
+
+def test_textbook_pair_matches_the_direct_loops(rng):
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    y, _ = conv2d_forward(x, w, b, stride=2, padding=1)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    expected = np.empty((2, 4, 4, 4))
+    for n, f, i, j in np.ndindex(*expected.shape):
+        expected[n, f, i, j] = (xp[n, :, 2 * i:2 * i + 3, 2 * j:2 * j + 2] * w[f]).sum() + b[f]
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+
+
+def textbook_composition(x, w, b, stride, padding, activation, pool):
+    """The textbook convolution, then a plain ReLU, then plain max-pooling (NCHW): the oracle for
+    every option of the fused pairs. Returns (y, backward(dy) -> (dx, dw, db))."""
+    z, conv_cache = conv2d_forward(x, w, b, stride, padding)
+    y, relu_cache = relu_forward(z) if activation == "relu" else (z, None)
+    pool_input = y
+    if pool is not None:
+        y, argmax = maxpool_forward_reference(pool_input, pool, pool)
+
+    def backward(dy):
+        if pool is not None:
+            dy = maxpool_backward_reference(dy, argmax, pool_input.shape, pool, pool)
+        if activation == "relu":
+            (dy,) = relu_backward(dy, relu_cache)
+        return conv2d_backward(dy, conv_cache)
+    return y, backward
+
+
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("pool", [None, 2])
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1), (1, 2)])
+@pytest.mark.parametrize("channels", [2, 6])          # K W C = 6 keeps the columns, 18 rebuilds them
+def test_fused_pairs_equal_the_textbook_composition(rng, data_format, activation, pool, stride, padding, channels):
+    from numpyuq.nn.conv import REBUILD_COLUMNS_FROM_RUN
+    x = rng.standard_normal((3, channels, 9, 8))
+    w, b = rng.standard_normal((4, channels, 3, 3)) * 0.3, rng.standard_normal(4)
+    expected, textbook_backward = textbook_composition(x, w, b, stride, padding, activation, pool)
+    dy = rng.standard_normal(expected.shape)
+    expected_grads = textbook_backward(dy)
+    if data_format == "NCHW":
+        y, cache = conv2d_fused_forward(x, w, b, stride, padding, activation, pool)
+        grads = conv2d_fused_backward(dy, cache)
+    else:
+        y, cache = conv2d_nhwc_forward(x.transpose(0, 2, 3, 1).copy(), w, b, stride, padding, activation, pool)
+        y = y.transpose(0, 3, 1, 2)
+        dx, dw, db = conv2d_nhwc_backward(dy.transpose(0, 2, 3, 1).copy(), cache)
+        grads = (dx.transpose(0, 3, 1, 2), dw, db)
+    assert (cache.x is not None) == (3 * channels >= REBUILD_COLUMNS_FROM_RUN)   # both column paths are run
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+    for name, got, want in zip(("dx", "dw", "db"), grads, expected_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11, err_msg=name)
+
+
+def test_fused_pair_skips_the_gradients_it_is_told_to_skip(rng):
+    x, w, b = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    y, cache = conv2d_fused_forward(x, w, b, activation="relu")
+    _, dw, db = conv2d_fused_backward(np.ones_like(y), cache)
+    dx, dw_skipped, db_skipped = conv2d_fused_backward(np.ones_like(y), cache, input_grad=False,
+                                                       param_grads=True)
+    assert dx is None and np.array_equal(dw_skipped, dw) and np.array_equal(db_skipped, db)
+    assert conv2d_fused_backward(np.ones_like(y), cache, param_grads=False)[1:] == (None, None)

@@ -118,14 +118,14 @@ from numpyuq.nn.conv import conv2d_pair  # noqa: E402
 
 def conv_matrix(conv, input_shape):
     """The convolution (no bias, no activation) as an explicit matrix, built column by column."""
-    forward, _, hyper = conv.pair()
-    hyper = dict(hyper, activation=None)
+    forward, _ = conv.pair()
     size = int(np.prod(input_shape))
     columns = []
     for i in range(size):
         basis = np.zeros(size)
         basis[i] = 1.0
-        y, _ = forward(basis.reshape(1, *input_shape), conv.w.value, np.zeros(conv.w.value.shape[0]), **hyper)
+        y, _ = forward(basis.reshape(1, *input_shape), conv.w.value, np.zeros(conv.w.value.shape[0]),
+                       activation=None)
         columns.append(y.ravel())
     return np.stack(columns, axis=1)
 
@@ -172,8 +172,8 @@ def test_conv_gradients_in_every_semantics_and_mode(rng, semantics, mode, bound)
 @pytest.mark.parametrize("bound", [0.5, 50.0])
 def test_operator_pure_pair(rng, bound):
     conv = Conv2D(2, 3, 3, stride=2, padding=1, seed=0, dtype=np.float64)
-    forward, backward, hyper = conv.pair()
-    operator = ConvOperator(forward, backward, hyper, (2, 5, 5))
+    forward, backward = conv.pair()
+    operator = ConvOperator(forward, backward, (2, 5, 5))
     u_shape, v_shape = operator.vector_shapes(conv.w.value)
     inputs = {"w": rng.standard_normal((3, 2, 3, 3)), "u": normalize(rng.standard_normal(u_shape)),
               "v": normalize(rng.standard_normal(v_shape))}
@@ -195,4 +195,4 @@ def test_operator_semantics_checks_its_arguments():
     layer = SpectralNorm(Conv2D(2, 3, 3), semantics="operator", input_shape=(2, 5, 5))
     with pytest.raises(ValueError, match=r"must have shape \(N, 2, 5, 5\)"):
         layer(np.zeros((1, 2, 6, 6), np.float32))
-    assert conv2d_pair("NCHW")[0] is layer.layer.pair()[0]
+    assert conv2d_pair("NCHW")[0] is layer.layer.pair()[0].func

@@ -8,9 +8,9 @@ from numpyuq.nn.spectral_operators import ConvOperator, MatrixView
 
 def operators(rng):
     conv = Conv2D(2, 3, 3, stride=2, padding=1, data_format="NHWC", seed=0, dtype=np.float64)
-    forward, backward, hyper = conv.pair()
+    forward, backward = conv.pair()
     return [(MatrixView(), rng.standard_normal((4, 3, 2))),
-            (ConvOperator(forward, backward, hyper, (6, 5, 2)), conv.w.value)]
+            (ConvOperator(forward, backward, (6, 5, 2)), conv.w.value)]
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["matrix", "operator"])
