@@ -22,7 +22,7 @@ def test_tutorial_executes_as_a_notebook(tmp_path, monkeypatch):
     cell in a Jupyter kernel (what ``make setup`` installs)."""
     jupytext = pytest.importorskip("jupytext")
     nbclient = pytest.importorskip("nbclient")
-    path = TUTORIALS[0].parent / "backprop_by_hand.py"
+    path = TUTORIALS[0].parent / "01_backprop_by_hand.py"
     monkeypatch.setenv("OUT_DIR", str(tmp_path))
     monkeypatch.setenv("NUMPYUQ_FAST", "1")
     notebook = jupytext.read(path)

@@ -26,7 +26,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 SITE = ROOT / "site"
 SCREENSHOTS = ROOT / "site-screenshots"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver")
-SCREENSHOT_PAGES = {"_generated/tutorials/sngp_two_moons.html": "sngp_tutorial.png",
+SCREENSHOT_PAGES = {"_generated/tutorials/03_sngp_two_moons.html": "sngp_tutorial.png",
                     "source/nn/dense.html": "annotated_dense.png"}
 
 
@@ -175,12 +175,12 @@ def test_every_page_loads_cleanly_and_completely(browser, base_url, page):
 
 def test_the_site_has_every_part():
     for page in ("index.html", "api.html", "_generated/annotated.html", "_generated/results.html",
-                 *[f"_generated/tutorials/{name}.html" for name in ("backprop_by_hand", "sngp_two_moons",
-                                                                    "evidential_mnist",
-                                                                    "choosing_an_uncertainty_method")],
+                 *[f"_generated/tutorials/{name}.html" for name in ("01_backprop_by_hand", "02_convolution_by_hand", "03_sngp_two_moons",
+                                                                    "04_evidential_mnist",
+                                                                    "05_choosing_an_uncertainty_method")],
                  *[f"source/{p}" for p in ("nn/dense.html", "nn/conv.html", "nn/spectral_norm.html",
                                            "nn/gaussian_process.html", "losses/evidential.html",
                                            "optim/adam.html", "gradcheck.html")]):
         assert (SITE / page).exists(), page
-    sngp = (SITE / "_generated/tutorials/sngp_two_moons.html").read_text()
+    sngp = (SITE / "_generated/tutorials/03_sngp_two_moons.html").read_text()
     assert "<img" in sngp and "download as a notebook" in sngp

@@ -10,7 +10,7 @@
 # (https://www.tensorflow.org/tutorials/understanding/sngp) on two moons and measure which of them
 # knows what it does not know.
 #
-# **Run it:** `python tutorials/sngp_two_moons.py`. Figures go to `$OUT_DIR` (default `./figures`).
+# **Run it:** `python tutorials/03_sngp_two_moons.py`. Figures go to `$OUT_DIR` (default `./figures`).
 # `NUMPYUQ_FAST=1` shrinks the run for CI; `NUMPYUQ_SEEDS=5` adds the comparison over five seeds with
 # mean and spread.
 
@@ -233,7 +233,7 @@ for name in on_test:
     auroc_own = ood_auroc(own, on_ood[name][1]) if own is not None else float("nan")
     print(f"{name:14s} {accuracy:8.3f} {auroc:17.3f} {auroc_own:11.3f}")
 path = plot_surfaces([(name, on_grid[name][0][:, 0]) for name in on_grid], x_train, y_train, x_ood,
-                     os.path.join(OUT_DIR, "sngp_two_moons_surfaces.png"))
+                     os.path.join(OUT_DIR, "03_sngp_two_moons_surfaces.png"))
 show(path)
 
 # %% [markdown]

@@ -28,7 +28,7 @@
 # Everything here runs through `numpyuq.experiments.compare`, the code behind
 # `numpyuq compare --task moons|digits28|fashion-mnist`.
 #
-# **Run it:** `python tutorials/choosing_an_uncertainty_method.py`: five seeds of everything, about
+# **Run it:** `python tutorials/05_choosing_an_uncertainty_method.py`: five seeds of everything, about
 # 6 minutes on 2 cores (`NUMPYUQ_SEEDS=1`: under 2). Figures go to `$OUT_DIR` (default `./figures`).
 # `NUMPYUQ_FAST=1` shrinks everything for CI (two seeds), and the claims below are then not checked.
 
@@ -154,7 +154,7 @@ for comparison in (moons, digits):
 # * **You need calibrated probabilities in domain**: the deep ensemble, if you can pay $M$ trainings;
 #   MC dropout is the cheap approximation, at $S$ passes per prediction.
 # * **You want one network, one pass, and an explicit "I don't know" mass**: EDL. Its $u$ flags
-#   ambiguous and misclassified inputs well (see `tutorials/evidential_mnist.py`), but it is not
+#   ambiguous and misclassified inputs well (see `tutorials/04_evidential_mnist.py`), but it is not
 #   distance aware, as the moons show.
 # * **Whatever you choose**, measure on *your* OOD sets: near and far OOD rank the methods
 #   differently, and a single seed can mislead.

@@ -6,14 +6,15 @@
 # proves each one to about eight digits. Everything else in numpyuq (spectral normalisation, the
 # random-feature GP, convolutions and pooling) is built and checked the same way.
 #
-# **Run it:** `python tutorials/backprop_by_hand.py` (or open it as a notebook with jupytext).
+# **Run it:** `python tutorials/01_backprop_by_hand.py` (or open it as a notebook with jupytext).
 
 # %%
 import numpy as np
 
-from numpyuq.gradcheck import check_loss, check_module
+from numpyuq.gradcheck import check_loss, check_module, check_pair
 from numpyuq.losses import SoftmaxCrossEntropy
 from numpyuq.losses.cross_entropy import softmax
+from numpyuq.nn.activations import relu_backward, relu_forward
 from numpyuq.nn import Dense, ReLU, Sequential
 from numpyuq.nn.dense import dense_backward, dense_forward
 
@@ -79,6 +80,17 @@ assert error < 1e-8
 # $$\frac{\partial L}{\partial z} = \frac{p - \mathrm{onehot}(y)}{N}.$$
 #
 # The forward computes $\log p$ as $z - \max z - \log\sum e^{z - \max z}$, so $|z| = 10^4$ is harmless.
+
+# %%
+z = rng.standard_normal((4, 5))
+z[np.abs(z) < 0.05] = 0.5                        # off the kink
+relu_out, relu_cache = relu_forward(z)
+dz = rng.standard_normal(z.shape)
+(dz_in,) = relu_backward(dz, relu_cache)
+np.testing.assert_array_equal(dz_in, dz * (z > 0))
+report = check_pair(relu_forward, relu_backward, {"x": z})
+print(f"ReLU: gradient check {report.max_rel_error:.1e}")
+assert report.max_rel_error < 1e-6
 
 # %%
 logits = rng.standard_normal((5, 3))

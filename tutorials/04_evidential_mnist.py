@@ -9,7 +9,7 @@
 # regulariser, check every gradient by finite differences, train the seed's LeNet, and run the paper's
 # evaluations against a softmax LeNet trained the same way.
 #
-# **Run it:** `python tutorials/evidential_mnist.py` (digits28, a few minutes on 2 CPU cores).
+# **Run it:** `python tutorials/04_evidential_mnist.py` (digits28, a few minutes on 2 CPU cores).
 # `NUMPYUQ_DATASET=fashion-mnist` trains on the real 60,000 Fashion-MNIST images (Debian's
 # `dataset-fashion-mnist`); `NUMPYUQ_FAST=1` shrinks the run for CI. Figures go to `$OUT_DIR`
 # (default `./figures`).

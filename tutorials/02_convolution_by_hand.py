@@ -1,0 +1,197 @@
+# %% [markdown]
+# # Convolution by hand: direct loops, im2col + GEMM, the backward pass, and what the fast path changes
+#
+# **What you will learn.** How a convolution layer's forward and backward passes are derived, from
+# four nested loops to one matrix product; why the input gradient is the *adjoint* of the gather that
+# builds that matrix (and how to check it with one dot product); how numpyuq's gradient check proves
+# the pair; and what the fused layer that numpyuq trains with changes, with numbers you can reproduce.
+# It follows the treatment of cs231n's `conv_forward_naive` and `im2col` (https://cs231n.github.io/convolutional-networks/)
+# and reads best after `01_backprop_by_hand.py`.
+#
+# **Run it:** `python tutorials/02_convolution_by_hand.py` (or open it as a notebook with jupytext).
+# `NUMPYUQ_FAST=1` times fewer repetitions.
+
+# %%
+import os
+import time
+
+import numpy as np
+
+from numpyuq.gradcheck import check_pair
+from numpyuq.kernels.im2col import col2im_reference as col2im
+from numpyuq.kernels.im2col import im2col_reference as im2col
+from numpyuq.kernels.pooling import maxpool_forward_reference
+from numpyuq.nn.conv import conv2d_backward, conv2d_forward, conv2d_nhwc_backward, conv2d_nhwc_forward
+
+FAST = os.environ.get("NUMPYUQ_FAST") == "1"
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## 1. The definition, as four loops
+#
+# A convolution layer (a cross-correlation, as every deep-learning library computes it) slides each of
+# $F$ kernels $w_f \in \mathbb{R}^{C \times K_H \times K_W}$ over the zero-padded image and takes a dot
+# product at every position:
+#
+# $$y_{n f i j} = b_f + \sum_{c, k_h, k_w} w_{f c k_h k_w}\; x^{\text{pad}}_{n,\, c,\, i s + k_h,\, j s + k_w},
+# \qquad O_H = \left\lfloor \frac{H + 2p - K_H}{s} \right\rfloor + 1.$$
+
+# %%
+def conv_loops(x, w, b, stride, padding):
+    """The definition: x (N, C, H, W), w (F, C, KH, KW), b (F,) -> y (N, F, OH, OW)."""
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
+    y = np.empty((N, F, OH, OW))
+    for n in range(N):
+        for f in range(F):
+            for i in range(OH):
+                for j in range(OW):
+                    window = x_pad[n, :, i * stride:i * stride + KH, j * stride:j * stride + KW]
+                    y[n, f, i, j] = (window * w[f]).sum() + b[f]
+    return y
+
+
+x = rng.standard_normal((2, 3, 7, 6))
+w = rng.standard_normal((4, 3, 3, 3)) * 0.3
+b = rng.standard_normal(4)
+y_loops = conv_loops(x, w, b, stride=2, padding=1)
+print("x", x.shape, "-> y", y_loops.shape)
+
+# %% [markdown]
+# ## 2. The same map as one matrix product: im2col + GEMM
+#
+# The loops compute $N O_H O_W \times F$ dot products of length $C K_H K_W$. Gather every window into a
+# row of a matrix, $\text{cols} \in \mathbb{R}^{(N O_H O_W) \times (C K_H K_W)}$ (*im2col*), view the
+# kernels as $W \in \mathbb{R}^{F \times (C K_H K_W)}$, and all of them are one GEMM:
+#
+# $$Y = \text{cols}\; W^\top + b \;\in\; \mathbb{R}^{(N O_H O_W) \times F}.$$
+#
+# That is numpyuq's textbook pair `conv2d_forward` / `conv2d_backward` (the first thing in
+# `numpyuq/nn/conv.py`), and it agrees with the loops to rounding.
+
+# %%
+cols = im2col(x, 3, 3, 2, 1)
+print("cols", cols.shape, "= (N OH OW, C KH KW)")
+y, cache = conv2d_forward(x, w, b, stride=2, padding=1)
+print(f"textbook pair vs loops: max |difference| {np.abs(y - y_loops).max():.1e}")
+assert np.allclose(y, y_loops, rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
+# ## 3. The backward pass
+#
+# Given $dY = \partial L / \partial Y$ (one row per output pixel), the GEMM's gradients are those of
+# a dense layer (tutorial 1): $dW = dY^\top \text{cols}$, $db = \sum_{\text{rows}} dY$, and
+# $d\,\text{cols} = dY\, W$. What is left is to carry $d\,\text{cols}$ back to the pixels.
+#
+# im2col is linear: $\text{cols} = G x$ for a 0/1 matrix $G$ that copies each pixel into every window
+# that contains it. So $\partial L/\partial x = G^\top d\,\text{cols}$: *add* each column entry back to
+# the pixel it came from. That is col2im, and "col2im is the transpose of im2col" has a one-line test,
+# the adjoint identity $\langle G x, c \rangle = \langle x, G^\top c \rangle$ for any $x$ and $c$:
+
+# %%
+c = rng.standard_normal(cols.shape)
+lhs, rhs = np.vdot(im2col(x, 3, 3, 2, 1), c), np.vdot(x, col2im(c, x.shape, 3, 3, 2, 1))
+print(f"<im2col(x), c> = {lhs:.12f}\n<x, col2im(c)> = {rhs:.12f}")
+assert abs(lhs - rhs) < 1e-10 * abs(lhs)
+
+# %% [markdown]
+# Where windows overlap (stride smaller than the kernel), a pixel sits in several rows and its
+# gradient is the sum of theirs; a pixel in no window (cropped by the stride) gets zero.
+
+# %%
+dy = rng.standard_normal(y.shape)
+dx, dw, db = conv2d_backward(dy, cache)
+print("dx", dx.shape, "dw", dw.shape, "db", db.shape)
+
+# %% [markdown]
+# ## 4. The proof: a central finite-difference check
+#
+# `check_pair` perturbs every element of $x$, $w$ and $b$ by $\pm\epsilon$, with a random upstream
+# gradient, and compares with the pair's backward (float64, $\epsilon = 10^{-5}$).
+
+# %%
+report = check_pair(conv2d_forward, conv2d_backward, {"x": x, "w": w, "b": b}, stride=2, padding=1)
+print(report)
+assert report.max_rel_error < 1e-6
+
+# %% [markdown]
+# ## 5. What the fast path changes
+#
+# `Conv2D` trains with a *fused* pair (`conv2d_nhwc_forward` / `conv2d_nhwc_backward`). It computes the
+# same function, with four changes:
+#
+# 1. **Channels-last (NHWC).** With columns ordered $(k_h, k_w, c)$, each window row is $K_W C$
+#    contiguous floats, so im2col is a few long copies; and the GEMM output $(N O_H O_W, F)$ already is
+#    the NHWC output, with no transpose.
+# 2. **Fused ReLU and max-pooling.** The bias is constant over a pooling window and ReLU is monotone,
+#    so $\mathrm{relu}(b + \max z) = \max \mathrm{relu}(z + b)$: pool first, and the bias and ReLU touch a
+#    quarter of the values. The full activation is never written back to memory.
+# 3. **Chunks.** im2col + GEMM and GEMM + col2im run over chunks of images whose columns fit in cache
+#    (2 MB), so the columns are read back from cache instead of memory.
+# 4. **Rebuilt columns.** When the window rows are long ($K_W C \ge 16$), the layer keeps its input
+#    $x$ instead of $\text{cols}$ ($K_H K_W$ times larger) and rebuilds the columns chunk by chunk for $dW$.
+#
+# First, it is the same function: the fused pair against the textbook pair followed by a plain ReLU
+# and a plain max-pooling, at LeNet's second layer (20 -> 50 channels, 5 x 5, on 12 x 12 maps).
+
+# %%
+x = rng.standard_normal((8, 20, 12, 12))
+w, b = rng.standard_normal((50, 20, 5, 5)) * 0.05, rng.standard_normal(50) * 0.1
+z, _ = conv2d_forward(x, w, b)
+expected, _ = maxpool_forward_reference(np.maximum(z, 0), 2, 2)
+x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+fused, fused_cache = conv2d_nhwc_forward(x_nhwc, w, b, activation="relu", pool=2)
+print(f"fused vs textbook + ReLU + pool: max |difference| {np.abs(fused.transpose(0, 3, 1, 2) - expected).max():.1e}")
+assert np.allclose(fused.transpose(0, 3, 1, 2), expected, rtol=1e-12, atol=1e-12)
+print("the fused layer kept its input:", fused_cache.cols is None and fused_cache.x is not None,
+      f"({x.size * 8 / 1e6:.2f} MB instead of {x.shape[0] * 8 * 8 * 20 * 25 * 8 / 1e6:.2f} MB of columns)")
+
+# %% [markdown]
+# Then the time of a training step (forward and backward) of that layer at batch 64 in float32, the
+# textbook composition against the fused pair. Run it on your machine: the ratio depends on the CPU
+# and its BLAS (`python benchmarks/lenet.py --profile` gives the same split layer by layer, for the
+# whole network).
+
+# %%
+def median_ms(step, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+x32 = rng.standard_normal((64, 20, 12, 12)).astype(np.float32)
+w32, b32 = (w.astype(np.float32), b.astype(np.float32))
+x32_nhwc = np.ascontiguousarray(x32.transpose(0, 2, 3, 1))
+dy_pooled = rng.standard_normal((64, 50, 4, 4)).astype(np.float32)
+
+
+def textbook_step():
+    z, conv_cache = conv2d_forward(x32, w32, b32)
+    relu = np.maximum(z, 0)
+    pooled, argmax = maxpool_forward_reference(relu, 2, 2)
+    dz = np.zeros_like(relu)                        # route dy to each window's winner, then the ReLU mask
+    for k in range(4):
+        dz[:, :, k // 2::2, k % 2::2] += dy_pooled * (argmax == k)
+    conv2d_backward(dz * (relu > 0), conv_cache)
+
+
+def fused_step():
+    _, cache = conv2d_nhwc_forward(x32_nhwc, w32, b32, activation="relu", pool=2)
+    conv2d_nhwc_backward(dy_pooled.transpose(0, 2, 3, 1).copy(), cache)
+
+
+repeats = 5 if FAST else 30
+textbook_step(), fused_step()                      # warm up (the numba kernels compile once)
+textbook_ms, fused_ms = median_ms(textbook_step, repeats), median_ms(fused_step, repeats)
+print(f"LeNet conv2 training step, batch 64: textbook {textbook_ms:.2f} ms, fused {fused_ms:.2f} ms "
+      f"({textbook_ms / fused_ms:.1f}x)")
+
+# %% [markdown]
+# The fused layer is gradient-checked like every other (`tests/nn/test_conv.py` checks every option:
+# activation, pooling, stride, padding, kept and rebuilt columns, against the textbook composition
+# above). The plain pair stays in the library as the reference a reader can follow line by line.
