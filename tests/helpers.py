@@ -39,3 +39,24 @@ def state_bytes(*objects):
         out.append({k: (np.asarray(v).dtype.str, np.shape(v), np.asarray(v).tobytes())
                     for k, v in obj.state_dict().items()})
     return out
+
+
+def compiled_twins_run(monkeypatch, module, *names):
+    """Make the numba twins ``names`` of kernel ``module`` count their calls; returns the counts
+    ({name: calls}) for the test to assert on after calling the dispatcher. Under
+    ``NUMPYUQ_KERNELS=reference`` the dispatcher runs no compiled code by design, so the test is
+    skipped there (it would compare the reference with itself)."""
+    import pytest
+    from numpyuq.kernels import dispatch
+    if dispatch.KERNELS == "reference":
+        pytest.skip("NUMPYUQ_KERNELS=reference: the dispatcher runs no compiled code to test")
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        twin = getattr(module, name)
+        assert hasattr(twin, "signatures"), f"{name} is not a numba twin (NUMBA_DISABLE_JIT?)"
+
+        def counted(*args, _twin=twin, _name=name):
+            calls[_name] += 1
+            return _twin(*args)
+        monkeypatch.setattr(module, name, counted)
+    return calls

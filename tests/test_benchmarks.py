@@ -6,7 +6,8 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("script, expected", [("moons.py", "numpyuq"), ("lenet.py", "images/s"),
+@pytest.mark.parametrize("script, expected", [("moons.py", "numpyuq"),
+                                              pytest.param("lenet.py", "images/s", marks=pytest.mark.slow),
                                               ("evidential.py", "test accuracy")])
 def test_benchmark_quick_produces_numbers(script, expected):
     """The benchmarks run in CI-size time with --quick; only that they report numbers is asserted."""
@@ -25,6 +26,7 @@ def test_compare_checkouts_runs_on_one_checkout_against_itself():
     assert out.stdout.count("after/before") == 2
 
 
+@pytest.mark.slow
 def test_lenet_profile_tables_run():
     """--profile prints the in-step per-layer table (with the loss and Adam rows) and the per-pass table."""
     path = pathlib.Path(__file__).parent.parent / "benchmarks" / "lenet.py"

@@ -3,15 +3,15 @@ import pytest
 
 from numpyuq.callbacks import Callback, LearningRateSchedule
 from numpyuq.losses import SoftmaxCrossEntropy
-from numpyuq.models import DeepResNet
 from numpyuq.optim import SGD
 from numpyuq.training import fit
+from tests.tiny_models import tiny_resnet
 
 
 def test_the_base_callback_does_nothing_and_the_schedule_checks_its_values():
     x = np.random.default_rng(0).normal(size=(16, 2))
     y = (x[:, 0] > 0).astype(int)
-    model = DeepResNet(2, num_layers=1, num_hidden=4)
+    model = tiny_resnet(num_layers=1, num_hidden=4)
     optimizer = SGD(model.parameters(), lr=0.1)
     history = fit(model, SoftmaxCrossEntropy(), optimizer, x, y, epochs=2, progress=False,
                   callbacks=[Callback(), LearningRateSchedule(lambda epoch: 0.1 * 0.5 ** epoch)])

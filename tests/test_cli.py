@@ -1,9 +1,12 @@
 """The numpyuq command: the demo prints the table and writes its figures."""
 import json
 
+import pytest
+
 from numpyuq.cli import main
 
 
+@pytest.mark.slow
 def test_demo_prints_the_table_and_writes_the_figure(tmp_path, capsys):
     main(["demo", "--out", str(tmp_path), "--epochs", "2", "--ensemble-size", "2", "--num-samples", "2",
           "--jobs", "1", "--no-progress"])
@@ -25,6 +28,7 @@ def test_compare_checks_everything_before_training(tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+@pytest.mark.slow
 def test_evidential_trains_saves_and_evaluates(tmp_path, capsys):
     main(["evidential", "--epochs", "1", "--baseline", "--threads", "1", "--out", str(tmp_path), "--no-progress"])
     out = capsys.readouterr().out

@@ -9,6 +9,7 @@ from numpyuq.evaluation import (
     rotation_curve,
     split_by_correctness,
 )
+from tests.tiny_models import tiny_lenet
 
 
 def test_rotation_by_90_degrees_is_exact_and_keeps_the_size():
@@ -56,17 +57,17 @@ def test_split_by_correctness():
 
 
 def test_rotation_curve_accepts_models(rng):
-    from numpyuq.models import EvidentialClassifier, LeNet
+    from numpyuq.models import EvidentialClassifier
     from numpyuq.uncertainty import DeepEnsemble
     image = rng.standard_normal((1, 28, 28)).astype(np.float32)
-    edl = EvidentialClassifier(LeNet(channels=(2, 3), hidden=8, seed=0))
+    edl = EvidentialClassifier(tiny_lenet(seed=0))
     curve = rotation_curve(edl, image, angles=[0, 90])
     np.testing.assert_allclose(curve.probs.sum(axis=1), 1, rtol=1e-6)
     np.testing.assert_allclose(curve.uncertainty, edl.uncertainty(curve.images), rtol=1e-6)   # u by default
-    softmax_curve = rotation_curve(LeNet(channels=(2, 3), hidden=8, seed=0), image, angles=[0, 90])
+    softmax_curve = rotation_curve(tiny_lenet(seed=0), image, angles=[0, 90])
     assert softmax_curve.uncertainty is None and np.allclose(softmax_curve.probs.sum(axis=1), 1)
-    ensemble = DeepEnsemble(lambda seed: LeNet(channels=(2, 3), hidden=8, seed=seed), size=2)
-    ensemble.members = [LeNet(channels=(2, 3), hidden=8, seed=s) for s in (0, 1)]
+    ensemble = DeepEnsemble(lambda seed: tiny_lenet(seed=seed), size=2)
+    ensemble.members = [tiny_lenet(seed=s) for s in (0, 1)]
     assert rotation_curve(ensemble, image, angles=[0]).probs.shape == (1, 10)
     with pytest.raises(TypeError, match="model must be a numpyuq model, a Module or a callable"):
         rotation_curve(3, image)

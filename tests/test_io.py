@@ -2,15 +2,15 @@ import numpy as np
 import pytest
 
 from numpyuq.io import load, save
-from numpyuq.models import DeepResNet
+from tests.tiny_models import tiny_resnet
 
 
 def test_save_load_round_trip_is_bit_identical(tmp_path, rng):
-    model = DeepResNet(2, num_layers=2, num_hidden=16, seed=0)
+    model = tiny_resnet(num_layers=2, num_hidden=16, seed=0)
     x = rng.standard_normal((10, 2)).astype(np.float32)
     path = tmp_path / "model.npz"
     save(model, path)
-    other = DeepResNet(2, num_layers=2, num_hidden=16, seed=99)
+    other = tiny_resnet(num_layers=2, num_hidden=16, seed=99)
     assert not np.array_equal(other(x), model(x))
     load(other, path)
     np.testing.assert_array_equal(other(x), model(x))
@@ -18,12 +18,12 @@ def test_save_load_round_trip_is_bit_identical(tmp_path, rng):
 
 
 def test_truncated_file_gives_clear_error_and_leaves_model_unchanged(tmp_path):
-    model = DeepResNet(2, num_layers=2, num_hidden=16, seed=0)
+    model = tiny_resnet(num_layers=2, num_hidden=16, seed=0)
     path = tmp_path / "model.npz"
     save(model, path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    target = DeepResNet(2, num_layers=2, num_hidden=16, seed=1)
+    target = tiny_resnet(num_layers=2, num_hidden=16, seed=1)
     before = target.state_dict()
     with pytest.raises(ValueError, match="truncated"):
         load(target, path)
@@ -33,8 +33,8 @@ def test_truncated_file_gives_clear_error_and_leaves_model_unchanged(tmp_path):
 
 def test_mismatched_file_names_the_differences(tmp_path):
     path = tmp_path / "model.npz"
-    save(DeepResNet(2, num_layers=2, num_hidden=16), path)
-    target = DeepResNet(2, num_layers=3, num_hidden=8, seed=1)
+    save(tiny_resnet(num_layers=2, num_hidden=16), path)
+    target = tiny_resnet(num_layers=3, num_hidden=8, seed=1)
     before = target.state_dict()
     with pytest.raises(ValueError, match=r"missing \['blocks.2.*shape mismatch"):
         load(target, path)
@@ -45,7 +45,7 @@ def test_mismatched_file_names_the_differences(tmp_path):
 def test_a_npy_file_a_missing_folder_and_a_truncated_file_get_clear_errors(tmp_path):
     import gc
     import warnings
-    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    model = tiny_resnet()
     np.save(tmp_path / "weights.npy", np.zeros(3))
     with pytest.raises(ValueError, match=r"cannot read model file '.*weights.npy'"):
         load(model, tmp_path / "weights.npy")
@@ -65,19 +65,19 @@ def test_a_checkpoint_holds_model_optimizer_and_epoch_and_loads_all_or_nothing(t
     from numpyuq.io import load_checkpoint, save_checkpoint
     from numpyuq.optim import SGD, Adam
     from tests.helpers import state_bytes
-    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    model = tiny_resnet()
     optimizer = Adam(model.parameters(), lr=0.01)
     for _ in range(3):
         for p in model.parameters():
             p.grad[...] = 1.0
         optimizer.step()
     save_checkpoint(tmp_path / "ckpt.npz", model, optimizer, epoch=3)
-    target = DeepResNet(2, num_layers=1, num_hidden=8, seed=5)
+    target = tiny_resnet(seed=5)
     target_optimizer = Adam(target.parameters())
     assert load_checkpoint(tmp_path / "ckpt.npz", target, target_optimizer) == 3
     assert state_bytes(target, target_optimizer) == state_bytes(model, optimizer)
     # an SGD cannot take Adam's moments: neither the model nor the optimizer changes
-    fresh = DeepResNet(2, num_layers=1, num_hidden=8, seed=6)
+    fresh = tiny_resnet(seed=6)
     sgd = SGD(fresh.parameters(), momentum=0.9)
     before = state_bytes(fresh, sgd)
     with pytest.raises(ValueError, match="does not match the optimizer"):
@@ -86,7 +86,7 @@ def test_a_checkpoint_holds_model_optimizer_and_epoch_and_loads_all_or_nothing(t
     save(model, tmp_path / "plain.npz")
     with pytest.raises(ValueError, match="holds no optimizer state"):
         load_checkpoint(tmp_path / "plain.npz", fresh, sgd)
-    assert load(DeepResNet(2, num_layers=1, num_hidden=8), tmp_path / "ckpt.npz") is not None   # model part
+    assert load(tiny_resnet(), tmp_path / "ckpt.npz") is not None   # model part
 
 
 def test_the_gp_guard_survives_save_and_load(tmp_path):
@@ -114,7 +114,7 @@ def test_an_ensemble_saves_and_loads(tmp_path):
     y = (x[:, 0] > 0).astype(int)
 
     def member(seed):
-        return DeepResNet(2, num_layers=1, num_hidden=8, seed=seed)
+        return tiny_resnet(seed=seed)
 
     ensemble = DeepEnsemble(member, size=3).fit(x, y, epochs=2, progress=False)
     save(ensemble, tmp_path / "ensemble.npz")

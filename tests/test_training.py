@@ -29,7 +29,7 @@ class Recorder(Callback):
 
 def test_fit_calls_hooks_in_order_and_records_history():
     x, y = small_problem(50)
-    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    model = tiny_resnet()
     recorder = Recorder()
     history = fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-2), x, y, epochs=2,
                   batch_size=20, callbacks=[recorder], progress=False)
@@ -43,7 +43,7 @@ def test_fit_is_reproducible_with_a_seed():
     x, y = small_problem()
     losses = []
     for _ in range(2):
-        model = DeepResNet(2, num_layers=2, num_hidden=8, seed=1)
+        model = tiny_resnet(num_layers=2, num_hidden=8, seed=1)
         losses.append(fit(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y, epochs=3,
                           batch_size=16, seed=5, progress=False).loss)
     assert losses[0] == losses[1]
@@ -51,7 +51,7 @@ def test_fit_is_reproducible_with_a_seed():
 
 def test_fit_rejects_bad_input():
     x, y = small_problem()
-    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    model = tiny_resnet()
     args = (model, SoftmaxCrossEntropy(), Adam(model.parameters()))
     bad = x.copy()
     bad[3, 1] = np.nan
@@ -88,13 +88,14 @@ from numpyuq.callbacks import LearningRateSchedule  # noqa: E402
 from numpyuq.models import DeepResNetSNGP  # noqa: E402
 from numpyuq.optim import SGD  # noqa: E402
 from tests.helpers import state_bytes  # noqa: E402
+from tests.tiny_models import tiny_resnet
 
 
 def test_a_bad_last_label_changes_no_weight():
     """y[-1] = 2 in a 2-class problem used to fail after 14 Adam steps; now before the first."""
     x, y = small_problem()
     y[-1] = 2
-    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    model = tiny_resnet()
     optimizer = Adam(model.parameters())
     before = state_bytes(model, optimizer)
     with pytest.raises(ValueError, match=r"y must lie in \[0, 2\), got values in \[0, 2\]"):
@@ -120,7 +121,7 @@ def test_bad_labels_leave_the_sngp_state_alone(labels, recwarn):
 
 def test_empty_or_degenerate_input_is_refused_by_name():
     x, y = small_problem()
-    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    model = tiny_resnet()
     optimizer = Adam(model.parameters())
     with pytest.raises(ValueError, match="x must have at least one row"):
         fit(model, SoftmaxCrossEntropy(), optimizer, x[:0], y[:0], epochs=1, progress=False)
@@ -140,7 +141,7 @@ def test_empty_or_degenerate_input_is_refused_by_name():
 
 def test_an_optimizer_of_another_model_or_a_stale_one_is_refused_before_training():
     x, y = small_problem()
-    model, other = DeepResNet(2, num_layers=1, num_hidden=8), DeepResNet(2, num_layers=1, num_hidden=8, seed=1)
+    model, other = tiny_resnet(), tiny_resnet(seed=1)
     with pytest.raises(ValueError, match="built on another model"):
         fit(model, SoftmaxCrossEntropy(), Adam(other.parameters()), x, y, epochs=1, progress=False)
     first = Adam(model.parameters())
@@ -170,7 +171,7 @@ class Explode(Callback):
 
 def test_a_non_finite_loss_rolls_back_to_the_epoch_start_and_says_so():
     x, y = small_problem()
-    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    model = tiny_resnet()
     optimizer = SGD(model.parameters(), lr=0.1)
     explode = Explode()
     with pytest.raises(FloatingPointError, match="training loss became") as info, np.errstate(all="ignore"):
@@ -184,7 +185,7 @@ def test_a_non_finite_loss_rolls_back_to_the_epoch_start_and_says_so():
 
 def test_validation_data_and_a_learning_rate_schedule():
     x, y = small_problem()
-    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    model = tiny_resnet()
     optimizer = Adam(model.parameters())
     history = fit(model, SoftmaxCrossEntropy(), optimizer, x, y, epochs=3, progress=False,
                   validation_data=(x[:16], y[:16]), callbacks=[LearningRateSchedule(lambda e: 1e-2 / (e + 1))])
@@ -203,7 +204,7 @@ def test_the_same_call_twice_gives_the_same_model():
     x, y = small_problem()
     states = []
     for _ in range(2):
-        model = DeepResNet(2, num_layers=1, num_hidden=8)
+        model = tiny_resnet()
         fit(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y, epochs=2, progress=False)
         states.append(state_bytes(model))
     assert states[0] == states[1]
@@ -215,7 +216,7 @@ def test_a_checkpoint_resumes_training_exactly(tmp_path):
     x, y = small_problem()
 
     def fresh():
-        model = DeepResNet(2, num_layers=2, num_hidden=8, dropout_rate=0.0)
+        model = tiny_resnet(num_layers=2, num_hidden=8, dropout_rate=0.0)
         return model, Adam(model.parameters(), lr=1e-2)
 
     straight, opt = fresh()

@@ -7,9 +7,11 @@ import sys
 import pytest
 
 TUTORIALS = sorted((pathlib.Path(__file__).parent.parent / "tutorials").glob("*.py"))
+QUICK = ("01_backprop_by_hand", "02_convolution_by_hand")      # the others train networks: over 5 s
 
 
-@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem in QUICK else pytest.mark.slow)
+                                  for p in TUTORIALS], ids=lambda p: p.stem)
 def test_tutorial_runs(path, tmp_path):
     env = dict(os.environ, NUMPYUQ_FAST="1", OUT_DIR=str(tmp_path), MPLBACKEND="Agg")
     result = subprocess.run([sys.executable, str(path)], env=env, cwd=tmp_path,

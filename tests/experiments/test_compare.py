@@ -24,6 +24,7 @@ def test_moons_full_configuration():
     assert len(norms) == 6 and max(norms) <= 0.9 * 1.01, norms
 
 
+@pytest.mark.slow
 def test_fast_digits_with_two_seeds_writes_table_and_figures(tmp_path):
     config = CompareConfig(task="digits28", seeds=2, fast=True, jobs=1)
     comparison = run_compare(config, progress=False, log=lambda *a: None)

@@ -12,7 +12,10 @@ from numpyuq.kernels.bias_relu import (
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", [(1, 1), (4, 9), (128, 128)])
-def test_bias_relu_kernels_equal_reference(rng, dtype, shape):
+def test_bias_relu_kernels_equal_reference(monkeypatch, rng, dtype, shape):
+    from numpyuq.kernels import bias_relu as mod
+    from tests.helpers import compiled_twins_run
+    calls = compiled_twins_run(monkeypatch, mod, "_bias_relu_forward_numba", "_relu_bias_backward_numba")
     z = rng.standard_normal(shape).astype(dtype)
     b = rng.standard_normal(shape[1]).astype(dtype)
     dy = rng.standard_normal(shape).astype(dtype)
@@ -23,6 +26,7 @@ def test_bias_relu_kernels_equal_reference(rng, dtype, shape):
     dz_ref, db_ref = relu_bias_backward_reference(dy, y)
     np.testing.assert_array_equal(dz, dz_ref)
     np.testing.assert_allclose(db, db_ref, rtol=1e-6 if dtype == np.float32 else 1e-13)
+    assert calls == {"_bias_relu_forward_numba": 1, "_relu_bias_backward_numba": 1}
 
 
 @pytest.mark.parametrize("fn", ["loops", "numba"])

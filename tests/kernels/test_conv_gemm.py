@@ -3,12 +3,14 @@ boundaries."""
 import numpy as np
 import pytest
 
-from numpyuq.kernels import conv_gemm
+from numpyuq.kernels import conv_gemm, im2col_nhwc
 from numpyuq.kernels.im2col import conv_output_size
+from tests.helpers import compiled_twins_run
 
 
 @pytest.mark.parametrize("shape, F, k, s, p", [((5, 12, 12, 20), 50, 5, 1, 0), ((3, 7, 9, 2), 4, 3, 2, 1)])
 def test_chunked_equals_reference(monkeypatch, rng, shape, F, k, s, p):
+    calls = compiled_twins_run(monkeypatch, im2col_nhwc, "_im2col_nhwc_numba")
     x = rng.standard_normal(shape)
     w_mat = rng.standard_normal((F, k * k * shape[3]))
     cols_ref, y_ref = conv_gemm.im2col_gemm_reference(x, w_mat, k, k, s, p)
@@ -18,10 +20,12 @@ def test_chunked_equals_reference(monkeypatch, rng, shape, F, k, s, p):
         cols, y = conv_gemm.im2col_gemm(x, w_mat, k, k, s, p)
         np.testing.assert_array_equal(cols, cols_ref)
         np.testing.assert_allclose(y, y_ref, rtol=1e-12)
+    assert calls["_im2col_nhwc_numba"] >= 3                  # the chunked path ran, chunk by chunk
 
 
 @pytest.mark.parametrize("shape, F, k, s, p", [((5, 12, 12, 20), 50, 5, 1, 0), ((3, 7, 9, 2), 4, 3, 2, 1)])
 def test_chunked_backward_equals_reference(monkeypatch, rng, shape, F, k, s, p):
+    calls = compiled_twins_run(monkeypatch, im2col_nhwc, "_col2im_nhwc_numba")
     pixels = conv_output_size(shape[1], k, s, p) * conv_output_size(shape[2], k, s, p)
     dy = rng.standard_normal((shape[0] * pixels, F))
     w_mat = rng.standard_normal((F, k * k * shape[3]))
@@ -29,6 +33,7 @@ def test_chunked_backward_equals_reference(monkeypatch, rng, shape, F, k, s, p):
     for chunk_bytes in (1, pixels * w_mat.shape[1] * 8 * 2, 1 << 20):     # 1 image, 2 images, all
         monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", chunk_bytes)
         np.testing.assert_allclose(conv_gemm.gemm_col2im(dy, w_mat, shape, k, k, s, p), dx_ref, rtol=1e-12, atol=1e-12)
+    assert calls["_col2im_nhwc_numba"] >= 3
 
 
 @pytest.mark.parametrize("kernels", ["numba", "reference"])

@@ -289,6 +289,7 @@ def test_serial_and_parallel_twins_are_cached_apart(tmp_path):
     assert parallel[0] == "True" and parallel[1].startswith(str(tmp_path / "parallel"))
 
 
+@pytest.mark.slow
 def test_parallel_twins_match_the_references(tmp_path):
     """Under NUMPYUQ_PARALLEL_KERNELS=1 (prange over the batch) every opting-in kernel still equals
     its xp reference: each image's writes are its own, so the threads cannot race."""

@@ -7,7 +7,10 @@ from numpyuq.kernels.dropout_mask import keep_mask, keep_mask_reference, rate_th
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (128, 128), (7, 300)])
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.5, 0.9])
-def test_keep_mask_numba_equals_reference(shape, rate):
+def test_keep_mask_numba_equals_reference(monkeypatch, shape, rate):
+    from numpyuq.kernels import dropout_mask as mod
+    from tests.helpers import compiled_twins_run
+    calls = compiled_twins_run(monkeypatch, mod, "_keep_mask_numba")
     like = np.zeros(shape, np.float32)
     fast = keep_mask(2024, shape, rate, like)
     slow = keep_mask_reference(2024, like.size, rate_threshold(rate)).reshape(shape)
@@ -18,6 +21,7 @@ def test_keep_mask_numba_equals_reference(shape, rate):
     np.testing.assert_array_equal(scaled, keep_mask_reference(2024, like.size, rate_threshold(rate),
                                                               value=scale).reshape(shape))
     np.testing.assert_array_equal(scaled, fast * np.float32(scale))
+    assert calls["_keep_mask_numba"] == 2
 
 
 def test_keep_mask_statistics_and_keys():

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 
 from numpyuq.kernels import im2col_nhwc as mod
 from numpyuq.kernels.im2col import conv_output_size
+from tests.helpers import compiled_twins_run
 from tests.kernels.strategies import conv_geometry
 
 CASES = [((1, 5, 5, 1), 3, 3, 1, 0), ((2, 7, 6, 3), 3, 2, 2, 1), ((3, 8, 9, 2), 5, 5, 1, 2),
@@ -31,21 +32,27 @@ def run_col2im(fn, cols, shape, kh, kw, s, p):
 @pytest.mark.parametrize("fn", IM2COL, ids=["loops", "numba"])
 @pytest.mark.parametrize("shape, kh, kw, s, p", CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_im2col_nhwc_equals_reference(fn, shape, kh, kw, s, p, dtype, rng):
+def test_im2col_nhwc_equals_reference(monkeypatch, fn, shape, kh, kw, s, p, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     expected = mod.im2col_nhwc_reference(x, kh, kw, s, p)
     np.testing.assert_array_equal(run_im2col(fn, x, kh, kw, s, p), expected)
-    np.testing.assert_array_equal(mod.im2col_nhwc(x, kh, kw, s, p), expected)     # the dispatcher too
+    if fn is mod._im2col_nhwc_numba:                                             # the dispatcher runs the twin
+        calls = compiled_twins_run(monkeypatch, mod, "_im2col_nhwc_numba")
+        np.testing.assert_array_equal(mod.im2col_nhwc(x, kh, kw, s, p), expected)
+        assert calls["_im2col_nhwc_numba"] == 1
 
 
 @pytest.mark.parametrize("fn", COL2IM, ids=["loops", "numba"])
 @pytest.mark.parametrize("shape, kh, kw, s, p", CASES)
-def test_col2im_nhwc_equals_reference_and_is_the_adjoint(fn, shape, kh, kw, s, p, rng):
+def test_col2im_nhwc_equals_reference_and_is_the_adjoint(monkeypatch, fn, shape, kh, kw, s, p, rng):
     x = rng.standard_normal(shape)
     c = rng.standard_normal(mod.im2col_nhwc_reference(x, kh, kw, s, p).shape)
     expected = mod.col2im_nhwc_reference(c, shape, kh, kw, s, p)
     np.testing.assert_allclose(run_col2im(fn, c, shape, kh, kw, s, p), expected, rtol=1e-13, atol=1e-13)
-    np.testing.assert_allclose(mod.col2im_nhwc(c, shape, kh, kw, s, p), expected, rtol=1e-13, atol=1e-13)
+    if fn is mod._col2im_nhwc_numba:                                             # the dispatcher runs the twin
+        calls = compiled_twins_run(monkeypatch, mod, "_col2im_nhwc_numba")
+        np.testing.assert_allclose(mod.col2im_nhwc(c, shape, kh, kw, s, p), expected, rtol=1e-13, atol=1e-13)
+        assert calls["_col2im_nhwc_numba"] == 1
     np.testing.assert_allclose(np.vdot(mod.im2col_nhwc_reference(x, kh, kw, s, p), c), np.vdot(x, expected), rtol=1e-12)
     c32 = c.astype(np.float32)
     np.testing.assert_allclose(run_col2im(fn, c32, shape, kh, kw, s, p),

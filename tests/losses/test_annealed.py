@@ -8,10 +8,11 @@ from numpyuq.losses import (
     KLDivergenceLoss,
     SquaredErrorBayesRisk,
 )
-from numpyuq.models import DeepResNet, EvidentialClassifier
+from numpyuq.models import EvidentialClassifier
 from numpyuq.optim import Adam, RelativePiecewise
 from numpyuq.training import fit
 from tests.helpers import assert_grad_ok
+from tests.tiny_models import tiny_resnet
 
 
 def test_labml_schedule_reads_the_step_after_advancing_it():
@@ -25,7 +26,7 @@ def test_labml_schedule_reads_the_step_after_advancing_it():
     objective.forward = recording_forward
     rng = np.random.default_rng(0)
     x = rng.standard_normal((40, 2))
-    model = EvidentialClassifier(DeepResNet(2, num_layers=1, num_hidden=8, seed=0))
+    model = EvidentialClassifier(tiny_resnet(seed=0))
     fit(model, objective, Adam(model.parameters()), x, (x[:, 0] > 0).astype(np.int64), epochs=3,
         batch_size=16, seed=0, progress=False)
     schedule = RelativePiecewise([(0, 0.0), (0.2, 0.01), (1, 1.0)], 3 * 40)
@@ -37,7 +38,7 @@ def test_labml_schedule_reads_the_step_after_advancing_it():
 def test_paper_schedule_and_history():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((40, 2))
-    model = EvidentialClassifier(DeepResNet(2, num_layers=1, num_hidden=8, seed=0))
+    model = EvidentialClassifier(tiny_resnet(seed=0))
     objective = AnnealedEvidentialLoss("digamma", schedule="paper", annealing_epochs=2)
     history = fit(model, objective, Adam(model.parameters()), x, (x[:, 0] > 0).astype(np.int64),
                   epochs=4, batch_size=16, seed=0, progress=False)

@@ -6,6 +6,7 @@ from numpyuq.losses.cross_entropy import softmax
 from numpyuq.metrics import classification_metrics
 from numpyuq.models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet, LeNetSNGP
 from numpyuq.uncertainty import DeepEnsemble, mean_field_logits
+from tests.tiny_models import tiny_lenet, tiny_resnet
 
 X = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
 Y = (X[:, 0] > 0).astype(int)
@@ -13,7 +14,7 @@ IMAGES = np.random.default_rng(1).random((5, 1, 28, 28), dtype=np.float32)
 
 
 def test_a_softmax_model_predicts_the_softmax_of_its_logits():
-    model = DeepResNet(2, num_layers=1, num_hidden=8)
+    model = tiny_resnet()
     logits = model.predict_logits(X)
     np.testing.assert_allclose(model.predict(X), softmax(logits), rtol=1e-6)
     np.testing.assert_allclose(model.predict_logits(X.tolist()), logits, rtol=1e-6)     # lists work
@@ -31,17 +32,17 @@ def test_sngp_predicts_mean_field_probabilities():
 
 
 def test_an_evidential_model_predicts_alpha_over_s():
-    model = EvidentialClassifier(DeepResNet(2, num_layers=1, num_hidden=8), "softplus")
+    model = EvidentialClassifier(tiny_resnet(), "softplus")
     evidence = np.log1p(np.exp(model.predict_logits(X).astype(np.float64)))
     alpha = evidence + 1
     np.testing.assert_allclose(model.predict(X), alpha / alpha.sum(axis=1, keepdims=True), rtol=1e-5)
 
 
 def test_lenet_and_an_ensemble_offer_the_same_api():
-    lenet = LeNet(channels=(2, 3), hidden=8)
+    lenet = tiny_lenet()
     probs = lenet.predict(IMAGES)
     assert probs.shape == (5, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
-    ensemble = DeepEnsemble(lambda seed: DeepResNet(2, num_layers=1, num_hidden=8, seed=seed), size=2)
+    ensemble = DeepEnsemble(lambda seed: tiny_resnet(seed=seed), size=2)
     ensemble.fit(X, Y, epochs=1, progress=False)
     np.testing.assert_allclose(softmax(ensemble.predict_logits(X)), ensemble.predict(X), rtol=1e-6)
     assert ensemble.evaluate(X, Y)["accuracy"] == pytest.approx(float((ensemble.predict(X).argmax(1) == Y).mean()))
@@ -50,7 +51,7 @@ def test_lenet_and_an_ensemble_offer_the_same_api():
 
 
 def test_errors_speak_in_the_users_terms():
-    lenet = LeNet(channels=(2, 3), hidden=8)
+    lenet = tiny_lenet()
     with pytest.raises(ValueError, match=r"got \(5, 28, 28, 1\): these look channels-last"):
         lenet.predict(IMAGES.transpose(0, 2, 3, 1))
     with pytest.raises(ValueError, match=r"got \(5, 28, 28\): add the channel axis with x\[:, None\]"):
@@ -66,7 +67,7 @@ def test_errors_speak_in_the_users_terms():
 @pytest.mark.parametrize("make, shape", [
     (lambda: LeNet(num_classes=3), (5, 1, 28, 28)),
     (lambda: LeNetSNGP(num_classes=3, num_inducing=32), (5, 1, 28, 28)),
-    (lambda: DeepResNet(2, num_layers=2, num_hidden=8), (5, 2)),
+    (lambda: tiny_resnet(num_layers=2, num_hidden=8), (5, 2)),
     (lambda: DeepResNetSNGP(2, num_layers=2, num_hidden=8, num_inducing=16), (5, 2))])
 def test_prediction_leaves_no_cache_in_any_module(rng, make, shape):
     """predict / predict_with_variance keep nothing for a backward pass, in any module, after a

@@ -6,6 +6,7 @@ from numpyuq.gradcheck import check_module
 from numpyuq.models import DeepResNet, EvidentialClassifier, LeNet
 from numpyuq.uncertainty import dirichlet_uncertainty
 from tests.helpers import assert_grad_ok
+from tests.tiny_models import tiny_resnet
 
 
 @pytest.mark.parametrize("evidence", ["softplus", "exp"])
@@ -33,8 +34,7 @@ def test_predictions_are_the_dirichlet_mean_and_mass(rng):
 def test_edl_on_the_deep_resnet_gradients(rng):
     """EDL on the SNGP seed's DeepResNet (the fifth method on two moons), float64, whole network."""
     from numpyuq.gradcheck import check_module
-    from numpyuq.models import DeepResNet
     from tests.helpers import assert_grad_ok
     for evidence in ("softplus", "relu", "exp"):
-        model = EvidentialClassifier(DeepResNet(2, num_layers=2, num_hidden=8, dtype=np.float64), evidence)
+        model = EvidentialClassifier(tiny_resnet(num_layers=2, num_hidden=8, dtype=np.float64), evidence)
         assert_grad_ok(check_module(model, rng.standard_normal((5, 2)), training=False))

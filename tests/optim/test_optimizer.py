@@ -4,6 +4,7 @@ import pytest
 
 from numpyuq.nn import Parameter
 from numpyuq.optim import SGD, Adam
+from tests.tiny_models import tiny_resnet
 
 
 def test_optimizer_rejects_bad_arguments():
@@ -17,10 +18,9 @@ def test_optimizer_rejects_bad_arguments():
 
 
 def test_a_stale_optimizer_raises_instead_of_training_nothing():
-    from numpyuq.models import DeepResNet
     from numpyuq.optim import SGD, Adam
 
-    model = DeepResNet(2, num_layers=1, num_hidden=4, seed=0)
+    model = tiny_resnet(num_layers=1, num_hidden=4, seed=0)
     first = Adam(model.parameters())
     second = SGD(model.parameters())           # packs the same parameters into its own buffer
     second.step()                              # the newest optimizer works
@@ -59,8 +59,7 @@ def test_state_dict_round_trip_and_mismatch_changes_nothing():
 
 
 def test_adam_beta_one_and_sgd_momentum_are_refused_before_packing():
-    from numpyuq.models import DeepResNet
-    model = DeepResNet(2, num_layers=1, num_hidden=4)
+    model = tiny_resnet(num_layers=1, num_hidden=4)
     owner = Adam(model.parameters())
     with pytest.raises(ValueError, match=r"betas must be two numbers in \[0, 1\)"):
         Adam(model.parameters(), betas=(1.0, 0.999))

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from numpyuq.data import make_moons_data
-from numpyuq.models import DeepResNet
 from numpyuq.uncertainty import DeepEnsemble
+from tests.tiny_models import tiny_resnet
 
 
 def make_small_member(seed):
-    return DeepResNet(2, num_layers=2, num_hidden=16, seed=seed)
+    return tiny_resnet(num_layers=2, num_hidden=16, seed=seed)
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

@@ -5,6 +5,7 @@ import pytest
 from numpyuq.losses import softmax
 from numpyuq.models import DeepResNetSNGP
 from numpyuq.uncertainty import mc_dropout_predict
+from tests.tiny_models import tiny_resnet
 
 
 def test_mc_dropout_averages_and_leaves_state_alone(rng):
@@ -29,9 +30,8 @@ def test_mc_dropout_averages_and_leaves_state_alone(rng):
 def test_mc_dropout_is_reproducible_leaves_the_model_alone_and_checks_batch_size():
     import numpy as np
     import pytest
-    from numpyuq.models import DeepResNet
     from numpyuq.uncertainty import mc_dropout_predict
-    model = DeepResNet(2, num_layers=2, num_hidden=16, dropout_rate=0.3)
+    model = tiny_resnet(num_layers=2, num_hidden=16, dropout_rate=0.3)
     x = np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32)
     states = [layer.rng.bit_generator.state for layer in model.modules() if hasattr(layer, "rate")]
     first, second = mc_dropout_predict(model, x), mc_dropout_predict(model, x)

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 from numpyuq.losses import AnnealedEvidentialLoss
-from numpyuq.models import DeepResNet, EvidentialClassifier
+from numpyuq.models import EvidentialClassifier
 from numpyuq.optim import Adam
 from numpyuq.training import fit
 from numpyuq.uncertainty import TrackStatistics, evidential_statistics
+from tests.tiny_models import tiny_resnet
 
 
 def test_statistics_by_hand():
@@ -25,7 +26,7 @@ def test_callback_records_every_epoch():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((60, 2))
     y = (x[:, 0] > 0).astype(np.int64)
-    model = EvidentialClassifier(DeepResNet(2, num_layers=1, num_hidden=8, seed=0))
+    model = EvidentialClassifier(tiny_resnet(seed=0))
     history = fit(model, AnnealedEvidentialLoss(), Adam(model.parameters()), x, y, epochs=3, batch_size=16,
                   callbacks=[TrackStatistics(x[:20], y[:20], name="val")], seed=0, progress=False)
     for key in ("accuracy", "u_correct", "u_wrong", "p_correct", "p_wrong"):
