@@ -11,7 +11,7 @@ medians are compared. Also prints the achieved GFLOP/s against this machine's fl
 
 numpyuq is measured two ways: ``numpyuq`` splits each batch over the threads, with BLAS
 single-threaded (training: ``parallel.DataParallel``, as ``fit(threads=...)``; inference:
-``training.predict(threads=...)``); ``numpyuq-blas-threads`` runs each batch whole with BLAS's own
+``training.predict_logits(threads=...)``); ``numpyuq-blas-threads`` runs each batch whole with BLAS's own
 threads. ``--profile`` adds the per-layer milliseconds against each layer's FLOP bound (batches
 whole on BLAS's threads), the same for a training step split over the threads, and each
 convolution pass against its floor.
@@ -51,7 +51,10 @@ def numpyuq_worker(batch, steps, mode, split_threads=1):
     from numpyuq.models import LeNet
     from numpyuq.optim import Adam
     from numpyuq.parallel import DataParallel
-    from numpyuq.training import predict
+    try:                                # compare_checkouts.py also runs this worker on checkouts from before the rename
+        from numpyuq.training import predict_logits as predict
+    except ImportError:
+        from numpyuq.training import predict
 
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)

@@ -47,13 +47,13 @@ def probability_function(model):
     from .losses.cross_entropy import softmax
     from .models.classifier import Classifier
     from .nn.module import Module
-    from .training import predict
+    from .training import predict_logits
     from .uncertainty.ensemble import DeepEnsemble
 
     if isinstance(model, (Classifier, DeepEnsemble)):
         return model.predict
     if isinstance(model, Module):
-        return lambda x: softmax(predict(model, x))
+        return lambda x: softmax(predict_logits(model, x))
     if callable(model):
         return model
     raise TypeError(f"model must be a numpyuq model, a Module or a callable, got {type(model).__name__}")

@@ -117,20 +117,6 @@ def max_probability_uncertainty(probs):
     return 1.0 - check_probabilities(probs).max(axis=-1)
 
 
-def dempster_shafer(logits):
-    """K / (K + sum_k exp(logit_k)): EDL's u = K / S with exp evidence (Sensoy et al. 2018), the same
-    function as ``uncertainty.dirichlet.uncertainty_from_log_evidence``, finite for any logits.
-    (N, K) -> (N,) float64."""
-    # Imported here: numpyuq.uncertainty builds on these metrics, not the other way round.
-    from .uncertainty.dirichlet import uncertainty_from_log_evidence
-
-    if not hasattr(logits, "ndim") or logits.ndim != 2:
-        raise ValueError(f"logits must have shape (N, K), got {getattr(logits, 'shape', type(logits).__name__)}")
-    logits = logits.astype(np.float64)
-    check_finite(logits, "logits")
-    return uncertainty_from_log_evidence(logits)
-
-
 def check_scores(scores, name):
     """``scores`` as a non-empty 1-D float64 NumPy array of finite numbers, on the host for
     scikit-learn; raises naming ``name``."""

@@ -30,7 +30,7 @@ from .validation import check_positive_int
 @contextlib.contextmanager
 def single_threaded_blas_pool(workers):
     """A pool of ``workers`` threads, with BLAS single-threaded while it lives (restored after, even on
-    error): the threads, not BLAS, share the cores. ``training.predict(threads=...)`` and
+    error): the threads, not BLAS, share the cores. ``training.predict_logits(threads=...)`` and
     ``DataParallel`` run their slices on it."""
     from threadpoolctl import threadpool_limits
     with ThreadPoolExecutor(workers, thread_name_prefix="numpyuq-slice") as pool, threadpool_limits(1, user_api="blas"):

@@ -6,6 +6,7 @@ cannot foresee (a non-finite loss, an error in a callback) rolls the model and t
 the start of the epoch in which it happened, and the error says so.
 """
 import sys
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -239,15 +240,16 @@ def run_epoch(trainer, parallel, x, y, batch_size, callbacks, rng):
 
 def evaluate_loss(model, loss, x, y, batch_size, threads=1):
     """Inference-mode loss and accuracy on validation data: {"val_loss", "val_accuracy"}."""
-    out = predict(model, x, batch_size=max(batch_size, 1024), threads=threads)
+    out = predict_logits(model, x, batch_size=max(batch_size, 1024), threads=threads)
     value = float(loss(out, y))
     labels = y if y.ndim == 1 else y.argmax(axis=1)
     return {"val_loss": value, "val_accuracy": float((out.argmax(axis=1) == labels).mean())}
 
 
-def predict(model, x, batch_size=4096, threads=1):
-    """Inference-mode outputs of ``model`` on ``x``: (N, ...) -> (N, outputs), in batches, as one
-    array on the model's device.
+def predict_logits(model, x, batch_size=4096, threads=1):
+    """Inference-mode outputs of ``model`` on ``x`` (logits, for a classifier): (N, ...) -> (N, K), in
+    batches, as one array on the model's device. A model's ``predict`` / ``predict_proba`` give
+    probabilities.
 
     ``threads`` > 1 splits every batch into that many parts and runs them at once on Python threads
     (numba kernels and BLAS release the GIL), with BLAS single-threaded for the whole call:
@@ -282,4 +284,12 @@ def run_split(model, batches, threads):
                 for batch in batches]
 
 
-__all__ = ["fit", "predict", "Callback", "History", "Trainer", "progress_bar"]
+def predict(model, x, batch_size=4096, threads=1):
+    """Deprecated name of ``predict_logits`` (it returns logits, while ``model.predict`` returns
+    probabilities: one name had two meanings)."""
+    warnings.warn("numpyuq.training.predict returns logits and is renamed predict_logits; "
+                  "model.predict_proba(x) gives probabilities", DeprecationWarning, stacklevel=2)
+    return predict_logits(model, x, batch_size=batch_size, threads=threads)
+
+
+__all__ = ["fit", "predict_logits", "predict", "Callback", "History", "Trainer", "progress_bar"]

@@ -22,7 +22,7 @@ from numpyuq.losses import AnnealedEvidentialLoss, SoftmaxCrossEntropy
 from numpyuq.models import DeepResNet, EvidentialClassifier, LeNet
 from numpyuq.nn import Conv2D, Dense, Dropout, MaxPool2D, RandomFeatureGP, SpectralNorm
 from numpyuq.optim import SGD, Adam
-from numpyuq.training import fit, predict
+from numpyuq.training import fit, predict_logits
 from numpyuq.data import make_grid, make_moons_data
 from numpyuq.nn import Evidence, LayerNorm
 from tests.tiny_models import tiny_lenet, tiny_resnet, tiny_sngp
@@ -202,7 +202,7 @@ CASES_LIST = [
          check=history_is_finite),
     Case("fit evidential", build_fit(lambda: EvidentialClassifier(small_resnet()), AnnealedEvidentialLoss),
          call_fit, fit_bad(X, Y), mutates=True, check=history_is_finite),
-    Case("predict", model_only(small_resnet), lambda o, **kw: predict(o[0], **kw),
+    Case("predict", model_only(small_resnet), lambda o, **kw: predict_logits(o[0], **kw),
          {"x": bad_arrays(X), "batch_size": bad_sizes()}, check=outputs_are_finite),
     Case("model.predict sngp", model_only(small_sngp), lambda o, **kw: o[0].predict(**kw),
          {"x": bad_arrays(X), "batch_size": bad_sizes()}, check=outputs_are_probabilities),

@@ -157,15 +157,15 @@ def test_an_error_in_a_replica_thread_reaches_the_caller_after_every_thread_fini
 
 
 def test_predict_split_over_threads_equals_one_thread_and_restores_blas():
-    from numpyuq.training import predict
+    from numpyuq.training import predict_logits
     x, _ = images(9)
     model = small_lenet()
     before = blas_threads()
-    np.testing.assert_allclose(predict(model, x, batch_size=4, threads=2), predict(model, x, batch_size=4),
+    np.testing.assert_allclose(predict_logits(model, x, batch_size=4, threads=2), predict_logits(model, x, batch_size=4),
                                rtol=1e-12, atol=1e-14)
     assert blas_threads() == before
     with pytest.raises(ValueError, match="threads"):
-        predict(model, x, threads=0)
+        predict_logits(model, x, threads=0)
 
 
 def test_data_parallel_names_a_bad_argument_and_changes_nothing():

@@ -132,11 +132,11 @@ def test_empty_or_degenerate_input_is_refused_by_name():
         p.value = p.value.astype(np.float16)
     with pytest.raises(TypeError, match="model dtype must be float32 or float64, got float16"):
         fit(half, SoftmaxCrossEntropy(), optimizer, x, y, epochs=1)
-    from numpyuq.training import predict
+    from numpyuq.training import predict_logits
     with pytest.raises(ValueError, match="x must have at least one row"):
-        predict(model, x[:0])
+        predict_logits(model, x[:0])
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
-        predict(model, x, batch_size=0)
+        predict_logits(model, x, batch_size=0)
 
 
 def test_an_optimizer_of_another_model_or_a_stale_one_is_refused_before_training():

@@ -32,7 +32,7 @@ from numpyuq.nn import RandomFeatureGP
 from numpyuq.nn.spectral_norm import normalize, power_iteration
 from numpyuq.optim import keras_adam
 from numpyuq.plotting import plot_surfaces, show
-from numpyuq.training import fit, predict
+from numpyuq.training import fit, predict_logits
 from numpyuq.uncertainty import (DeepEnsemble, ResetCovariance, mc_dropout_predict, mean_field_logits,
                                  refit_covariance)
 
@@ -212,7 +212,7 @@ if not FAST:
 # %%
 def predict_all(points):
     """Probabilities (N, 2) of each method on ``points``, and each method's own uncertainty (N,)."""
-    logits = predict(resnet, points)
+    logits = predict_logits(resnet, points)
     mc_probs, mc_samples = mc_dropout_predict(resnet, points, num_samples=MC_SAMPLES, return_samples=True)
     ens_probs, ens_samples = ensemble.predict(points, return_samples=True)
     sngp_logits, sngp_variance = sngp.predict_with_variance(points)

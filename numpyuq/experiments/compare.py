@@ -31,12 +31,12 @@ import numpy as np
 from ..backend import to_numpy
 from ..data import load_digits28, load_fashion_mnist, make_grid, make_moons_data, make_ood_data
 from ..losses import AnnealedEvidentialLoss, SoftmaxCrossEntropy, softmax
-from ..metrics import (classification_metrics, dempster_shafer, max_probability_uncertainty, mutual_information,
+from ..metrics import (classification_metrics, max_probability_uncertainty, mutual_information,
                        ood_aupr, ood_auroc)
 from ..models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet, LeNetSNGP
 from ..optim import Adam, keras_adam
-from ..training import fit, predict
-from ..uncertainty import DeepEnsemble, mc_dropout_predict, mean_field_logits, refit_covariance
+from ..training import fit, predict_logits
+from ..uncertainty import DeepEnsemble, uncertainty_mass_from_logits, mc_dropout_predict, mean_field_logits, refit_covariance
 from ..validation import check_positive_int
 
 TASKS = ("moons", "digits28", "fashion-mnist")
@@ -190,8 +190,8 @@ def train_methods(config, data, seed, progress=False):
         seconds = train(network, SoftmaxCrossEntropy())
 
         def deterministic(x, network=network):
-            logits = predict(network, x).astype(np.float64)
-            return on_host(softmax(logits), dempster_shafer(logits))
+            logits = predict_logits(network, x).astype(np.float64)
+            return on_host(softmax(logits), uncertainty_mass_from_logits(logits))
 
         def dropout(x, network=network):
             probs, samples = mc_dropout_predict(network, x, num_samples=config.mc_samples, return_samples=True,

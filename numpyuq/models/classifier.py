@@ -1,16 +1,21 @@
-"""What every numpyuq model offers its users: ``predict_logits``, ``predict``, ``evaluate``.
+"""What every numpyuq model (and method wrapper) answers, the same way:
 
-Like Keras' ``Model.predict`` / ``evaluate`` and scikit-learn's ``predict_proba``: ``predict`` returns
-class probabilities *the way the model's method defines them* (softmax for a plain network, the
-mean-field softmax for SNGP, alpha / S for an evidential network), so code comparing methods calls
-one name.
+    predict_proba(x)  class probabilities (N, K), the way the method defines them: softmax for a
+                      plain network, the mean-field softmax for SNGP, alpha / S for an evidential
+                      network, the mean over members or dropout masks for ensembles and MC dropout
+    predict(x)        the same probabilities (Keras' name; scikit-learn's ``predict_proba``)
+    uncertainty(x)    the method's own uncertainty score (N,), higher = less certain; what it is
+                      is in the class attribute ``uncertainty_kind``
+    predict_logits(x) logits (N, K) (log-probabilities where a method has no single logits)
+    evaluate(x, y)    accuracy, NLL, Brier score and ECE of ``predict_proba``
 """
 
 from ..backend import get_array_module
 from ..losses.cross_entropy import softmax
 from ..metrics import classification_metrics
 from ..nn.module import without_caches
-from ..training import predict as batched_predict
+from ..training import predict_logits
+from ..uncertainty.dirichlet import uncertainty_mass_from_logits
 from ..uncertainty.sngp import mean_field_logits
 from ..validation import as_labels, check_batch, check_positive_int
 
@@ -21,13 +26,23 @@ class Classifier:
     The models check their own input in their forward pass, in the user's terms.
     """
 
+    uncertainty_kind = "uncertainty mass K / (K + sum_k exp z_k) of the logits z (Dempster-Shafer)"
+
     def predict_logits(self, x, batch_size=4096):
         """Inference-mode logits: (N, *input_shape) -> (N, K), on the model's device."""
-        return batched_predict(self, x, batch_size=batch_size)
+        return predict_logits(self, x, batch_size=batch_size)
 
     def predict(self, x, batch_size=4096):
         """Class probabilities (N, K): softmax of the logits, unless the method says otherwise."""
         return softmax(self.predict_logits(x, batch_size=batch_size))
+
+    def predict_proba(self, x, batch_size=4096):
+        """Class probabilities (N, K): the same as ``predict`` (scikit-learn's name)."""
+        return self.predict(x, batch_size=batch_size)
+
+    def uncertainty(self, x, batch_size=4096):
+        """The method's own uncertainty score (N,), higher = less certain (see ``uncertainty_kind``)."""
+        return uncertainty_mass_from_logits(self.predict_logits(x, batch_size=batch_size))
 
     def evaluate(self, x, y, batch_size=4096):
         """``metrics.classification_metrics`` of ``predict(x)`` against labels y (N,):
@@ -42,6 +57,12 @@ class GaussianProcessClassifier(Classifier):
     ``predict`` is the mean-field probability (Liu et al. 2020, eq. 10), ``predict_with_variance``
     the posterior-mean logits and the GP variance, the method's own uncertainty.
     """
+
+    uncertainty_kind = "GP posterior variance of the logits (Liu et al. 2020)"
+
+    def uncertainty(self, x, batch_size=2048):
+        """GP posterior variance (N,) at x."""
+        return self.predict_with_variance(x, batch_size=batch_size)[1]
 
     def predict(self, x, batch_size=2048):
         """Mean-field probabilities (N, K): softmax(logits / sqrt(1 + pi/8 variance)) (eq. 10)."""

@@ -3,7 +3,7 @@ evidence function; the output is the evidence of a Dirichlet over the class prob
 import numpy as np
 
 from ..nn import Evidence, Module
-from ..training import predict as batched_predict
+from ..training import predict_logits
 from ..uncertainty.dirichlet import dirichlet_measures
 from .classifier import Classifier
 
@@ -20,6 +20,7 @@ class EvidentialClassifier(Module, Classifier):
     """
 
     splittable = True
+    uncertainty_kind = "uncertainty mass u = K / S of the Dirichlet (Sensoy et al. 2018)"
 
     def __init__(self, backbone, evidence="softplus"):
         if not isinstance(backbone, Module):
@@ -35,11 +36,11 @@ class EvidentialClassifier(Module, Classifier):
 
     def measures(self, x, batch_size=4096):
         """Every Dirichlet measure of the model's evidence on x (float64, on the model's device)."""
-        return dirichlet_measures(batched_predict(self, x, batch_size=batch_size).astype(np.float64))
+        return dirichlet_measures(predict_logits(self, x, batch_size=batch_size).astype(np.float64))
 
     def predict_logits(self, x, batch_size=4096):
         """The backbone's logits (N, K), before the evidence function."""
-        return batched_predict(self.backbone, x, batch_size=batch_size)
+        return predict_logits(self.backbone, x, batch_size=batch_size)
 
     def predict(self, x, batch_size=4096):
         """Expected class probabilities alpha / S: (N, K)."""

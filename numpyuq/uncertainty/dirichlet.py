@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module, special
 from ..losses.evidential import check_evidence
+from ..validation import check_finite
 
 
 def dirichlet_uncertainty(evidence):
@@ -27,7 +28,7 @@ def uncertainty_from_log_evidence(log_evidence):
     sigmoid(log K - logsumexp(l)), finite for any l.  log_evidence: (N, K) -> (N,).
 
     With l the logits of a softmax network this is the Dempster-Shafer score of a deterministic
-    classifier (``numpyuq.metrics.dempster_shafer``).
+    classifier (``uncertainty_mass_from_logits``).
     """
     xp = get_array_module(log_evidence)
     sp = special(log_evidence)
@@ -35,6 +36,17 @@ def uncertainty_from_log_evidence(log_evidence):
     top = log_evidence.max(axis=1, keepdims=True)
     log_total = top[:, 0] + xp.log(xp.exp(log_evidence - top).sum(axis=1))      # logsumexp, stable
     return sp.expit(math.log(K) - log_total)
+
+
+def uncertainty_mass_from_logits(logits):
+    """u = K / (K + sum_k exp(z_k)): the uncertainty mass of a softmax network read as an evidential
+    one with exp evidence (Sensoy et al. 2018; the Dempster-Shafer score of Dempster-Shafer theory),
+    finite for any logits.  logits: (N, K) -> (N,) float64."""
+    if not hasattr(logits, "ndim") or logits.ndim != 2:
+        raise ValueError(f"logits must have shape (N, K), got {getattr(logits, 'shape', type(logits).__name__)}")
+    logits = logits.astype("float64")
+    check_finite(logits, "logits")
+    return uncertainty_from_log_evidence(logits)
 
 
 class DirichletMeasures(NamedTuple):

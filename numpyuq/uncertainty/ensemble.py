@@ -4,10 +4,10 @@ from joblib import Parallel, delayed
 
 from ..backend import get_array_module
 from ..losses import SoftmaxCrossEntropy, softmax
-from ..metrics import classification_metrics
+from ..metrics import classification_metrics, mutual_information
 from ..nn.module import check_state
 from ..optim import keras_adam
-from ..training import check_data, fit, predict, progress_bar
+from ..training import check_data, fit, predict_logits, progress_bar
 from ..validation import as_labels, check_positive_int
 
 
@@ -68,7 +68,7 @@ class DeepEnsemble:
         """Every member's softmax: (size, N, K), on the members' device."""
         if not self.members:
             raise RuntimeError("DeepEnsemble has no members yet: call fit (or io.load) first")
-        probs = [softmax(predict(m, x)) for m in self.members]
+        probs = [softmax(predict_logits(m, x)) for m in self.members]
         return get_array_module(probs[0]).stack(probs)
 
     def predict(self, x, return_samples=False):
@@ -77,7 +77,15 @@ class DeepEnsemble:
         probs = samples.mean(axis=0)
         return (probs, samples) if return_samples else probs
 
-    predict_proba = predict         # scikit-learn's name
+    def predict_proba(self, x, return_samples=False):
+        """The same as ``predict`` (scikit-learn's name)."""
+        return self.predict(x, return_samples=return_samples)
+
+    uncertainty_kind = "mutual information between the prediction and the member (Lakshminarayanan et al. 2017)"
+
+    def uncertainty(self, x):
+        """Mutual information (N,) of the members' predictions: their disagreement (epistemic)."""
+        return mutual_information(self.member_probabilities(x))
 
     def predict_logits(self, x):
         """log of the mean probability (N, K): logits whose softmax is ``predict(x)`` (an ensemble

@@ -1,7 +1,7 @@
 """Per-epoch evidential statistics during ``fit``, as labml's ``TrackStatistics`` (the EDL seed)."""
 from ..backend import array_in, get_array_module, to_numpy
 from ..callbacks import Callback
-from ..training import predict
+from ..training import predict_logits
 from .dirichlet import evidential_statistics
 
 
@@ -24,7 +24,7 @@ class TrackStatistics(Callback):
         self.x, self.y, self.name, self.batch_size, self.verbose = x, y, name, batch_size, verbose
 
     def on_epoch_end(self, trainer, logs):
-        evidence = predict(trainer.model, self.x, batch_size=self.batch_size)     # on the model's device
+        evidence = predict_logits(trainer.model, self.x, batch_size=self.batch_size)     # on the model's device
         stats = evidential_statistics(evidence, array_in(self.y, get_array_module(evidence)))
         for key, value in stats.items():
             trainer.history.record(f"{self.name}_{key}", value)

@@ -82,3 +82,34 @@ def test_prediction_leaves_no_cache_in_any_module(rng, make, shape):
             getattr(model, name)(x)
             holding = [type(m).__name__ for m in model.modules() if m.has_cache()]
             assert not holding, f"{name} left caches in {holding}"
+
+
+def test_every_model_and_method_has_the_same_face(rng):
+    """predict_proba (probabilities, equal to predict), uncertainty (one score per row, finite and
+    >= 0) and its documented kind, on every model and method wrapper."""
+    from numpyuq.uncertainty import MCDropout
+    x2 = X[:7]
+    ensemble = DeepEnsemble(lambda seed: tiny_resnet(seed=seed), size=2)
+    ensemble.fit(X, Y, epochs=1, progress=False)
+    candidates = [(tiny_resnet(), x2), (DeepResNetSNGP(2, num_layers=1, num_hidden=8, num_inducing=16), x2),
+                  (EvidentialClassifier(tiny_resnet()), x2), (tiny_lenet(), IMAGES), (ensemble, x2),
+                  (MCDropout(tiny_resnet(dropout_rate=0.3), num_samples=4), x2)]
+    for model, x in candidates:
+        probs = model.predict_proba(x)
+        np.testing.assert_array_equal(probs, model.predict(x))
+        np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+        u = model.uncertainty(x)
+        assert u.shape == (len(x),) and np.isfinite(u).all() and (u >= 0).all(), type(model).__name__
+        assert isinstance(type(model).uncertainty_kind, str) and type(model).uncertainty_kind
+        assert set(model.evaluate(x, np.zeros(len(x), int))) >= {"accuracy", "nll", "brier", "ece"}
+
+
+def test_the_plain_functions_keep_their_one_meaning(rng):
+    """training.predict_logits returns logits; the old training.predict still does, with a warning
+    that says so; model.predict_proba gives probabilities."""
+    from numpyuq import training
+    model = tiny_resnet()
+    logits = training.predict_logits(model, X)
+    np.testing.assert_allclose(softmax(logits), model.predict_proba(X), rtol=1e-6)
+    with pytest.warns(DeprecationWarning, match="renamed predict_logits"):
+        np.testing.assert_array_equal(training.predict(model, X), logits)

@@ -9,7 +9,7 @@ from numpyuq.losses import SoftmaxCrossEntropy, softmax
 from numpyuq.metrics import accuracy
 from numpyuq.models import LeNet
 from numpyuq.optim import Adam
-from numpyuq.training import fit, predict
+from numpyuq.training import fit, predict_logits
 from tests.helpers import assert_grad_ok
 from tests.tiny_models import tiny_lenet
 
@@ -54,7 +54,7 @@ def test_lenet_learns_digits():
     history = fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-3), x[:500], y[:500],
                   epochs=6, batch_size=64, seed=0, progress=False)
     assert history.loss[-1] < history.loss[0] / 3
-    assert accuracy(softmax(predict(model, x[500:])), y[500:]) > 0.7     # chance is 0.1
+    assert accuracy(softmax(predict_logits(model, x[500:])), y[500:]) > 0.7     # chance is 0.1
 
 
 def test_lenet_prints_its_layers_with_activation_and_layout():

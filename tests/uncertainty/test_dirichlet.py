@@ -12,12 +12,12 @@ def test_dirichlet_uncertainty():
 
 
 def test_log_space_uncertainty_is_k_over_s_of_exp_evidence(rng):
-    from numpyuq.metrics import dempster_shafer
+    from numpyuq.uncertainty import uncertainty_mass_from_logits
     from numpyuq.uncertainty.dirichlet import uncertainty_from_log_evidence
     logits = rng.standard_normal((20, 4)) * 3
     _, u = dirichlet_uncertainty(np.exp(logits))
     np.testing.assert_allclose(uncertainty_from_log_evidence(logits), u, rtol=1e-12)
-    np.testing.assert_array_equal(dempster_shafer(logits), uncertainty_from_log_evidence(logits))
+    np.testing.assert_array_equal(uncertainty_mass_from_logits(logits), uncertainty_from_log_evidence(logits))
     extreme = uncertainty_from_log_evidence(np.array([[1e4, 0.0], [-1e4, -1e4]]))
     np.testing.assert_allclose(extreme, [0.0, 1.0])
 
