@@ -135,3 +135,21 @@ def check_choice(value, name, choices):
     if not known:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
     return value
+
+
+def renamed_arguments(given, **current):
+    """Resolve keyword arguments that were renamed: ``given`` holds what a caller passed under old
+    names ({old: value}); ``current`` maps each old name to ``(new name, value of the new argument)``.
+    Returns the new arguments' values in order, taking an old one (with a DeprecationWarning) where
+    given. An unknown keyword is a TypeError, as Python gives for any function."""
+    import warnings
+    unknown = sorted(set(given) - set(current))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {unknown}")
+    values = []
+    for old, (new, value) in current.items():
+        if old in given:
+            warnings.warn(f"the argument {old!r} is renamed {new!r}", DeprecationWarning, stacklevel=3)
+            value = given[old]
+        values.append(value)
+    return tuple(values)

@@ -175,11 +175,11 @@ def test_optimizers_update_device_parameters_like_numpy(device, optimizer):
 def _models():
     from numpyuq import models
     return {
-        "LeNet": (lambda: models.LeNet(seed=0, channels=(4, 6), hidden=16), (12, 1, 28, 28), "ce"),
-        "LeNetSNGP": (lambda: models.LeNetSNGP(seed=0, channels=(4, 6), hidden=16, num_inducing=32),
+        "LeNet": (lambda: models.LeNet(seed=0, channels=(4, 6), num_hidden=16), (12, 1, 28, 28), "ce"),
+        "LeNetSNGP": (lambda: models.LeNetSNGP(seed=0, channels=(4, 6), num_hidden=16, num_inducing=32),
                       (12, 1, 28, 28), "ce"),
         "EvidentialClassifier(LeNet)": (lambda: models.EvidentialClassifier(models.LeNet(seed=0, channels=(4, 6),
-                                                                                         hidden=16)),
+                                                                                         num_hidden=16)),
                                         (12, 1, 28, 28), "edl"),
         "DeepResNet": (lambda: models.DeepResNet(3, num_hidden=16, seed=0), (40, 2), "ce"),
         "DeepResNetSNGP": (lambda: models.DeepResNetSNGP(3, num_hidden=16, num_inducing=32, seed=0), (40, 2), "ce"),

@@ -137,11 +137,11 @@ class Case:
 
 
 def small_resnet():
-    return tiny_resnet(num_classes=K, input_dim=D)
+    return tiny_resnet(num_classes=K, in_features=D)
 
 
 def small_sngp():
-    return tiny_sngp(num_classes=K, input_dim=D)
+    return tiny_sngp(num_classes=K, in_features=D)
 
 
 def small_lenet():
@@ -248,8 +248,8 @@ CASES_LIST = [
          {"num_classes": st.one_of(bad_sizes(), tagged("one", st.just(1))), "num_hidden": bad_sizes(),
           "num_layers": st.one_of(tagged("negative", st.integers(-5, -1)), tagged("string", st.just("2"))),
           "dropout_rate": st.one_of(bad_reals().filter(lambda t: t[0] != "zero"), tagged("one", st.just(1.0)))}),
-    Case("LeNet", lambda: ([], dict(num_classes=10, hidden=8, channels=(2, 3))), lambda o, **kw: LeNet(**kw),
-         {"num_classes": st.one_of(bad_sizes(), tagged("one", st.just(1))), "hidden": bad_sizes(),
+    Case("LeNet", lambda: ([], dict(num_classes=10, num_hidden=8, channels=(2, 3))), lambda o, **kw: LeNet(**kw),
+         {"num_classes": st.one_of(bad_sizes(), tagged("one", st.just(1))), "num_hidden": bad_sizes(),
           "channels": st.one_of(tagged("zero", st.just((0, 3))), tagged("single", st.just((2,)))),
           "dtype": st.one_of(tagged("float16", st.just(np.float16)), tagged("int", st.just(np.int32)),
                              tagged("string", st.just("half")))}),
@@ -273,7 +273,7 @@ CASES_LIST = [
 
 
 def ensemble_member(seed):
-    return DeepResNet(K, num_layers=1, num_hidden=4, input_dim=D, seed=seed)
+    return DeepResNet(K, num_layers=1, num_hidden=4, in_features=D, seed=seed)
 
 
 def build_ensemble():

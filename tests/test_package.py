@@ -6,7 +6,7 @@ from tests.helpers import run_python
 
 def test_subpackages_load_on_first_use():
     code = ("import sys, numpyuq as nq; before = {m for m in sys.modules if m.startswith('numpyuq.')}; "
-            "model = nq.models.LeNet(channels=(2, 3), hidden=8); "
+            "model = nq.models.LeNet(channels=(2, 3), num_hidden=8); "
             "print(sorted(before), 'numba' in sys.modules, type(model).__name__, 'numpyuq.models' in sys.modules)")
     out = run_python(code)
     assert out.returncode == 0, out.stderr

@@ -12,7 +12,7 @@ from numpyuq.training import fit
 
 def small_lenet(seed=0, dropout=0.5):
     """A float64 LeNet small enough for quick tests, with dropout on."""
-    return LeNet(dropout=dropout, channels=(3, 4), hidden=16, seed=seed, dtype=np.float64)
+    return LeNet(dropout_rate=dropout, channels=(3, 4), num_hidden=16, seed=seed, dtype=np.float64)
 
 
 def images(n, seed=0):
@@ -96,7 +96,7 @@ def test_replicate_shares_values_and_owns_gradients():
 
 
 def test_refuses_models_that_change_state_in_training_and_changes_nothing():
-    for model in (LeNetSNGP(channels=(3, 4), hidden=16, num_inducing=8), DeepResNetSNGP(2, num_layers=1)):
+    for model in (LeNetSNGP(channels=(3, 4), num_hidden=16, num_inducing=8), DeepResNetSNGP(2, num_layers=1)):
         before = model.state_dict()
         with pytest.raises(ValueError, match="threads=2.*(SpectralNorm|RandomFeatureGP)"):
             DataParallel(model, 2)

@@ -45,3 +45,32 @@ def test_check_positive_int_and_probability():
         check_positive_int(0, "epochs")
     with pytest.raises(ValueError, match=r"rate must lie in \(0, 1\), got 0"):
         check_probability(0, "rate", allow_zero=False)
+
+
+def test_the_same_mistake_raises_the_same_exception_everywhere():
+    """A wrong type is a TypeError and a wrong value a ValueError, whichever class is called."""
+    import pytest
+    from numpyuq.nn import Conv2D, Dense, RandomFeatureGP, SpectralNorm
+    from numpyuq.optim import SGD
+    from numpyuq.uncertainty import mean_field_logits
+    for make in (lambda: Dense("3", 2), lambda: Conv2D(1, 2, "3"), lambda: RandomFeatureGP("3", 2),
+                 lambda: SpectralNorm(Dense(3, 2), iterations="1"), lambda: SGD(Dense(2, 2).parameters(), lr="1")):
+        with pytest.raises(TypeError, match="must be"):
+            make()
+    for make in (lambda: Dense(0, 2), lambda: RandomFeatureGP(0, 2), lambda: SpectralNorm(Dense(3, 2), iterations=0),
+                 lambda: SGD(Dense(2, 2).parameters(), lr=np.inf), lambda: Dense(2, 2, activation="tanh"),
+                 lambda: mean_field_logits(np.zeros((2, 3)), np.array([-1.0, 1.0]))):
+        with pytest.raises(ValueError, match="must be"):
+            make()
+
+
+def test_a_float32_model_takes_float64_data_as_keras_does(rng):
+    from numpyuq.models import LeNet
+    from tests.tiny_models import tiny_resnet
+    x = rng.standard_normal((3, 2))
+    model = tiny_resnet()
+    np.testing.assert_array_equal(model(x), model(x.astype(np.float32)))
+    images = rng.random((2, 1, 28, 28))
+    lenet = LeNet(channels=(2, 3), num_hidden=8)
+    assert lenet(images).dtype == np.float32
+    np.testing.assert_array_equal(lenet(images), lenet(images.astype(np.float32)))

@@ -14,6 +14,6 @@ def tiny_sngp(num_layers=1, num_hidden=8, num_inducing=16, seed=0, num_classes=2
                           seed=seed, **kwargs)
 
 
-def tiny_lenet(channels=(2, 3), hidden=8, seed=0, **kwargs):
+def tiny_lenet(channels=(2, 3), num_hidden=8, seed=0, **kwargs):
     """LeNet on (N, 1, 28, 28) images with 2 and 3 channels and 8 hidden units."""
-    return LeNet(channels=channels, hidden=hidden, seed=seed, **kwargs)
+    return LeNet(channels=channels, num_hidden=num_hidden, seed=seed, **kwargs)

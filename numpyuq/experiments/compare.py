@@ -37,7 +37,7 @@ from ..models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet, Le
 from ..optim import Adam, keras_adam
 from ..training import fit, predict_logits
 from ..uncertainty import DeepEnsemble, uncertainty_mass_from_logits, mc_dropout_predict, mean_field_logits, refit_covariance
-from ..validation import check_positive_int
+from ..validation import check_choice, check_positive_int
 
 TASKS = ("moons", "digits28", "fashion-mnist")
 METHODS = ("deterministic", "mc_dropout", "ensemble", "edl", "sngp")
@@ -64,8 +64,7 @@ class CompareConfig:
     fast: bool = False
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        check_choice(self.task, "task", TASKS)
         self.methods = tuple(self.methods)
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:

@@ -29,7 +29,7 @@ from ..nn.evidence import EVIDENCE_FUNCTIONS
 from ..optim import Adam
 from ..training import fit
 from ..uncertainty import TrackStatistics
-from ..validation import check_positive_int
+from ..validation import check_choice, check_positive_int
 
 DATASETS = ("digits28", "fashion-mnist", "mnist")
 DEFAULT_EPOCHS = {"digits28": 40, "fashion-mnist": 10, "mnist": 10}
@@ -54,8 +54,7 @@ class EvidentialConfig:
         for name, value, allowed in (("dataset", self.dataset, DATASETS), ("loss", self.loss, tuple(LOSSES)),
                                      ("evidence", self.evidence, tuple(EVIDENCE_FUNCTIONS)),
                                      ("schedule", self.schedule, SCHEDULES)):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+            check_choice(value, name, allowed)
         if self.epochs is None:
             self.epochs = DEFAULT_EPOCHS[self.dataset]
         check_positive_int(self.epochs, "epochs")
@@ -98,7 +97,7 @@ def seed_optimizer(params, config):
 
 def make_model(config, evidential=True):
     """The seed's LeNet, as an EvidentialClassifier (or the plain softmax network)."""
-    backbone = LeNet(dropout=config.dropout, seed=config.seed)
+    backbone = LeNet(dropout_rate=config.dropout, seed=config.seed)
     return EvidentialClassifier(backbone, config.evidence) if evidential else backbone
 
 

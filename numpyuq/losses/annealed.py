@@ -18,7 +18,7 @@ coefficient; ``fit`` averages them per epoch into ``History.metrics``.
 """
 from ..callbacks import Callback
 from ..optim.schedules import RelativePiecewise
-from ..validation import check_real
+from ..validation import check_choice, check_real
 from .base import Loss
 from .evidential import (LOSSES, EvidentialLoss, as_targets, check_evidence, kl_divergence_backward,
                          kl_divergence_forward)
@@ -46,8 +46,7 @@ class AnnealedEvidentialLoss(Loss, Callback):
             risk = LOSSES[risk]()
         elif not isinstance(risk, EvidentialLoss):
             raise TypeError(f"risk must be an EvidentialLoss or one of {tuple(LOSSES)}, got {type(risk).__name__}")
-        if schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        check_choice(schedule, "schedule", SCHEDULES)
         check_real(annealing_epochs, "annealing_epochs", above=0)
         self.risk, self.schedule = risk, schedule
         self.annealing_epochs, self.endpoints = annealing_epochs, tuple(endpoints)

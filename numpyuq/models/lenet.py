@@ -3,16 +3,19 @@ import numpy as np
 
 from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, RandomFeatureGP, Sequential, SpectralNorm
 from ..seeding import as_generator
-from ..validation import check_features, check_positive_int, check_probability
+from ..validation import check_choice, check_features, check_positive_int, check_probability, renamed_arguments
 from .classifier import Classifier, GaussianProcessClassifier
 
 
-class LeNet(Sequential, Classifier):
+class LeNet(Classifier, Sequential):
     """conv 1->20 k5, ReLU, max-pool 2, conv 20->50 k5, ReLU, max-pool 2, flatten (800),
     Dense 500 + ReLU, Dropout, Dense num_classes.   x: (N, 1, 28, 28) -> logits (N, num_classes).
 
     Initialised like PyTorch's defaults; ``seed`` fixes weights and dropout masks. ``channels`` and
-    ``hidden`` (20, 50 and 500 in the seed) can be shrunk, e.g. for whole-network gradient checks.
+    ``num_hidden`` (20, 50 and 500 in the seed) can be shrunk, e.g. for whole-network gradient checks.
+    ``dropout_rate`` (0.5) and ``num_hidden`` are the names ``DeepResNet`` uses too (the older
+    ``dropout`` and ``hidden`` still work, with a DeprecationWarning). The layer hooks
+    ``make_conv_layer``, ``make_dense_layer`` and ``make_output_layer`` follow the SNGP seed's names.
     ``input_grad=False`` (default) skips the gradient with respect to the images, which training
     never uses; ``backward`` then returns None.
 
@@ -25,17 +28,18 @@ class LeNet(Sequential, Classifier):
 
     input_shape = (1, 28, 28)
 
-    def __init__(self, dropout=0.5, num_classes=10, seed=0, channels=(20, 50), hidden=500,
-                 input_grad=False, data_format="NHWC", dtype=np.float32):
-        check_probability(dropout, "dropout")
+    def __init__(self, dropout_rate=0.5, num_classes=10, seed=0, channels=(20, 50), num_hidden=500,
+                 input_grad=False, data_format="NHWC", dtype=np.float32, **renamed):
+        dropout_rate, num_hidden = renamed_arguments(renamed, dropout=("dropout_rate", dropout_rate),
+                                                     hidden=("num_hidden", num_hidden))
+        check_probability(dropout_rate, "dropout_rate")
         check_positive_int(num_classes, "num_classes", minimum=2)
-        check_positive_int(hidden, "hidden")
+        check_positive_int(num_hidden, "num_hidden")
         if not (isinstance(channels, (tuple, list)) and len(channels) == 2):
             raise ValueError(f"channels must be a pair (c1, c2), got {channels!r}")
         for c in channels:
             check_positive_int(c, "channels")
-        if data_format not in ("NCHW", "NHWC"):
-            raise ValueError(f"data_format must be 'NCHW' or 'NHWC', got {data_format!r}")
+        check_choice(data_format, "data_format", ("NCHW", "NHWC"))
         rng = as_generator(seed)
         c1, c2 = channels
         self.data_format, self._dtype = data_format, dtype
@@ -43,24 +47,24 @@ class LeNet(Sequential, Classifier):
         super().__init__(
             *layers,
             # conv -> ReLU -> 2 x 2 max-pool as one layer: bias, ReLU and pooling share one pass
-            self.make_conv(1, c1, 28, rng, input_grad=input_grad),                    # 24 -> 12 x 12 x c1
-            self.make_conv(c1, c2, 12, rng),                                          # 8 -> 4 x 4 x c2
+            self.make_conv_layer(1, c1, 28, rng, input_grad=input_grad),                    # 24 -> 12 x 12 x c1
+            self.make_conv_layer(c1, c2, 12, rng),                                   # 8 -> 4 x 4 x c2
             Flatten(),                                                                # (N, c2 * 16)
-            self.make_hidden(c2 * 4 * 4, hidden, rng),
-            Dropout(dropout, rng.spawn(1)[0]),
-            self.make_output(hidden, num_classes, rng),
+            self.make_dense_layer(c2 * 4 * 4, num_hidden, rng),
+            Dropout(dropout_rate, rng.spawn(1)[0]),
+            self.make_output_layer(num_hidden, num_classes, rng),
         )
 
-    def make_conv(self, in_channels, out_channels, size, rng, input_grad=True):
+    def make_conv_layer(self, in_channels, out_channels, size, rng, input_grad=True):
         """A 5 x 5 convolution + ReLU + 2 x 2 max-pool on size x size images."""
         return Conv2D(in_channels, out_channels, 5, activation="relu", pool=2, input_grad=input_grad, seed=rng,
                       dtype=self._dtype, data_format=self.data_format)
 
-    def make_hidden(self, in_features, hidden, rng):
+    def make_dense_layer(self, in_features, hidden, rng):
         """The hidden Dense + ReLU."""
         return Dense(in_features, hidden, activation="relu", init="torch", seed=rng, dtype=self._dtype)
 
-    def make_output(self, hidden, num_classes, rng):
+    def make_output_layer(self, hidden, num_classes, rng):
         """The output layer: Dense to the logits."""
         return Dense(hidden, num_classes, init="torch", seed=rng, dtype=self._dtype)
 
@@ -115,18 +119,18 @@ class LeNetSNGP(LeNet, GaussianProcessClassifier):
         self.gp_kwargs = dict(num_inducing=num_inducing, **{"normalize_input": True, **(gp_kwargs or {})})
         super().__init__(num_classes=num_classes, **kwargs)
 
-    def make_conv(self, in_channels, out_channels, size, rng, input_grad=True):
-        conv = super().make_conv(in_channels, out_channels, size, rng, input_grad)
+    def make_conv_layer(self, in_channels, out_channels, size, rng, input_grad=True):
+        conv = super().make_conv_layer(in_channels, out_channels, size, rng, input_grad)
         shape = None
         if self.spec_norm["semantics"] == "operator":
             shape = (in_channels, size, size) if self.data_format == "NCHW" else (size, size, in_channels)
         return SpectralNorm(conv, seed=rng, input_shape=shape, **self.spec_norm)
 
-    def make_hidden(self, in_features, hidden, rng):
+    def make_dense_layer(self, in_features, hidden, rng):
         spec_norm = dict(self.spec_norm, semantics="matrix")        # a Dense layer's only norm
-        return SpectralNorm(super().make_hidden(in_features, hidden, rng), seed=rng, **spec_norm)
+        return SpectralNorm(super().make_dense_layer(in_features, hidden, rng), seed=rng, **spec_norm)
 
-    def make_output(self, hidden, num_classes, rng):
+    def make_output_layer(self, hidden, num_classes, rng):
         gp_kwargs = {"kernel_scale": float(hidden), **self.gp_kwargs}
         return RandomFeatureGP(hidden, num_classes, seed=rng, dtype=self._dtype, **gp_kwargs)
 

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..nn import Dense, Dropout, Module, RandomFeatureGP, Residual, Sequential, SpectralNorm
 from ..seeding import as_generator
-from ..validation import check_features, check_float_dtype, check_positive_int, check_probability
+from ..validation import check_features, check_float_dtype, check_positive_int, check_probability, renamed_arguments
 from .classifier import Classifier, GaussianProcessClassifier
 
 
@@ -16,25 +16,26 @@ class DeepResNet(Module, Classifier):
 
     Args:
         num_classes, num_layers (3), num_hidden (128), dropout_rate (0.1): as in the seed.
-        input_dim: features of x (2 for two moons).  seed: int or Generator fixing all weights and
+        in_features: features of x (2 for two moons; ``Dense``'s name, formerly ``input_dim``).  seed: int or Generator fixing all weights and
             dropout masks.  dtype: float32 (default) or float64 (for gradient checks).
     """
 
     splittable = True
 
-    def __init__(self, num_classes, num_layers=3, num_hidden=128, dropout_rate=0.1, input_dim=2,
-                 seed=0, dtype=np.float32):
+    def __init__(self, num_classes, num_layers=3, num_hidden=128, dropout_rate=0.1, in_features=2,
+                 seed=0, dtype=np.float32, **renamed):
+        (in_features,) = renamed_arguments(renamed, input_dim=("in_features", in_features))
         check_positive_int(num_classes, "num_classes", minimum=2)
         check_positive_int(num_layers, "num_layers", minimum=0)
         check_positive_int(num_hidden, "num_hidden")
-        check_positive_int(input_dim, "input_dim")
+        check_positive_int(in_features, "in_features")
         check_probability(dropout_rate, "dropout_rate")
         dtype = check_float_dtype(dtype, "dtype")
         rng = as_generator(seed)
-        self.input_shape = (input_dim,)
+        self.input_shape = (in_features,)
         self.num_classes, self.num_layers, self.num_hidden = num_classes, num_layers, num_hidden
         self.dropout_rate, self._dtype = dropout_rate, dtype
-        self.input_layer = Dense(input_dim, num_hidden, trainable=False, seed=rng, dtype=dtype)
+        self.input_layer = Dense(in_features, num_hidden, trainable=False, seed=rng, dtype=dtype)
         self.blocks = [Residual(Sequential(self.make_dense_layer(rng), Dropout(dropout_rate, rng.spawn(1)[0])))
                        for _ in range(num_layers)]
         self.classifier = self.make_output_layer(rng)
@@ -51,7 +52,7 @@ class DeepResNet(Module, Classifier):
         check_features(x, f"{type(self).__name__} input x", ndim=2, size=self.input_shape[0])
 
     def features(self, x, training=False):
-        """Hidden representation before the output layer.  x: (N, input_dim) -> (N, num_hidden)."""
+        """Hidden representation before the output layer.  x: (N, in_features) -> (N, num_hidden)."""
         self.check_input(x)
         hidden = self.input_layer(x, training=training)
         for block in self.blocks:
@@ -59,7 +60,7 @@ class DeepResNet(Module, Classifier):
         return hidden
 
     def forward(self, x, training=False):
-        """x: (N, input_dim) -> logits (N, num_classes)."""
+        """x: (N, in_features) -> logits (N, num_classes)."""
         return self.classifier(self.features(x, training=training), training=training)
 
     def backward(self, dy):

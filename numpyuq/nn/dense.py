@@ -107,6 +107,8 @@ class Dense(Module):
         """``forward`` with the kernel ``w`` (D, M) in place of ``self.w.value``: what a wrapper that
         transforms the weight (``SpectralNorm``) runs. Keeps its cache as ``forward`` does."""
         self.check_input(x)
+        if x.dtype != w.dtype:              # float64 data into a float32 layer: cast, as Keras does
+            x = x.astype(w.dtype)
         forward, _ = self.pair()
         y, cache = forward(x, w, self.b.value)
         self.remember(cache, training)

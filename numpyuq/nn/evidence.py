@@ -12,7 +12,7 @@ Where a formula allows it, the log-space route is better: u = K / (K + sum_k e^{
 exactly for any z by ``uncertainty.dirichlet.uncertainty_from_log_evidence``, without the clip.
 """
 from ..backend import get_array_module
-from ..validation import check_real
+from ..validation import check_choice, check_real
 from .activations import relu_backward, relu_forward, softplus_backward, softplus_forward
 from .module import Module
 
@@ -47,8 +47,7 @@ class Evidence(Module):
     splittable = True
 
     def __init__(self, function="softplus", max_logit=10.0):
-        if function not in EVIDENCE_FUNCTIONS:
-            raise ValueError(f"function must be one of {tuple(EVIDENCE_FUNCTIONS)}, got {function!r}")
+        check_choice(function, "function", tuple(EVIDENCE_FUNCTIONS))
         check_real(max_logit, "max_logit", above=0)
         self.function, self.max_logit = function, max_logit
 

@@ -18,7 +18,7 @@ Memory: the layer keeps the (M, M) float64 precision (8 MiB for M = 1024) and, f
 (batch, M) features; never more than that, however long the epoch. Cost: each precision update is an
 (M x M) rank-``batch`` product (268 MFLOP for M = 1024, batch 128, about 4x a whole DeepResNet
 step), and the seed resets P at every epoch start, so all but the last epoch's updates are thrown
-away. ``precision_updates = "off"`` skips them: ``ResetCovariance`` turns updates on only for the
+away. ``precision_update_mode = "off"`` skips them: ``ResetCovariance`` turns updates on only for the
 final epoch, which leaves exactly the precision the seed's per-epoch reset leaves.
 """
 import math
@@ -30,13 +30,13 @@ import numpy as np
 from ..backend import asarray, get_array_module, scipy_linalg
 from ..callbacks import Callback
 from ..seeding import as_generator
-from ..validation import check_features, check_float_dtype, check_real
+from ..validation import check_choice, check_features, check_float_dtype, check_positive_int, check_real
 from .dense import dense_backward, dense_forward
 from .init import glorot_uniform
 from .module import Module, Parameter
 from .normalization import LayerNorm, layernorm_backward, layernorm_forward
 
-PRECISION_UPDATES = ("train", "off", "always")
+PRECISION_UPDATE_MODES = ("train", "off", "always")
 
 
 class FeatureCache(NamedTuple):
@@ -98,7 +98,7 @@ class ResetCovariance(Callback):
     The seed resets every GP layer's precision at the start of each epoch but the first, so that the
     exact (momentum -1) precision counts each training point once: what remains after training is
     ridge I plus the last epoch's features. This callback leaves the same precision but only
-    computes the last epoch's updates (``precision_updates="off"`` before it): each update costs
+    computes the last epoch's updates (``precision_update_mode="off"`` before it): each update costs
     about four DeepResNet steps.
     """
 
@@ -109,7 +109,7 @@ class ResetCovariance(Callback):
                 gp.num_training_samples[...] = trainer.num_samples
                 if trainer.epoch > 0:
                     gp.reset_covariance()
-                gp.precision_updates = "train" if last else "off"
+                gp.precision_update_mode = "train" if last else "off"
 
 
 class RandomFeatureGP(Module):
@@ -133,7 +133,7 @@ class RandomFeatureGP(Module):
         cov_ridge_penalty: ridge, the prior precision (P starts at ridge I).
         seed: int or Generator (default 0, reproducible).  dtype: parameter dtype.
     Attributes:
-        precision_updates: ``"train"`` (default) folds every training pass's features into the
+        precision_update_mode: ``"train"`` (default) folds every training pass's features into the
             precision; ``"off"`` never does; ``"always"`` also folds inference passes (used by
             ``refit_covariance``).
     Buffers: random_weights (D, M), random_offset (M,), precision (M, M) float64.
@@ -144,8 +144,7 @@ class RandomFeatureGP(Module):
                  l2_regularization=1e-6, cov_momentum=-1, cov_ridge_penalty=1.0, seed=0,
                  dtype=np.float32):
         for name, value in (("in_features", in_features), ("units", units), ("num_inducing", num_inducing)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_positive_int(value, name)
         check_real(kernel_scale, "kernel_scale", above=0)
         check_real(l2_regularization, "l2_regularization", at_least=0)
         check_real(output_bias, "output_bias")
@@ -166,12 +165,25 @@ class RandomFeatureGP(Module):
         self.output_weights = Parameter(asarray(glorot_uniform(rng, num_inducing, units, (num_inducing, units), dtype)))
         self.output_bias = Parameter(asarray(np.full(units, output_bias, dtype)), trainable=False)
         self.register_buffer("precision", asarray(np.eye(num_inducing) * cov_ridge_penalty), fixed_dtype=True)
-        self.precision_updates = "train"
+        self.precision_update_mode = "train"
         # Counters as 0-d buffers, so that the data-counted-twice guard survives save and load:
         # samples folded in since the last reset, and the training-set size (0: not known yet).
         self.register_buffer("num_accumulated", asarray(np.zeros((), np.int64)))
         self.register_buffer("num_training_samples", asarray(np.zeros((), np.int64)))
         self._cholesky = None
+
+    @property
+    def precision_updates(self):
+        """Deprecated name of ``precision_update_mode``."""
+        warnings.warn("RandomFeatureGP.precision_updates is renamed precision_update_mode", DeprecationWarning,
+                      stacklevel=2)
+        return self.precision_update_mode
+
+    @precision_updates.setter
+    def precision_updates(self, mode):
+        warnings.warn("RandomFeatureGP.precision_updates is renamed precision_update_mode", DeprecationWarning,
+                      stacklevel=2)
+        self.precision_update_mode = mode
 
     # ---- precision ---------------------------------------------------------------------------
     def reset_covariance(self):
@@ -226,15 +238,14 @@ class RandomFeatureGP(Module):
     def forward(self, x, training=False):
         """x: (N, D) -> logits (N, units) = phi(x) beta + bias, the output map a Dense with a frozen bias.
 
-        A training pass (or any pass under ``precision_updates="always"``) also folds phi into the
+        A training pass (or any pass under ``precision_update_mode="always"``) also folds phi into the
         precision.
         """
         check_features(x, "RandomFeatureGP input x", ndim=2, size=self.in_features)
-        if self.precision_updates not in PRECISION_UPDATES:
-            raise ValueError(f"precision_updates must be one of {PRECISION_UPDATES}, "
-                             f"got {self.precision_updates!r}")
+        check_choice(self.precision_update_mode, "precision_update_mode", PRECISION_UPDATE_MODES)
         phi, feature_cache = self.feature_map(x)
-        if (training and self.precision_updates == "train") or self.precision_updates == "always":
+        mode = self.precision_update_mode
+        if (training and mode == "train") or mode == "always":
             self.accumulate(phi)
         logits, dense_cache = dense_forward(phi, self.output_weights.value, self.output_bias.value)
         self.remember((feature_cache, dense_cache), training)

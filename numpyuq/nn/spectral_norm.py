@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from ..backend import asarray, get_array_module
 from ..seeding import as_generator
-from ..validation import check_real
+from ..validation import check_choice, check_positive_int, check_real
 from .module import Module
 from .spectral_operators import ConvOperator, MatrixView
 
@@ -116,17 +116,14 @@ class SpectralNorm(Module):
 
     def __init__(self, layer, norm_multiplier=0.95, iterations=1, mode="project", seed=0,
                  semantics="matrix", input_shape=None):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if semantics not in SEMANTICS:
-            raise ValueError(f"semantics must be one of {SEMANTICS}, got {semantics!r}")
+        check_choice(mode, "mode", MODES)
+        check_choice(semantics, "semantics", SEMANTICS)
         check_real(norm_multiplier, "norm_multiplier", above=0)
         if not all(hasattr(layer, name) for name in ("w", "b", "pair", "check_input", "forward_with_weight",
                                                       "backward_to_weight")):
             raise TypeError(f"layer must be a weighted layer with a pure pair (Dense or Conv2D), "
                             f"got {type(layer).__name__}")
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+        check_positive_int(iterations, "iterations")
         rng = as_generator(seed)
         self.operator = self.make_operator(layer, semantics, input_shape)
         self.layer, self.norm_multiplier, self.iterations, self.mode = layer, norm_multiplier, iterations, mode

@@ -3,6 +3,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels.adam import EPS_PLACEMENTS, adam_update
+from ..validation import check_choice
 from .optimizer import Optimizer
 
 
@@ -23,8 +24,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled=False, eps_placement="corrected"):
-        if eps_placement not in EPS_PLACEMENTS:
-            raise ValueError(f"eps_placement must be one of {EPS_PLACEMENTS}, got {eps_placement!r}")
+        check_choice(eps_placement, "eps_placement", EPS_PLACEMENTS)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2
                 and all(isinstance(b, (int, float, np.floating)) and 0 <= b < 1 for b in betas)):
             raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")

@@ -4,6 +4,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..nn.module import check_state, load_arrays
+from ..validation import check_real
 from .flat import pack_parameters
 
 
@@ -16,11 +17,8 @@ class Optimizer:
     """
 
     def __init__(self, params, lr, weight_decay=0.0, decoupled=False):
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not lr > 0:
-            raise ValueError(f"lr must be a number > 0, got {lr!r}")
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float, np.floating)) \
-                or not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+        check_real(lr, "lr", above=0)                       # finite: lr = inf would turn weights into NaN
+        check_real(weight_decay, "weight_decay", at_least=0)
         self.groups = pack_parameters(params)
         self.lr, self.weight_decay, self.decoupled = float(lr), float(weight_decay), decoupled
         self.step_count = 0
@@ -71,7 +69,7 @@ class Optimizer:
         owner = f"the optimizer ({type(self).__name__})"
         check_state({**targets, **scalars}, state, owner)
         step_count, lr = int(np.asarray(state["step_count"])), float(np.asarray(state["lr"]))
-        if step_count < 0 or not lr > 0:
+        if step_count < 0 or not 0 < lr < float("inf"):
             raise ValueError(f"optimizer state has step_count {step_count} and lr {lr}; need >= 0 and > 0")
         load_arrays(targets, {name: state[name] for name in targets}, owner)
         self.step_count, self.lr = step_count, lr

@@ -1,5 +1,6 @@
 """Stochastic gradient descent with heavy-ball momentum (torch.optim.SGD semantics)."""
 from ..backend import get_array_module
+from ..validation import check_real
 from .optimizer import Optimizer
 
 
@@ -11,8 +12,7 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, momentum=0.0, weight_decay=0.0, decoupled=False):
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        check_real(momentum, "momentum", at_least=0, below=1)
         super().__init__(params, lr, weight_decay, decoupled)      # packs: validate everything first
         self.momentum = momentum
         self.buffers = [get_array_module(g.value).zeros_like(g.value) for g in self.groups]

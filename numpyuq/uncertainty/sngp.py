@@ -8,7 +8,7 @@ from ..losses.cross_entropy import softmax
 from ..nn.gaussian_process import RandomFeatureGP
 from ..nn.module import attributes_set
 from ..seeding import as_generator
-from ..validation import check_batch, check_positive_int
+from ..validation import check_batch, check_positive_int, check_real
 
 
 def mean_field_logits(logits, variance, lambda_=math.pi / 8):
@@ -18,8 +18,14 @@ def mean_field_logits(logits, variance, lambda_=math.pi / 8):
     logits: (N, K); variance: (N,) or a full (N, N) covariance (its diagonal is used).
     """
     xp = get_array_module(logits)
+    check_real(lambda_, "lambda_", at_least=0)
     if variance.ndim == 2:
         variance = xp.diagonal(variance)
+    if variance.shape != logits.shape[:1]:
+        raise ValueError(f"variance must have shape ({logits.shape[0]},) or ({logits.shape[0]}, {logits.shape[0]}) "
+                         f"for logits of shape {tuple(logits.shape)}, got {tuple(variance.shape)}")
+    if variance.size and not float(variance.min()) >= 0:        # also catches NaN
+        raise ValueError(f"variance must be >= 0 (a variance), got a minimum of {float(variance.min())}")
     scale = xp.sqrt(1.0 + lambda_ * variance.astype(np.float64))[:, None]
     return logits / scale.astype(logits.dtype)
 
@@ -58,9 +64,9 @@ def _gp_layers(model):
     return layers
 
 
-def precision_updates(layers, mode):
-    """Within the block, every GP layer in ``layers`` has ``precision_updates = mode``."""
-    return attributes_set(layers, "precision_updates", mode)
+def with_precision_update_mode(layers, mode):
+    """Within the block, every GP layer in ``layers`` has ``precision_update_mode = mode``."""
+    return attributes_set(layers, "precision_update_mode", mode)
 
 
 def refit_covariance(model, x, batch_size=1024, reset=True):
@@ -86,7 +92,7 @@ def refit_covariance(model, x, batch_size=1024, reset=True):
         if reset:
             gp.reset_covariance()
             gp.num_training_samples[...] = x.shape[0]
-    with precision_updates(layers, "always"):
+    with with_precision_update_mode(layers, "always"):
         for start in range(0, x.shape[0], batch_size):
             model.forward(x[start:start + batch_size], training=False)
     return model

@@ -12,7 +12,7 @@ from tests.tiny_models import tiny_resnet
 @pytest.mark.parametrize("evidence", ["softplus", "exp"])
 @pytest.mark.parametrize("training", [False, True])
 def test_gradients_on_lenet_and_deep_resnet(rng, evidence, training):
-    lenet = EvidentialClassifier(LeNet(dropout=0.3, channels=(2, 3), hidden=8, seed=0, input_grad=True,
+    lenet = EvidentialClassifier(LeNet(dropout_rate=0.3, channels=(2, 3), num_hidden=8, seed=0, input_grad=True,
                                        dtype=np.float64), evidence)
     # L sums 20 evidence values built from 1,568 pixels: its round-off over a step of 1e-5 is what
     # limits the smallest pixel gradients (about 3e-6 relative), so the step is 1e-4 (3e-7).

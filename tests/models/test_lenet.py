@@ -17,7 +17,7 @@ from tests.tiny_models import tiny_lenet
 @pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("training", [False, True])
 def test_lenet_gradients(rng, training, data_format):
-    model = LeNet(dropout=0.3, channels=(2, 3), hidden=8, seed=0, input_grad=True,
+    model = LeNet(dropout_rate=0.3, channels=(2, 3), num_hidden=8, seed=0, input_grad=True,
                   data_format=data_format, dtype=np.float64)
     assert_grad_ok(check_module(model, rng.standard_normal((2, 1, 28, 28)), training=training))
 
@@ -68,7 +68,7 @@ def test_lenet_prints_its_layers_with_activation_and_layout():
 def test_lenet_sngp_gradients(rng, semantics, mode):
     """The whole SNGP LeNet (narrow), float64, after a training pass has run power iteration."""
     from numpyuq.models import LeNetSNGP
-    model = LeNetSNGP(num_classes=3, channels=(2, 3), hidden=6, num_inducing=8, spec_norm_bound=0.5,
+    model = LeNetSNGP(num_classes=3, channels=(2, 3), num_hidden=6, num_inducing=8, spec_norm_bound=0.5,
                       spec_norm_mode=mode, semantics=semantics, input_grad=True, dtype=np.float64)
     x = rng.standard_normal((2, 1, 28, 28))
     model(x, training=True)
@@ -81,9 +81,17 @@ def test_lenet_sngp_gradients(rng, semantics, mode):
 
 def test_lenet_sngp_predicts_mean_field_probabilities_and_learns(rng):
     from numpyuq.models import LeNetSNGP
-    model = LeNetSNGP(channels=(4, 8), hidden=32, num_inducing=64)
+    model = LeNetSNGP(channels=(4, 8), num_hidden=32, num_inducing=64)
     x = rng.random((6, 1, 28, 28), dtype=np.float32)
     probs = model.predict(x)
     logits, variance = model.predict_with_variance(x)
     assert probs.shape == (6, 10) and variance.shape == (6,) and np.all(variance > 0)
     np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_renamed_arguments_still_work_and_say_the_new_name():
+    with pytest.warns(DeprecationWarning, match="'hidden' is renamed 'num_hidden'"):
+        old = LeNet(hidden=8, channels=(2, 3))
+    np.testing.assert_array_equal(old.state_dict()["layers.4.w"], LeNet(num_hidden=8, channels=(2, 3)).state_dict()["layers.4.w"])
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        LeNet(hiden=8)

@@ -114,7 +114,7 @@ def test_degenerate_resnet_sizes_are_refused_by_name():
     for make, message in ((lambda: DeepResNet(1), "num_classes must be >= 2, got 1"),
                           (lambda: DeepResNet(0), "num_classes must be >= 2, got 0"),
                           (lambda: DeepResNet(2, num_hidden=0), "num_hidden must be >= 1, got 0"),
-                          (lambda: DeepResNetSNGP(2, num_inducing=0), "num_inducing must be an integer >= 1"),
+                          (lambda: DeepResNetSNGP(2, num_inducing=0), "num_inducing must be >= 1, got 0"),
                           (lambda: LeNet(num_classes=1), "num_classes must be >= 2, got 1")):
         with pytest.raises(ValueError, match=message):
             make()

@@ -103,7 +103,7 @@ def test_wraps_a_convolution_through_its_public_pair(rng, mode):
 def test_spectral_norm_refuses_bad_arguments():
     import pytest
     from numpyuq.nn import Dense, ReLU, SpectralNorm
-    with pytest.raises(ValueError, match="iterations must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="iterations must be >= 1, got 0"):
         SpectralNorm(Dense(2, 2), iterations=0)
     with pytest.raises(ValueError, match="norm_multiplier must be > 0"):
         SpectralNorm(Dense(2, 2), norm_multiplier=0.0)

@@ -8,7 +8,7 @@ from tests.tiny_models import tiny_resnet
 
 
 def test_optimizer_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="lr must be a number > 0, got -1"):
+    with pytest.raises(ValueError, match="lr must be > 0, got -1"):
         Adam([Parameter(np.ones(2))], lr=-1)
     with pytest.raises(ValueError, match="at least one trainable"):
         Adam([])
@@ -63,7 +63,7 @@ def test_adam_beta_one_and_sgd_momentum_are_refused_before_packing():
     owner = Adam(model.parameters())
     with pytest.raises(ValueError, match=r"betas must be two numbers in \[0, 1\)"):
         Adam(model.parameters(), betas=(1.0, 0.999))
-    with pytest.raises(ValueError, match="momentum must be a number in"):
+    with pytest.raises(ValueError, match="momentum must be < 1, got 1.5"):
         SGD(model.parameters(), momentum=1.5)
     owner.step()                 # the failed constructors did not take the parameters over
     with pytest.raises(TypeError, match="params must be an iterable of Parameters"):
