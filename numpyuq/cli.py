@@ -1,6 +1,6 @@
 """The ``numpyuq`` command: ``numpyuq demo`` (the SNGP seed's two-moons comparison),
 ``numpyuq evidential`` (the EDL seed on MNIST-format images, with the paper's evaluations) and
-``numpyuq compare`` (five uncertainty methods side by side on one task)."""
+``numpyuq compare`` (five uncertainty methods side by side on one data set)."""
 import argparse
 import os
 import time
@@ -15,8 +15,7 @@ def evidential(config, out_dir, baseline=False, evaluate_path=None, mnist_path=N
     if evaluate_path is not None:
         model, config = edl.load_run(evaluate_path)
         print(f"loaded {evaluate_path} ({config})")
-    data = edl.load_dataset(config.dataset, mnist_path=mnist_path)
-    ood_images, ood_name = edl.load_ood_images(config.dataset, data)
+    data, ood_images, ood_name = edl.load_experiment_data(config, mnist_path=mnist_path)
     if ood_images is None:
         print(f"no out-of-distribution set: {ood_name}")
     models = {}
@@ -67,7 +66,7 @@ def _seed(text):
 
 def build_parser():
     from . import __version__
-    from .experiments.evidential import DATASETS, DEFAULT_EPOCHS
+    from .experiments.evidential import DATASETS as EDL_DATASETS, DEFAULT_EPOCHS
     from .losses.annealed import SCHEDULES
     from .losses.evidential import LOSSES
     from .nn.evidence import EVIDENCE_FUNCTIONS
@@ -84,24 +83,24 @@ def build_parser():
     p_demo.add_argument("--jobs", type=_positive, default=2, help="processes for the ensemble (default: 2)")
     p_demo.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    from .experiments.compare import METHODS, TASKS
-    p_cmp = sub.add_parser("compare", help="five uncertainty methods on one task, one table")
-    p_cmp.add_argument("--task", choices=TASKS, default="moons",
+    from .experiments.compare import DATASETS, METHODS
+    p_cmp = sub.add_parser("compare", help="five uncertainty methods on one data set, one table")
+    p_cmp.add_argument("--dataset", "--task", dest="dataset", choices=DATASETS, default="moons",
                        help="moons (default), digits28 (train on 0-4; OOD: digits 5-9 and Fashion-MNIST) or "
-                            "fashion-mnist (OOD: digits28)")
+                            "fashion-mnist (OOD: digits28); --task is its former name")
     p_cmp.add_argument("--methods", default=",".join(METHODS),
                        help=f"comma-separated subset of {','.join(METHODS)} (default: all five)")
     p_cmp.add_argument("--seeds", type=_positive, default=1,
                        help="repeat everything with seeds 0 .. N-1 and report mean and spread (default: 1)")
     p_cmp.add_argument("--jobs", type=_positive, default=2, help="processes for the ensemble members (default: 2)")
     p_cmp.add_argument("--epochs", type=_positive, default=None,
-                       help="training epochs (default: the task's: moons 100, digits28 40, fashion-mnist 10)")
+                       help="training epochs (default: the data set's: moons 100, digits28 40, fashion-mnist 10)")
     p_cmp.add_argument("--fast", action="store_true", help="few epochs and small sets, for a smoke test (default: off)")
     p_cmp.add_argument("--out", default="compare_output", help="folder for the table and figures (default: compare_output)")
     p_cmp.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown on a terminal)")
 
     p_edl = sub.add_parser("evidential", help="evidential deep learning with LeNet (the EDL seed)")
-    p_edl.add_argument("--dataset", choices=DATASETS, default="digits28",
+    p_edl.add_argument("--dataset", choices=EDL_DATASETS, default="digits28",
                        help="digits28 (embedded, default), fashion-mnist (Debian's dataset-fashion-mnist) or mnist")
     p_edl.add_argument("--mnist-path", default=None, help="folder with the four MNIST IDX files "
                        "(default: the cache folder, downloading when a network is there)")
@@ -142,15 +141,15 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("demo", "compare"):
-        from .experiments.compare import CompareConfig, load_task
+        from .experiments.compare import CompareConfig, load_comparison_data
         try:
             if args.command == "demo":        # the SNGP seed's comparison, with EDL as a fifth method
-                config = CompareConfig(task="moons", first_seed=args.seed, epochs=args.epochs, jobs=args.jobs,
+                config = CompareConfig(dataset="moons", first_seed=args.seed, epochs=args.epochs, jobs=args.jobs,
                                        mc_samples=args.num_samples, ensemble_size=args.ensemble_size)
             else:
-                config = CompareConfig(task=args.task, methods=tuple(m.strip() for m in args.methods.split(",")),
+                config = CompareConfig(dataset=args.dataset, methods=tuple(m.strip() for m in args.methods.split(",")),
                                        seeds=args.seeds, jobs=args.jobs, epochs=args.epochs, fast=args.fast)
-            load_task(config.task, 0, config.fast)          # missing data fails here, before training
+            load_comparison_data(config.dataset, 0, config.fast)   # missing data fails here, before training
         except (TypeError, ValueError, FileNotFoundError) as err:
             parser.error(str(err))
         _prepare_folder(parser, args.out)

@@ -308,7 +308,7 @@ def test_models_move_between_backends_and_files_load_on_either(device, tmp_path)
 # ---- end to end -------------------------------------------------------------------------------------
 def test_the_two_moons_comparison_gives_numpys_numbers(device, tmp_path):
     from numpyuq.experiments.compare import CompareConfig, run_compare
-    config = CompareConfig(task="moons", seeds=1, fast=True, epochs=3)
+    config = CompareConfig(dataset="moons", seeds=1, fast=True, epochs=3)
     host = run_compare(config, progress=False)
     with on(device):
         dev = run_compare(config, progress=False)

@@ -318,5 +318,5 @@ if not FAST:
 
 # %%
 if SEEDS > 1:
-    comparison = run_compare(CompareConfig(task="moons", seeds=SEEDS, epochs=EPOCHS, jobs=2), progress=False)
+    comparison = run_compare(CompareConfig(dataset="moons", seeds=SEEDS, epochs=EPOCHS, jobs=2), progress=False)
     print(format_text(comparison))

@@ -164,8 +164,7 @@ print("coefficient during each epoch, paper:       ", " ".join(f"{min(1, t / 10)
 
 # %%
 config = edl.EvidentialConfig(dataset=DATASET, epochs=3 if FAST else None)
-data = edl.load_dataset(DATASET)
-ood_images, ood_name = edl.load_ood_images(DATASET, data)
+data, ood_images, ood_name = edl.load_experiment_data(config)
 print(f"{DATASET}: {len(data.y_train)} training and {len(data.y_test)} test images; OOD set: "
       f"{ood_name if ood_images is not None else 'none (' + ood_name + ')'}")
 edl_model, history, edl_seconds = edl.train(config, data, progress=False, verbose=True)
@@ -176,7 +175,8 @@ print(f"EDL trained in {edl_seconds:.1f} s, softmax in {softmax_seconds:.1f} s")
 # ## 5. The paper's evaluations
 #
 # **Uncertainty of right and wrong answers.** A useful u is small when the model is right and large
-# when it is wrong. For the softmax network we use $1 - \max_k p_k$, the only uncertainty it has.
+# when it is wrong. For the softmax network we use its own uncertainty in numpyuq's vocabulary: the
+# same mass read from its logits, $K / (K + \sum_k e^{z_k})$ (evidence $e^{z}$; the Dempster-Shafer score).
 
 # %%
 results = {"EDL": edl.evaluate(edl_model, data, ood_images),
@@ -185,7 +185,7 @@ for name, result in results.items():
     print(edl.format_report(name, result))
 path = plot_uncertainty_histograms([(name, r["split"]) for name, r in results.items()],
                                    os.path.join(OUT_DIR, "edl_uncertainty_histograms.png"),
-                                   xlabel="u for EDL, 1 - max p for softmax")
+                                   xlabel="u = K / S for EDL, K / (K + sum e^z) for softmax")
 show(path)
 if not FAST and DATASET == "digits28":
     assert results["EDL"]["accuracy"] >= 0.97

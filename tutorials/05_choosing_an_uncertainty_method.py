@@ -35,7 +35,10 @@
 # %%
 import os
 
-from numpyuq.experiments.compare import METHOD_NAMES, CompareConfig, format_markdown, run_compare, write_figures
+from numpyuq.experiments.compare import CompareConfig, format_markdown, run_compare, write_figures
+from numpyuq.experiments.methods import METHODS
+
+METHOD_NAMES = {name: method.title for name, method in METHODS.items()}
 
 FAST = os.environ.get("NUMPYUQ_FAST") == "1"
 SEEDS = int(os.environ.get("NUMPYUQ_SEEDS", "2" if FAST else "5"))     # mean and spread over seeds
@@ -57,7 +60,7 @@ def mean(comparison, method, column):
 # random-feature GP).
 
 # %%
-moons = run_compare(CompareConfig(task="moons", seeds=SEEDS, fast=FAST, jobs=2), progress=False)
+moons = run_compare(CompareConfig(dataset="moons", seeds=SEEDS, fast=FAST, jobs=2), progress=False)
 print(format_markdown(moons))
 for path in write_figures(moons, OUT_DIR):      # the figures below read them from there
     print("wrote", path)
@@ -91,7 +94,7 @@ if not FAST:
 # head on LayerNormed features. The ensemble has 5 members, MC dropout 10 samples.
 
 # %%
-digits = run_compare(CompareConfig(task="digits28", seeds=SEEDS, fast=FAST, jobs=2), progress=False)
+digits = run_compare(CompareConfig(dataset="digits28", seeds=SEEDS, fast=FAST, jobs=2), progress=False)
 print(format_markdown(digits))
 for path in write_figures(digits, OUT_DIR):
     print("wrote", path)
@@ -142,7 +145,7 @@ for comparison in (moons, digits):
     costs = {METHOD_NAMES[m]: (mean(comparison, m, "train s"), mean(comparison, m, "predict s"))
              for m in METHOD_NAMES}
     cheapest = min(costs.values())[0]
-    print(comparison.config.task + ": " + ", ".join(
+    print(comparison.config.dataset + ": " + ", ".join(
         f"{name} train x{train / cheapest:.1f}, predict {predict:.2f} s" for name, (train, predict) in costs.items()))
 
 # %% [markdown]

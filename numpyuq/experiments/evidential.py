@@ -16,20 +16,19 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..backend import to_numpy
-from ..data import load_digits28, load_fashion_mnist, load_mnist
-from ..evaluation import (ROTATION_ANGLES, RotationCurve, entropy_cdf, probability_function, rotate_images,
-                          split_by_correctness)
+from ..evaluation import ROTATION_ANGLES, RotationCurve, entropy_cdf, rotate_images, split_by_correctness
 from ..losses import AnnealedEvidentialLoss, SoftmaxCrossEntropy
 from ..losses.annealed import SCHEDULES
 from ..losses.evidential import LOSSES
 from ..metrics import accuracy, max_probability_uncertainty, ood_auroc
 from ..models import EvidentialClassifier, LeNet
 from ..nn.evidence import EVIDENCE_FUNCTIONS
-from ..optim import Adam
+from ..optim import labml_adam
 from ..training import fit
 from ..uncertainty import TrackStatistics
-from ..validation import check_choice, check_positive_int
+from ..validation import check_choice, check_positive_int, check_probability, check_real
+from .data import load_dataset
+from .methods import predict_outputs
 
 DATASETS = ("digits28", "fashion-mnist", "mnist")
 DEFAULT_EPOCHS = {"digits28": 40, "fashion-mnist": 10, "mnist": 10}
@@ -46,7 +45,7 @@ class EvidentialConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 5e-3
-    dropout: float = 0.5
+    dropout_rate: float = 0.5
     seed: int = 0
     threads: int = 2                    # fit's threads: each batch split over 2 (same steps, up to rounding)
 
@@ -60,44 +59,25 @@ class EvidentialConfig:
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.threads, "threads")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        check_real(self.lr, "lr", above=0)
+        check_real(self.weight_decay, "weight_decay", at_least=0)
+        check_probability(self.dropout_rate, "dropout_rate")
 
 
-def load_dataset(name, normalization="seed", mnist_path=None):
-    """The ImageData of ``name`` (one of DATASETS)."""
-    if name == "digits28":
-        return load_digits28(normalization=normalization)
-    if name == "fashion-mnist":
-        return load_fashion_mnist(normalization=normalization)
-    return load_mnist(mnist_path, normalization=normalization)
-
-
-def load_ood_images(name, like):
-    """Out-of-distribution test images for a model trained on ``name``, normalised as ``like``:
-    Fashion-MNIST's 10,000 test images for digit models, all of digits28 for Fashion-MNIST models.
-    Returns (images (M, 1, 28, 28), the OOD set's name), or (None, reason) when it is not installed."""
-    normalization = (like.mean, like.std)
-    if name == "fashion-mnist":
-        digits = load_digits28(normalization=normalization)
-        return np.concatenate([digits.x_train, digits.x_test]), "digits28"
-    try:
-        return load_fashion_mnist(normalization=normalization).x_test, "Fashion-MNIST"
-    except FileNotFoundError as err:
-        return None, str(err)
-
-
-def seed_optimizer(params, config):
-    """labml's Adam as the seed configures it: decoupled decay, eps before the bias correction."""
-    return Adam(params, lr=config.lr, weight_decay=config.weight_decay, decoupled=True, eps=1e-8,
-                eps_placement="raw")
+def load_experiment_data(config, mnist_path=None):
+    """The data set of ``config`` with its OOD set (``experiments.data``): (Dataset, OOD images or
+    None, the OOD set's name or why there is none). Digit models meet Fashion-MNIST's 10,000 test
+    images, Fashion-MNIST models all of digits28."""
+    data = load_dataset(config.dataset, seed=config.seed, mnist_path=mnist_path)
+    if not data.ood:
+        return data, None, "Fashion-MNIST is not installed (Debian's dataset-fashion-mnist)"
+    ood_name = next(iter(data.ood))
+    return data, data.ood[ood_name], ood_name
 
 
 def make_model(config, evidential=True):
     """The seed's LeNet, as an EvidentialClassifier (or the plain softmax network)."""
-    backbone = LeNet(dropout_rate=config.dropout, seed=config.seed)
+    backbone = LeNet(dropout_rate=config.dropout_rate, seed=config.seed)
     return EvidentialClassifier(backbone, config.evidence) if evidential else backbone
 
 
@@ -111,27 +91,16 @@ def train(config, data, evidential=True, progress=True, verbose=False, track=Tru
     loss = AnnealedEvidentialLoss(config.loss, schedule=config.schedule) if evidential else SoftmaxCrossEntropy()
     callbacks = [TrackStatistics(data.x_test, data.y_test, verbose=verbose)] if evidential and track else []
     start = time.perf_counter()
-    history = fit(model, loss, seed_optimizer(model.parameters(), config), data.x_train, data.y_train,
+    history = fit(model, loss, labml_adam(model.parameters(), config.lr, config.weight_decay), data.x_train, data.y_train,
                   epochs=config.epochs, batch_size=config.batch_size, callbacks=callbacks, seed=config.seed,
                   progress=progress, threads=config.threads)
     return model, history, time.perf_counter() - start
 
 
-def probabilities_and_uncertainty(model, x):
-    """(probs (N, K), own uncertainty (N,)) in one pass: alpha / S and u for an EvidentialClassifier,
-    softmax and 1 - max p for any other model ``evaluation.probability_function`` accepts. On the
-    host, as float64: the report and the figures need them there."""
-    if isinstance(model, EvidentialClassifier):
-        measures = model.measures(x)
-        return to_numpy(measures.probs), to_numpy(measures.uncertainty_mass)
-    probs = np.asarray(to_numpy(probability_function(model)(x)), np.float64)
-    return probs, max_probability_uncertainty(probs)
-
-
 def evaluate(model, data, ood_images=None):
     """The seed's statistics and the paper's evaluations of one model, one pass per image set.
     Returns a dict."""
-    probs, own = probabilities_and_uncertainty(model, data.x_test)
+    probs, own = predict_outputs(model, data.x_test)
     correct_u, wrong_u = split_by_correctness(own, probs, data.y_test)
     result = {"accuracy": accuracy(probs, data.y_test), "split": (correct_u, wrong_u),
               "uncertainty_correct": float(correct_u.mean()) if correct_u.size else float("nan"),
@@ -140,12 +109,12 @@ def evaluate(model, data, ood_images=None):
     ones = data.x_test[data.y_test == 1]
     angles = np.asarray(ROTATION_ANGLES, dtype=np.float64)
     rotated = np.concatenate([rotate_images(image, angles) for image in ones]).astype(np.float32)
-    rotated_probs, rotated_own = probabilities_and_uncertainty(model, rotated)
+    rotated_probs, rotated_own = predict_outputs(model, rotated)
     A = len(angles)
     result["rotation"] = RotationCurve(angles, rotated[:A], rotated_probs[:A], rotated_own[:A])
     result["rotation_mean_uncertainty"] = rotated_own.reshape(len(ones), A).mean(axis=0)
     if ood_images is not None:
-        ood_probs, ood_own = probabilities_and_uncertainty(model, ood_images)
+        ood_probs, ood_own = predict_outputs(model, ood_images)
         result["entropy_cdf"] = entropy_cdf(ood_probs)
         result["ood_auroc_own"] = ood_auroc(own, ood_own)
         result["ood_auroc_maxprob"] = ood_auroc(max_probability_uncertainty(probs),
@@ -170,7 +139,10 @@ def load_run(path):
     if not os.path.exists(config_path):
         raise FileNotFoundError(f"no configuration {config_path!r} beside the model {path!r}")
     with open(config_path) as f:
-        config = EvidentialConfig(**json.load(f))
+        fields = json.load(f)
+    if "dropout" in fields:                          # saved before the field took DeepResNet's name
+        fields["dropout_rate"] = fields.pop("dropout")
+    config = EvidentialConfig(**fields)
     return io.load(make_model(config), path), config
 
 
@@ -194,7 +166,7 @@ def write_figures(results, out_dir, dataset, ood_name):
                                   os.path.join(out_dir, f"{dataset}_rotation.png")),
              plot_uncertainty_histograms([(name, r["split"]) for name, r in results.items()],
                                          os.path.join(out_dir, f"{dataset}_uncertainty_histograms.png"),
-                                         xlabel="own uncertainty (u for EDL, 1 - max p for softmax)")]
+                                         xlabel="own uncertainty (u = K / S; for softmax, K / (K + sum e^z))")]
     if all("entropy_cdf" in r for r in results.values()):
         paths.append(plot_entropy_cdfs([(name, r["entropy_cdf"]) for name, r in results.items()],
                                        os.path.join(out_dir, f"{dataset}_entropy_cdf.png"),

@@ -6,6 +6,7 @@
     predict(x)        the same probabilities (Keras' name; scikit-learn's ``predict_proba``)
     uncertainty(x)    the method's own uncertainty score (N,), higher = less certain; what it is
                       is in the class attribute ``uncertainty_kind``
+    predict_with_uncertainty(x)   both, from one prediction pass
     predict_logits(x) logits (N, K) (log-probabilities where a method has no single logits)
     evaluate(x, y)    accuracy, NLL, Brier score and ECE of ``predict_proba``
 """
@@ -42,7 +43,12 @@ class Classifier:
 
     def uncertainty(self, x, batch_size=4096):
         """The method's own uncertainty score (N,), higher = less certain (see ``uncertainty_kind``)."""
-        return uncertainty_mass_from_logits(self.predict_logits(x, batch_size=batch_size))
+        return self.predict_with_uncertainty(x, batch_size=batch_size)[1]
+
+    def predict_with_uncertainty(self, x, batch_size=4096):
+        """(``predict_proba(x)``, ``uncertainty(x)``) from one pass: (N, K), (N,)."""
+        logits = self.predict_logits(x, batch_size=batch_size)
+        return softmax(logits), uncertainty_mass_from_logits(logits)
 
     def evaluate(self, x, y, batch_size=4096):
         """``metrics.classification_metrics`` of ``predict(x)`` against labels y (N,):
@@ -60,9 +66,10 @@ class GaussianProcessClassifier(Classifier):
 
     uncertainty_kind = "GP posterior variance of the logits (Liu et al. 2020)"
 
-    def uncertainty(self, x, batch_size=2048):
-        """GP posterior variance (N,) at x."""
-        return self.predict_with_variance(x, batch_size=batch_size)[1]
+    def predict_with_uncertainty(self, x, batch_size=2048):
+        """(mean-field probabilities (N, K), GP variance (N,)) from one pass."""
+        logits, variance = self.predict_with_variance(x, batch_size=batch_size)
+        return softmax(mean_field_logits(logits, variance)), variance
 
     def predict(self, x, batch_size=2048):
         """Mean-field probabilities (N, K): softmax(logits / sqrt(1 + pi/8 variance)) (eq. 10)."""

@@ -50,5 +50,10 @@ class EvidentialClassifier(Module, Classifier):
         """Uncertainty mass u = K / S: (N,)."""
         return self.measures(x, batch_size).uncertainty_mass
 
+    def predict_with_uncertainty(self, x, batch_size=4096):
+        """(alpha / S (N, K), u = K / S (N,)) from one pass."""
+        measures = self.measures(x, batch_size)
+        return measures.probs, measures.uncertainty_mass
+
     def __repr__(self):
         return f"EvidentialClassifier({self.backbone!r}, {self.evidence!r})"

@@ -47,6 +47,11 @@ class Sequential(Module):
         from ..models.classifier import Classifier
         return Classifier.uncertainty(self, x, batch_size=batch_size)
 
+    def predict_with_uncertainty(self, x, batch_size=4096):
+        """(softmax probabilities, uncertainty mass) from one pass."""
+        from ..models.classifier import Classifier
+        return Classifier.predict_with_uncertainty(self, x, batch_size=batch_size)
+
     def evaluate(self, x, y, batch_size=4096):
         """Accuracy, NLL, Brier score and ECE of ``predict_proba(x)`` against labels y."""
         from ..models.classifier import Classifier

@@ -52,3 +52,9 @@ class Adam(Optimizer):
 def keras_adam(params, lr=1e-4):
     """The SNGP seed's optimizer: Keras' Adam defaults (eps 1e-7 added before the bias correction)."""
     return Adam(params, lr=lr, eps=1e-7, eps_placement="raw")
+
+
+def labml_adam(params, lr=1e-3, weight_decay=5e-3):
+    """The EDL seed's optimizer: labml's Adam, with decoupled weight decay 5e-3 and eps 1e-8 added
+    before the bias correction."""
+    return Adam(params, lr=lr, weight_decay=weight_decay, decoupled=True, eps=1e-8, eps_placement="raw")

@@ -85,7 +85,12 @@ class DeepEnsemble:
 
     def uncertainty(self, x):
         """Mutual information (N,) of the members' predictions: their disagreement (epistemic)."""
-        return mutual_information(self.member_probabilities(x))
+        return self.predict_with_uncertainty(x)[1]
+
+    def predict_with_uncertainty(self, x):
+        """(mean member softmax (N, K), mutual information (N,)) from one pass of each member."""
+        probs, samples = self.predict(x, return_samples=True)
+        return probs, mutual_information(samples)
 
     def predict_logits(self, x):
         """log of the mean probability (N, K): logits whose softmax is ``predict(x)`` (an ensemble

@@ -77,7 +77,12 @@ class MCDropout:
 
     def uncertainty(self, x, batch_size=4096):
         """Mutual information (N,) between the prediction and the mask: the masks' disagreement."""
-        return mutual_information(self.predict_samples(x, batch_size)[1])
+        return self.predict_with_uncertainty(x, batch_size)[1]
+
+    def predict_with_uncertainty(self, x, batch_size=4096):
+        """(mean softmax (N, K), mutual information (N,)) from one set of masked passes."""
+        probs, samples = self.predict_samples(x, batch_size)
+        return probs, mutual_information(samples)
 
     def evaluate(self, x, y, batch_size=4096):
         """``metrics.classification_metrics`` of ``predict(x)``: accuracy, nll, brier, ece."""

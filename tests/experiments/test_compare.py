@@ -2,15 +2,15 @@
 import numpy as np
 import pytest
 
-from numpyuq.experiments.compare import (METHODS, CompareConfig, format_markdown, format_text, load_task,
-                                         run_compare, write_results)
+from numpyuq.experiments.compare import (METHODS, SMOKE_NOTE, CompareConfig, format_markdown, format_text,
+                                         load_comparison_data, run_compare, write_results)
 
 
 @pytest.mark.slow
 def test_moons_full_configuration():
     """Every method >= 99% accurate; SNGP's own uncertainty tells the OOD blob apart (>= 0.95),
     while the softmax network's does not."""
-    comparison = run_compare(CompareConfig(task="moons"), progress=False, log=lambda *a: None)
+    comparison = run_compare(CompareConfig(dataset="moons"), progress=False, log=lambda *a: None)
     print("\n" + format_text(comparison))
     summary = comparison.summary()
     for method in METHODS:
@@ -26,7 +26,7 @@ def test_moons_full_configuration():
 
 @pytest.mark.slow
 def test_fast_digits_with_two_seeds_writes_table_and_figures(tmp_path):
-    config = CompareConfig(task="digits28", seeds=2, fast=True, jobs=1)
+    config = CompareConfig(dataset="digits28", seeds=2, fast=True, jobs=1)
     comparison = run_compare(config, progress=False, log=lambda *a: None)
     assert set(comparison.rows) == set(METHODS) and all(len(rows) == 2 for rows in comparison.rows.values())
     summary = comparison.summary()
@@ -39,18 +39,22 @@ def test_fast_digits_with_two_seeds_writes_table_and_figures(tmp_path):
     assert {"compare_digits28.csv", "compare_digits28.md", "digits28_rotation.png",
             "digits28_reliability.png", "digits28_entropy_cdf_digits_5-9.png"} <= names
     rows = (tmp_path / "compare_digits28.csv").read_text().splitlines()
-    assert rows[0] == "method,metric,mean,std,seed 0,seed 1"
+    assert rows[:2] == [f"# {SMOKE_NOTE}", "method,metric,mean,std,seed 0,seed 1"]    # a smoke run says so
+    assert SMOKE_NOTE in (tmp_path / "compare_digits28.md").read_text()
+    assert SMOKE_NOTE.upper() in format_text(comparison)
 
 
-def test_digits_task_holds_classes_5_to_9_out():
-    data = load_task("digits28", fast=True)
+def test_digits_comparison_holds_classes_5_to_9_out():
+    data = load_comparison_data("digits28", fast=True)
     assert set(np.unique(data.y_train)) == set(range(5)) and set(np.unique(data.y_test)) == set(range(5))
     assert data.num_classes == 5 and len(data.ood["digits 5-9"]) > 100
 
 
 def test_config_refuses_bad_values():
-    with pytest.raises(ValueError, match="task must be one of"):
-        CompareConfig(task="cifar")
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        CompareConfig(dataset="cifar")
+    with pytest.warns(DeprecationWarning, match="renamed dataset"):
+        assert CompareConfig(task="digits28").dataset == "digits28"
     with pytest.raises(ValueError, match="methods must be a non-empty subset"):
         CompareConfig(methods=("sngp", "laplace"))
     with pytest.raises(ValueError, match="seeds must be >= 1"):
@@ -73,7 +77,7 @@ def true_norms(model):
 
 
 def test_every_normalised_layer_keeps_its_bound_after_training():
-    config = CompareConfig(task="digits28", methods=("sngp",), epochs=10, jobs=1)
+    config = CompareConfig(dataset="digits28", methods=("sngp",), epochs=10, jobs=1)
     comparison = run_compare(config, progress=False, log=lambda *a: None)
     norms = true_norms(comparison.trained["sngp"].model)
     print(norms)
@@ -84,8 +88,36 @@ def test_every_normalised_layer_keeps_its_bound_after_training():
 def test_digits_full_configuration_every_method_above_95_percent():
     """The seed's LeNet, 40 epochs on the digits 0-4: every method >= 95% test accuracy, and every
     own uncertainty tells the held-out digits apart better than chance."""
-    comparison = run_compare(CompareConfig(task="digits28", jobs=2), progress=False, log=lambda *a: None)
+    comparison = run_compare(CompareConfig(dataset="digits28", jobs=2), progress=False, log=lambda *a: None)
     summary = comparison.summary()
     for method in METHODS:
         assert summary[method]["accuracy"][0] >= 0.95, method
         assert summary[method]["digits 5-9 AUROC own"][0] > 0.5, method
+
+
+def test_adding_a_method_is_one_registry_entry(monkeypatch):
+    """A method registered in experiments.methods.METHODS runs in the comparison with nothing else
+    changed: here the softmax network with its max-probability score as a sixth method."""
+    from numpyuq.experiments import methods
+
+    class MaxProbability:
+        uncertainty_kind = "1 - max p"
+
+        def __init__(self, network):
+            self.network = network
+
+        def predict_with_uncertainty(self, x):
+            probs = self.network.predict_proba(x)
+            return probs, 1 - probs.max(axis=1)
+
+    def train_max_probability(run):
+        network, seconds = run.network()
+        return MaxProbability(network), seconds
+
+    monkeypatch.setitem(methods.METHODS, "max_prob", methods.Method("Max probability", "1 - max p",
+                                                                     train_max_probability))
+    config = CompareConfig(dataset="moons", methods=("deterministic", "max_prob"), epochs=2, fast=True)
+    comparison = run_compare(config, progress=False, log=lambda *a: None)
+    rows = comparison.rows
+    assert rows["max_prob"][0]["accuracy"] == rows["deterministic"][0]["accuracy"]   # the same network
+    assert rows["max_prob"][0]["blob AUROC own"] == rows["max_prob"][0]["blob AUROC max-prob"]

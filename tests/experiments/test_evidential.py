@@ -36,7 +36,7 @@ def test_seed_configuration_on_digits28(digits):
 def test_config_checks_everything():
     for kwargs, match in (({"dataset": "cifar"}, "dataset must be one of"), ({"loss": "l2"}, "loss must be one of"),
                           ({"evidence": "tanh"}, "evidence must be one of"), ({"schedule": "x"}, "schedule must be"),
-                          ({"epochs": 0}, "epochs must be >= 1"), ({"dropout": 1.0}, "dropout must lie in")):
+                          ({"epochs": 0}, "epochs must be >= 1"), ({"dropout_rate": 1.0}, "dropout_rate must lie in")):
         with pytest.raises(ValueError, match=match):
             edl.EvidentialConfig(**kwargs)
     assert edl.EvidentialConfig(dataset="fashion-mnist").epochs == 10

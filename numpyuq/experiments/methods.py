@@ -1,0 +1,154 @@
+"""The uncertainty methods of the experiments, one registry entry each: how to build and train it on
+a data set, and what its own uncertainty is. Every trained method is a model with numpyuq's one face
+(``predict_proba``, ``uncertainty``, ``predict_with_uncertainty``), so scoring it needs nothing
+method-specific. Adding a method is one entry in ``METHODS``.
+
+    deterministic  a softmax network                       Dempster-Shafer K / (K + sum e^z)
+    mc_dropout     the same network, dropout at test time  mutual information (Gal & Ghahramani 2016)
+    ensemble       independently trained networks          mutual information (Lakshminarayanan et al. 2017)
+    edl            evidential network, Dirichlet output    u = K / S (Sensoy et al. 2018)
+    sngp           spectral norm + random-feature GP       GP variance (Liu et al. 2020)
+
+The networks are the seeds': the SNGP seed's DeepResNet (6 x 128) with Keras' Adam at lr 1e-4 on
+moons, the EDL seed's LeNet with labml's Adam on images (``LeNetSNGP`` for SNGP).
+"""
+import functools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..losses import AnnealedEvidentialLoss, SoftmaxCrossEntropy
+from ..models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet, LeNetSNGP
+from ..optim import keras_adam, labml_adam
+from ..training import fit
+from ..uncertainty import DeepEnsemble, MCDropout, refit_covariance
+
+RESNET_CONFIG = dict(num_layers=6, num_hidden=128)
+
+
+# ---- networks and optimizers (top-level functions: the ensemble pickles them for joblib) --------
+def make_network(dataset, num_classes, seed):
+    """The seed's softmax network for ``dataset``: DeepResNet on moons, LeNet on images."""
+    if dataset == "moons":
+        return DeepResNet(num_classes, seed=seed, **RESNET_CONFIG)
+    return LeNet(num_classes=num_classes, seed=seed)
+
+
+def make_sngp(dataset, num_classes, seed):
+    """The SNGP version of ``make_network``'s network."""
+    if dataset == "moons":
+        return DeepResNetSNGP(num_classes, spec_norm_bound=0.9, seed=seed, **RESNET_CONFIG)
+    return LeNetSNGP(num_classes=num_classes, seed=seed)
+
+
+def make_optimizer(dataset, params):
+    """Keras' Adam at lr 1e-4 (the SNGP seed) on moons; labml's Adam (the EDL seed) on images."""
+    return keras_adam(params, lr=1e-4) if dataset == "moons" else labml_adam(params)
+
+
+@dataclass
+class Run:
+    """One training context: a data set, a seed and the budget every method of it trains with."""
+    data: object                      # experiments.data.Dataset
+    seed: int
+    epochs: int
+    batch_size: int
+    ensemble_size: int = 10
+    mc_samples: int = 10
+    jobs: int = 1
+    progress: bool = False
+    shared: dict = field(default_factory=dict)    # what methods share (the deterministic network)
+
+    def fit(self, model, loss):
+        """Train ``model`` on the run's data with the data set's optimizer; returns the seconds."""
+        start = time.perf_counter()
+        fit(model, loss, make_optimizer(self.data.name, model.parameters()), self.data.x_train, self.data.y_train,
+            epochs=self.epochs, batch_size=self.batch_size, seed=self.seed, progress=self.progress)
+        return time.perf_counter() - start
+
+    def network(self):
+        """The trained softmax network and its training seconds, trained once per run."""
+        if "network" not in self.shared:
+            network = make_network(self.data.name, self.data.num_classes, self.seed)
+            self.shared["network"] = network, self.fit(network, SoftmaxCrossEntropy())
+        return self.shared["network"]
+
+
+# ---- the methods: (run) -> (fitted model, training seconds) --------------------------------------
+def train_deterministic(run):
+    return run.network()
+
+
+def train_mc_dropout(run):
+    network, seconds = run.network()                 # the same network: training costs nothing more
+    return MCDropout(network, num_samples=run.mc_samples, seed=run.seed), seconds
+
+
+def train_ensemble(run):
+    start = time.perf_counter()
+    data = run.data
+    ensemble = DeepEnsemble(functools.partial(make_network, data.name, data.num_classes), size=run.ensemble_size,
+                            make_optimizer=functools.partial(make_optimizer, data.name),
+                            seed=1000 + run.seed * run.ensemble_size)
+    ensemble.fit(data.x_train, data.y_train, epochs=run.epochs, batch_size=run.batch_size, n_jobs=run.jobs,
+                 progress=run.progress)
+    return ensemble, time.perf_counter() - start
+
+
+def train_edl(run):
+    edl = EvidentialClassifier(make_network(run.data.name, run.data.num_classes, run.seed), "softplus")
+    return edl, run.fit(edl, AnnealedEvidentialLoss("mse", schedule="labml"))
+
+
+def train_sngp(run):
+    sngp = make_sngp(run.data.name, run.data.num_classes, run.seed)
+    start = time.perf_counter()
+    run.fit(sngp, SoftmaxCrossEntropy())
+    # The precision of the final model from clean (inference-mode) features; see refit_covariance.
+    refit_covariance(sngp, run.data.x_train)
+    return sngp, time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registry entry: its title, its own uncertainty in a few words, and how to train it."""
+    title: str
+    own_uncertainty: str
+    train: object                     # (Run) -> (fitted model, training seconds)
+
+
+METHODS = {
+    "deterministic": Method("Deterministic", "Dempster-Shafer", train_deterministic),
+    "mc_dropout": Method("MC dropout", "mutual information", train_mc_dropout),
+    "ensemble": Method("Deep ensemble", "mutual information", train_ensemble),
+    "edl": Method("EDL", "u = K / S", train_edl),
+    "sngp": Method("SNGP", "GP variance", train_sngp),
+}
+
+
+@dataclass
+class Trained:
+    """A fitted method: its registry name, the fitted model, and its training seconds."""
+    method: str
+    model: object
+    train_seconds: float
+
+    def predict(self, x):
+        """(probs (N, K), own uncertainty (N,)) as NumPy float64 (``predict_outputs``)."""
+        return predict_outputs(self.model, x)
+
+
+def predict_outputs(model, x):
+    """"Probabilities plus the method's own uncertainty", for any model with numpyuq's face:
+    ``model.predict_with_uncertainty(x)`` as NumPy float64 (N, K), (N,). On the host: the tables use
+    scikit-learn and the figures matplotlib, wherever the model computed."""
+    probs, own = model.predict_with_uncertainty(x)
+    return to_numpy(probs).astype(np.float64), to_numpy(own).astype(np.float64)
+
+
+def train_method(name, run):
+    """Train registry method ``name`` in ``run``.  Returns a Trained."""
+    model, seconds = METHODS[name].train(run)
+    return Trained(name, model, seconds)
