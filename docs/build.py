@@ -117,7 +117,7 @@ def write_results():
     tasks = ("moons",) if FAST else ("moons", "digits28")
     sections = []
     for task in tasks:
-        command = [sys.executable, "-m", "numpyuq.cli", "compare", "--task", task, "--seeds", seeds,
+        command = [sys.executable, "-m", "numpyuq.cli", "compare", "--dataset", task, "--seeds", seeds,
                    "--out", out, "--no-progress"] + (["--fast"] if FAST else [])
         run(command, stdout=subprocess.DEVNULL)
         figures = sorted(p.name for p in out.glob(f"{task}_*.png"))

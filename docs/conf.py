@@ -9,6 +9,8 @@ sys.path.insert(0, ROOT)
 
 project = "numpyuq"
 author = "the numpyuq authors"
+copyright = "2026, the numpyuq authors; Apache License 2.0"
+release = version = __import__("numpyuq").__version__
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax"]
 exclude_patterns = ["_build", "build.py", "figures", "README*", "_generated/extra", "_generated/static",
                     "_generated/results/*.md", "**.ipynb_checkpoints"]
@@ -90,5 +92,16 @@ def tidy_docstring(app, what, name, obj, options, lines):
     lines[:] = out
 
 
+def skip_member(app, what, name, obj, skip, options):
+    """Private helpers stay out, and so do a NamedTuple's generated field entries ("Alias for field
+    number 0"): the class docstring and the fields' comments in the source say what they hold."""
+    if name.startswith("_"):
+        return True
+    if (getattr(obj, "__doc__", None) or "").startswith("Alias for field number"):
+        return True
+    return skip
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", tidy_docstring, priority=400)      # before napoleon (500)
+    app.connect("autodoc-skip-member", skip_member)

@@ -138,7 +138,8 @@ def check_module(module, x, training=False, dy=None, eps=1e-5, seed=0):
     """Compare ``module.backward`` with central differences for the input and every trainable parameter.
 
     Args:
-        module: a float64 Module.  x: its input (float64).
+        module: a float64 Module.
+        x: its input (float64).
         training: passed to forward (stateful effects are undone between passes).
         dy: upstream gradient, shape of the output; random normal by default.
     Returns:

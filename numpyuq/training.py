@@ -101,11 +101,14 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), seed
     model.backward, penalty backward, optimizer.step.
 
     Args:
-        model: Module producing the loss's inputs (float32 or float64).  loss: a Loss, e.g.
-            ``SoftmaxCrossEntropy``.  optimizer: built on ``model.parameters()``.
+        model: Module producing the loss's inputs (float32 or float64).
+        loss: a Loss, e.g.
+            ``SoftmaxCrossEntropy``.
+        optimizer: built on ``model.parameters()``.
         x: (N, ...) inputs (lists are accepted), cast to the model's dtype.
         y: (N,) integer labels, or (N, K) targets where the loss takes them.
-        epochs, batch_size: positive integers.  callbacks: Callback instances; a loss that is a
+        epochs, batch_size: positive integers.
+        callbacks: Callback instances; a loss that is a
             Callback and the callbacks the model's layers ask for (``Module.training_callbacks``,
             e.g. the GP covariance reset) are added.
         seed: int or Generator for the shuffling (0 by default: the same call gives the same result).

@@ -32,3 +32,20 @@ def test_the_cupy_stand_in_never_ships_in_the_package():
     assert not [str(p) for p, text in sources.items() if "fake_cupy" in text or "from tests" in text]
     config = tomllib.loads((root / "pyproject.toml").read_text())
     assert config["tool"]["setuptools"]["packages"]["find"]["include"] == ["numpyuq*"]
+
+
+@pytest.mark.slow
+def test_the_sites_first_example_runs_as_written(tmp_path):
+    """docs/index.md shows a newcomer a first example: it runs, and says what it claims."""
+    import pathlib
+    import re
+    import subprocess
+    import sys
+    index = (pathlib.Path(__file__).parent.parent / "docs" / "index.md").read_text()
+    code = re.search(r"## A first example.*?```python\n(.*?)```", index, re.S).group(1)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    kind, comparison = out.stdout.strip().splitlines()[-2:]
+    assert kind.startswith("GP posterior variance")
+    ood, _, test = comparison.partition(" > ")
+    assert float(ood) > float(test)

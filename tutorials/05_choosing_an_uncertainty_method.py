@@ -40,6 +40,19 @@ from numpyuq.experiments.methods import METHODS
 
 METHOD_NAMES = {name: method.title for name, method in METHODS.items()}
 
+
+def show_table(markdown):
+    """A Markdown table: rendered as a table in a notebook (and on the site), printed in a terminal."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(Markdown(markdown))
+    else:
+        print(markdown)
+
 FAST = os.environ.get("NUMPYUQ_FAST") == "1"
 SEEDS = int(os.environ.get("NUMPYUQ_SEEDS", "2" if FAST else "5"))     # mean and spread over seeds
 OUT_DIR = os.environ.get("OUT_DIR", "figures")
@@ -61,7 +74,7 @@ def mean(comparison, method, column):
 
 # %%
 moons = run_compare(CompareConfig(dataset="moons", seeds=SEEDS, fast=FAST, jobs=2), progress=False)
-print(format_markdown(moons))
+show_table(format_markdown(moons))
 for path in write_figures(moons, OUT_DIR):      # the figures below read them from there
     print("wrote", path)
 
@@ -95,7 +108,7 @@ if not FAST:
 
 # %%
 digits = run_compare(CompareConfig(dataset="digits28", seeds=SEEDS, fast=FAST, jobs=2), progress=False)
-print(format_markdown(digits))
+show_table(format_markdown(digits))
 for path in write_figures(digits, OUT_DIR):
     print("wrote", path)
 

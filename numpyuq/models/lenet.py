@@ -101,8 +101,10 @@ class LeNetSNGP(LeNet, GaussianProcessClassifier):
     without fixing its scale.
 
     Args:
-        spec_norm_bound: c for every normalised layer.  spec_norm_mode: ``"project"`` (default),
-            ``"reparam"`` or ``"reparam_stopgrad"``.  semantics: ``"operator"`` (default: the
+        spec_norm_bound: c for every normalised layer.
+        spec_norm_mode: ``"project"`` (default),
+            ``"reparam"`` or ``"reparam_stopgrad"``.
+        semantics: ``"operator"`` (default: the
             convolution's norm as a map of images) or ``"matrix"`` (the reshaped kernel).
         num_inducing, gp_kwargs: the ``RandomFeatureGP`` head. By default its input is LayerNormed
             and scaled by 1 / sqrt(hidden) (``kernel_scale = hidden``), so that the RBF kernel sees

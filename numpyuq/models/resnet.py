@@ -16,8 +16,10 @@ class DeepResNet(Module, Classifier):
 
     Args:
         num_classes, num_layers (3), num_hidden (128), dropout_rate (0.1): as in the seed.
-        in_features: features of x (2 for two moons; ``Dense``'s name, formerly ``input_dim``).  seed: int or Generator fixing all weights and
-            dropout masks.  dtype: float32 (default) or float64 (for gradient checks).
+        in_features: features of x (2 for two moons; ``Dense``'s name, formerly ``input_dim``).
+        seed: int or Generator fixing all weights and
+            dropout masks.
+        dtype: float32 (default) or float64 (for gradient checks).
     """
 
     splittable = True

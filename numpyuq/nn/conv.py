@@ -11,12 +11,12 @@ changes, each measured with ``python benchmarks/lenet.py --profile`` (the README
 gives the tables):
 
 * channels-last (NHWC): with im2col columns ordered (kh, kw, c) every window row is one contiguous
-  run of KW x C floats, and the GEMM output (N*OH*OW, F) already *is* the NHWC output, with no
+  run of KW x C floats, and the GEMM output (N OH OW, F) already is the NHWC output, with no
   layout pass (``kernels/im2col_nhwc.py``);
 * ReLU and s x s max-pooling fused into the bias add, so the full activation is never written back;
 * im2col + GEMM and GEMM + col2im in chunks of images that stay in cache (``kernels/conv_gemm.py``);
 * for layers whose im2col rows are long runs, the input is kept and the columns rebuilt in the
-  backward pass instead of keeping N*OH*OW*KH*KW*C floats alive.
+  backward pass instead of keeping N OH OW KH KW C floats alive.
 
 ``conv2d_fused_forward`` / ``conv2d_fused_backward`` run the fused pair on NCHW arrays (transposed in
 and out). The tests check every option of both fused pairs against the textbook pair composed with
@@ -43,8 +43,11 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     """y[n, f, i, j] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] x_pad[n, c, i s + kh, j s + kw].
 
     Args:
-        x: (N, C, H, W) images.  w: (F, C, KH, KW) kernels.  b: (F,) biases.
-        stride: s.  padding: p zeros on every side.
+        x: (N, C, H, W) images.
+        w: (F, C, KH, KW) kernels.
+        b: (F,) biases.
+        stride: s.
+        padding: p zeros on every side.
     Returns:
         y: (N, F, OH, OW), OH = (H + 2p - KH) // s + 1 (likewise OW);
         cache: (cols, w, x_shape, stride, padding) for ``conv2d_backward``.
@@ -52,6 +55,8 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
+    # Every receptive field becomes a row: $\mathrm{cols} \in \mathbb{R}^{N O_H O_W \times C K_H K_W}$,
+    # and all $F$ kernels are one product, $Y = \mathrm{cols}\, W^\top + b$.
     cols = im2col_reference(x, KH, KW, stride, padding)      # (N*OH*OW, C*KH*KW): a window a row
     y = cols @ w.reshape(F, -1).T + b                         # (N*OH*OW, F) = cols W^T + b
     y = y.reshape(N, OH, OW, F).transpose(0, 3, 1, 2)         # (N, F, OH, OW)
@@ -67,6 +72,8 @@ def conv2d_backward(dy, cache):
     """
     cols, w, x_shape, stride, padding = cache
     F, C, KH, KW = w.shape
+    # $dW = dY^\top \mathrm{cols}$, $db = \sum_{\text{rows}} dY$, $d\,\mathrm{cols} = dY\, W$, and
+    # $dx = \mathrm{col2im}(d\,\mathrm{cols})$: col2im is the transpose of the im2col gather.
     dy_mat = dy.transpose(0, 2, 3, 1).reshape(-1, F)          # (N*OH*OW, F), rows ordered as cols
     dw = (dy_mat.T @ cols).reshape(w.shape)                   # dW = dY^T cols
     db = dy_mat.sum(axis=0)                                   # b was added to every row
@@ -103,7 +110,7 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     x: (N, H, W, C), w: (F, C, KH, KW) (PyTorch's layout), b: (F,) -> y: (N, OH, OW, F),
     OH = (H + 2 padding - KH) // stride + 1. ``activation="relu"`` fuses the bias add and the ReLU;
     ``pool=s`` also fuses an s x s max-pooling (stride s): y is then (N, OH // s, OW // s, F).
-    For the backward pass it keeps the im2col columns (N*OH*OW*KH*KW*C floats) or, when their rows
+    For the backward pass it keeps the im2col columns (N OH OW KH KW C floats) or, when their rows
     are runs of at least REBUILD_COLUMNS_FROM_RUN floats, the input x; ``keep_cache=False``
     (inference) keeps nothing.
     """

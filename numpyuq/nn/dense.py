@@ -55,12 +55,14 @@ class Dense(Module):
     """Affine layer with an optional fused ReLU (Keras' ``Dense(units, activation="relu")``).
 
     Args:
-        in_features: D.  out_features: M.
+        in_features: D.
+        out_features: M.
         activation: None or ``"relu"``.
         trainable: False freezes w and b (the SNGP seed's fixed random input projection); the
             backward pass then skips their gradients.
         init: ``"glorot_uniform"`` (Keras, zero bias) or ``"torch"`` (PyTorch's U(+-1/sqrt(D))).
-        seed: int or Generator (default 0, reproducible).  dtype: parameter dtype (float32 by default).
+        seed: int or Generator (default 0, reproducible).
+        dtype: parameter dtype (float32 by default).
     Shapes: x (N, D) -> y (N, M).
     """
 

@@ -116,7 +116,8 @@ class RandomFeatureGP(Module):
     """Random-feature GP output layer: logits (N, units) and, at inference, their posterior variance.
 
     Args:
-        in_features: D.  units: K, the number of logits.
+        in_features: D.
+        units: K, the number of logits.
         num_inducing: M random features (1024).
         normalize_input: LayerNorm the input (trainable gamma, beta, as Keras') before scaling it
             by 1 / sqrt(kernel_scale). (tensorflow/models skips the scale after a LayerNorm; with
@@ -131,7 +132,8 @@ class RandomFeatureGP(Module):
             exact sum over one epoch (or ``refit_covariance``) is the Laplace posterior of eq. 8,
             while the moving average is a scaled surrogate whose scale depends on the batch count.
         cov_ridge_penalty: ridge, the prior precision (P starts at ridge I).
-        seed: int or Generator (default 0, reproducible).  dtype: parameter dtype.
+        seed: int or Generator (default 0, reproducible).
+        dtype: parameter dtype.
     Attributes:
         precision_update_mode: ``"train"`` (default) folds every training pass's features into the
             precision; ``"off"`` never does; ``"always"`` also folds inference passes (used by

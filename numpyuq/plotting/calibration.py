@@ -10,7 +10,9 @@ def plot_reliability(rows, labels, path="reliability.png", num_bins=15):
     diagonal of perfect calibration and each method's ECE in its title.
 
     Args:
-        rows: list of (method name, probs (N, K)).  labels: (N,) integer labels.  path: PNG to write.
+        rows: list of (method name, probs (N, K)).
+        labels: (N,) integer labels.
+        path: PNG to write.
     Returns:
         path.
     """

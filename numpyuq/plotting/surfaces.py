@@ -25,7 +25,8 @@ def plot_surfaces(rows, x_train, y_train, x_ood=None, path="surfaces.png", n_gri
 
     Args:
         rows: list of (method name, p0) with p0: (n_grid * n_grid,) probability of class 0 on
-            ``make_grid()``.  x_train: (N, 2), y_train: (N,), x_ood: (M, 2) or None.
+            ``make_grid()``.
+        x_train: (N, 2), y_train: (N,), x_ood: (M, 2) or None.
         path: PNG file to write.
     Returns:
         path.

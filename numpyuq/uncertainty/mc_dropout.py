@@ -16,7 +16,9 @@ def mc_dropout_predict(model, x, num_samples=10, return_samples=False, batch_siz
     and GP precisions are left untouched.
 
     Args:
-        model: a Module with Dropout layers.  x: (N, D).  num_samples: >= 1.
+        model: a Module with Dropout layers.
+        x: (N, D).
+        num_samples: >= 1.
         seed: the masks' seed (the same call twice gives the same result; the model's own dropout
             generators are left as they were). None: continue the model's own generators.
     Returns:
@@ -43,7 +45,8 @@ class MCDropout:
     ``predict_logits``, ``evaluate``) for a trained network with Dropout layers.
 
     Args:
-        model: a trained Module with Dropout layers.  num_samples: dropout masks per prediction (10).
+        model: a trained Module with Dropout layers.
+        num_samples: dropout masks per prediction (10).
         seed: the masks' seed (each call draws the same masks; see ``mc_dropout_predict``).
     """
 

@@ -78,8 +78,10 @@ def refit_covariance(model, x, batch_size=1024, reset=True):
     precision, and a warning is raised if that counts data twice.
 
     Args:
-        model: a Module holding at least one RandomFeatureGP.  x: (N, ...) the training inputs.
-        batch_size: rows per inference pass.  reset: start from ridge I.
+        model: a Module holding at least one RandomFeatureGP.
+        x: (N, ...) the training inputs.
+        batch_size: rows per inference pass.
+        reset: start from ridge I.
     Every argument is checked before the precision changes.
     """
     layers = _gp_layers(model)

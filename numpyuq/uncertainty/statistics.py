@@ -11,7 +11,9 @@ class TrackStatistics(Callback):
     ``<name>_accuracy``, ``<name>_u_correct``, ... . With ``verbose`` it also prints them.
 
     Args:
-        x: (N, ...) inputs.  y: (N,) integer labels.  name: prefix of the recorded metrics.
+        x: (N, ...) inputs.
+        y: (N,) integer labels.
+        name: prefix of the recorded metrics.
     """
 
     def __init__(self, x, y, name="test", batch_size=1024, verbose=False):
