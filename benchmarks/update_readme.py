@@ -1,7 +1,7 @@
 """Regenerate the README's result blocks by running the commands that produce them.
 
-Each block sits between ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` in README.md and is
-replaced by the command's output, headed by the command, the date, the machine and the PyTorch
+Each block sits between ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` in README.md or in
+docs/performance.md (the benchmarks) and is replaced by the command's output, headed by the command, the date, the machine and the PyTorch
 version, so that no number in the README is typed by hand.
 
     python benchmarks/update_readme.py                 # every block (about 50 minutes on 2 cores)
@@ -25,11 +25,13 @@ BLOCKS = {
     "bench-moons": [PY, "benchmarks/moons.py", "--rounds", "3"],
     "bench-lenet": [PY, "benchmarks/lenet.py", "--rounds", "3", "--profile"],
     "bench-evidential": [PY, "benchmarks/evidential.py", "--rounds", "2"],
-    "compare-moons": [PY, "-m", "numpyuq.cli", "compare", "--task", "moons", "--seeds", "5",
+    "compare-moons": [PY, "-m", "numpyuq.cli", "compare", "--dataset", "moons", "--seeds", "5",
                       "--out", "docs/figures", "--no-progress"],
-    "compare-digits28": [PY, "-m", "numpyuq.cli", "compare", "--task", "digits28", "--seeds", "5",
+    "compare-digits28": [PY, "-m", "numpyuq.cli", "compare", "--dataset", "digits28", "--seeds", "5",
                          "--out", "docs/figures", "--no-progress"],
+    "rounding": [PY, "benchmarks/rounding.py"],
 }
+PAGES = ("README.md", "docs/performance.md")         # where the blocks live
 # Blocks that show the Markdown table and the figures the command wrote, instead of its output.
 FIGURES = {
     "compare-moons": ("docs/figures/compare_moons.md", ["moons_surfaces.png", "moons_reliability.png"]),
@@ -61,7 +63,7 @@ def shown_lines(stdout):
             if not line.startswith("epoch ") or i + 1 == len(lines) or not lines[i + 1].startswith("epoch ")]
 
 
-def run(name):
+def run(name, page="README.md"):
     command = BLOCKS[name]
     start = datetime.datetime.now(datetime.timezone.utc)
     out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -72,7 +74,8 @@ def run(name):
     header = f"`{shown}` on {start:%Y-%m-%d}, {machine()} ({minutes:.1f} min):\n\n"
     if name in FIGURES:
         table, images = FIGURES[name]
-        links = [f"![{image[:-4]}](docs/figures/{image})" for image in images if (ROOT / "docs/figures" / image).exists()]
+        folder = "figures" if page.startswith("docs/") else "docs/figures"      # relative to the page
+        links = [f"![{image[:-4]}]({folder}/{image})" for image in images if (ROOT / "docs/figures" / image).exists()]
         return header + (ROOT / table).read_text().strip() + "\n\n" + "\n".join(links)
     return header + "```text\n" + "\n".join(shown_lines(out.stdout)).strip() + "\n```"
 
@@ -82,15 +85,15 @@ def main():
     unknown = [n for n in names if n not in BLOCKS]
     if unknown:
         raise SystemExit(f"unknown blocks {unknown}; known: {list(BLOCKS)}")
-    readme = ROOT / "README.md"
     for name in names:
-        print(f"running {name} ...", flush=True)
-        body = run(name)
-        text = readme.read_text()
         pattern = re.compile(rf"(<!-- begin: {re.escape(name)} -->\n).*?(\n<!-- end: {re.escape(name)} -->)", re.S)
-        if not pattern.search(text):
-            raise SystemExit(f"README.md has no block {name}")
-        readme.write_text(pattern.sub(lambda m: m.group(1) + body + m.group(2), text))
+        pages = [page for page in PAGES if pattern.search((ROOT / page).read_text())]
+        if not pages:
+            raise SystemExit(f"no page of {PAGES} has a block {name}")
+        print(f"running {name} ...", flush=True)
+        body = run(name, pages[0])
+        path = ROOT / pages[0]
+        path.write_text(pattern.sub(lambda m: m.group(1) + body + m.group(2), path.read_text()))
         print(body, flush=True)
 
 

@@ -131,20 +131,38 @@ def check_scores(scores, name):
     return scores
 
 
-def _ood_targets(score_in, score_out):
-    score_in, score_out = check_scores(score_in, "score_in"), check_scores(score_out, "score_out")
-    return np.concatenate([np.zeros(len(score_in)), np.ones(len(score_out))]), np.concatenate([score_in, score_out])
+def _ood_targets(uncertainty_in, uncertainty_out, function):
+    """(0/1 targets with OOD positive, the scores), after checking that the arguments are scores."""
+    if (getattr(getattr(uncertainty_in, "dtype", None), "kind", "f") in "iub"
+            and len(uncertainty_in) == len(uncertainty_out) > 1
+            and set(np.unique(to_numpy(uncertainty_in)).tolist()) == {0, 1}):
+        raise ValueError(f"{function} takes (uncertainty_in, uncertainty_out): the uncertainty scores of the "
+                         "in-distribution inputs and of the OOD inputs, not scikit-learn's (y_true, y_score); "
+                         f"uncertainty_in holds 0/1 labels. With labels and scores, call "
+                         f"{function}(scores[labels == 0], scores[labels == 1])")
+    uncertainty_in = check_scores(uncertainty_in, "uncertainty_in")
+    uncertainty_out = check_scores(uncertainty_out, "uncertainty_out")
+    targets = np.concatenate([np.zeros(len(uncertainty_in)), np.ones(len(uncertainty_out))])
+    return targets, np.concatenate([uncertainty_in, uncertainty_out])
 
 
-def ood_auroc(score_in, score_out):
-    """Area under the ROC curve for telling OOD (positive) from in-domain points by an uncertainty
-    score (higher = more uncertain): 1 is perfect separation, 0.5 is chance."""
-    return float(roc_auc_score(*_ood_targets(score_in, score_out)))
+def ood_auroc(uncertainty_in, uncertainty_out):
+    """Area under the ROC curve for telling OOD (positive) from in-domain inputs by an uncertainty
+    score (higher = more uncertain): 1 is perfect separation, 0.5 is chance.
+
+    Args:
+        uncertainty_in: (N,) scores of the in-distribution inputs.
+        uncertainty_out: (M,) scores of the out-of-distribution inputs.
+    Not scikit-learn's ``roc_auc_score(y_true, y_score)`` order: 0/1 labels as the first argument
+    are refused with a message that says how to call it.
+    """
+    return float(roc_auc_score(*_ood_targets(uncertainty_in, uncertainty_out, "ood_auroc")))
 
 
-def ood_aupr(score_in, score_out):
-    """Area under the precision-recall curve with OOD as the positive class."""
-    return float(average_precision_score(*_ood_targets(score_in, score_out)))
+def ood_aupr(uncertainty_in, uncertainty_out):
+    """Area under the precision-recall curve with OOD as the positive class (arguments as
+    ``ood_auroc``)."""
+    return float(average_precision_score(*_ood_targets(uncertainty_in, uncertainty_out, "ood_aupr")))
 
 
 def classification_metrics(probs, labels, num_bins=15):

@@ -261,11 +261,11 @@ CASES_LIST = [
          check=is_finite_number),
     Case("metrics.accuracy", lambda: ([], dict(probs=PROBS, labels=Y)), lambda o, **kw: metrics.accuracy(**kw),
          {"probs": bad_probabilities(PROBS), "labels": bad_labels(K, N)}, check=is_finite_number),
-    Case("metrics.ood_auroc", lambda: ([], dict(score_in=PROBS[:, 0].copy(), score_out=PROBS[:, 1] + 1)),
+    Case("metrics.ood_auroc", lambda: ([], dict(uncertainty_in=PROBS[:, 0].copy(), uncertainty_out=PROBS[:, 1] + 1)),
          lambda o, **kw: metrics.ood_auroc(**kw),
-         {"score_in": bad_arrays(PROBS[:, :1].ravel()[:, None]).map(
+         {"uncertainty_in": bad_arrays(PROBS[:, :1].ravel()[:, None]).map(
              lambda t: (t[0], t[1].ravel() if t[0] in ("rank+1",) and hasattr(t[1], "ravel") else t[1])),
-          "score_out": bad_probabilities(PROBS)}, check=is_finite_number),
+          "uncertainty_out": bad_probabilities(PROBS)}, check=is_finite_number),
     Case("metrics.mutual_information", lambda: ([], dict(prob_samples=np.stack([PROBS] * 3))),
          lambda o, **kw: metrics.mutual_information(**kw),
          {"prob_samples": bad_probabilities(PROBS)}, check=outputs_are_finite),

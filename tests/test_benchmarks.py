@@ -27,6 +27,16 @@ def test_compare_checkouts_runs_on_one_checkout_against_itself():
 
 
 @pytest.mark.slow
+def test_rounding_measures_both_pairs_of_runs(tmp_path):
+    """benchmarks/rounding.py (the README's rounding block) runs and reports both pairs."""
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "rounding.py"
+    out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "compare moons, BLAS on 1 vs 2 threads" in out.stdout and "evidential digits28" in out.stdout
+
+
+@pytest.mark.slow
 def test_lenet_profile_tables_run():
     """--profile prints the in-step per-layer table (with the loss and Adam rows) and the per-pass table."""
     path = pathlib.Path(__file__).parent.parent / "benchmarks" / "lenet.py"

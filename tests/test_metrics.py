@@ -73,11 +73,21 @@ def test_metrics_refuse_what_is_not_a_probability():
             fn(logits, labels)
     with pytest.raises(ValueError, match=f"rows must sum to 1 \\(within {metrics.PROB_TOLERANCE}\\)"):
         metrics.nll(np.ones((3, 2)), labels)
-    with pytest.raises(ValueError, match="score_in must be a non-empty 1-D array"):
+    with pytest.raises(ValueError, match="uncertainty_in must be a non-empty 1-D array"):
         metrics.ood_aupr([], np.ones(3))
-    with pytest.raises(ValueError, match="score_out must be a non-empty 1-D array.*got shape \\(3, 2\\)"):
+    with pytest.raises(ValueError, match="uncertainty_out must be a non-empty 1-D array.*got shape \\(3, 2\\)"):
         metrics.ood_auroc(np.ones(3), np.ones((3, 2)))
     with pytest.raises(ValueError, match="prob_samples must have shape \\(S, N, K\\)"):
         metrics.mutual_information(np.full((3, 2), 0.5))
     ok = np.array([[0.7, 0.3], [0.2, 0.8], [0.5 + 5e-5, 0.5]])          # within the tolerance
     assert metrics.accuracy(ok, labels) == 1.0
+
+
+def test_ood_scores_in_scikit_learns_argument_order_are_refused():
+    """ood_auroc(y_true, scores) used to return 0.667 for a perfect separation, silently."""
+    labels, scores = np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9])
+    with pytest.raises(ValueError, match=r"not scikit-learn's \(y_true, y_score\).*scores\[labels == 0\]"):
+        metrics.ood_auroc(labels, scores)
+    with pytest.raises(ValueError, match="ood_aupr takes"):
+        metrics.ood_aupr(labels, scores)
+    assert metrics.ood_auroc(scores[labels == 0], scores[labels == 1]) == 1.0

@@ -18,6 +18,10 @@ gives the tables):
 * for layers whose im2col rows are long runs, the input is kept and the columns rebuilt in the
   backward pass instead of keeping N OH OW KH KW C floats alive.
 
+Together they make a training step of LeNet's second layer (batch 64, float32) about 3x faster
+than the textbook pair followed by a plain ReLU and max-pooling; ``tutorials/02_convolution_by_hand.py``
+times the two side by side on the reader's machine.
+
 ``conv2d_fused_forward`` / ``conv2d_fused_backward`` run the fused pair on NCHW arrays (transposed in
 and out). The tests check every option of both fused pairs against the textbook pair composed with
 a plain ReLU and a plain max-pooling, in float64.
