@@ -162,6 +162,40 @@ class Module:
         for name, child in self.named_children():
             yield from child.named_buffers(prefix + name + ".")
 
+    def named_generators(self, prefix=""):
+        """Yield ``(dotted_name, Generator)`` for every random generator the tree owns (a dropout
+        layer's ``rng``): what a checkpoint must hold for training to resume exactly."""
+        for name, value in vars(self).items():
+            if isinstance(value, np.random.Generator):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_generators(prefix + name + ".")
+
+    def generator_states(self):
+        """``{dotted_name: bit_generator.state}`` of every generator (copies: plain dicts)."""
+        return {name: copy.deepcopy(g.bit_generator.state) for name, g in self.named_generators()}
+
+    def check_generator_states(self, states):
+        """Raise ValueError unless ``states`` names exactly this tree's generators and each state is
+        one its generator accepts (tried on a scratch generator: nothing here changes)."""
+        generators = dict(self.named_generators())
+        if not isinstance(states, dict) or set(states) != set(generators):
+            got = sorted(states) if isinstance(states, dict) else type(states).__name__
+            raise ValueError(f"generator states must name exactly {sorted(generators)}, got {got}")
+        for name, state in states.items():
+            scratch = type(generators[name].bit_generator)()
+            try:
+                scratch.state = state
+            except (TypeError, ValueError, KeyError) as err:
+                raise ValueError(f"generator state {name!r} is not a {type(scratch).__name__} state: {err}") from None
+
+    def load_generator_states(self, states):
+        """Restore ``generator_states()`` output; nothing changes unless it all matches."""
+        self.check_generator_states(states)
+        generators = dict(self.named_generators())
+        for name, state in states.items():
+            generators[name].bit_generator.state = state
+
     def zero_grad(self):
         for p in self.parameters(trainable_only=False):
             p.grad[...] = 0
@@ -331,8 +365,22 @@ def check_state(targets, state, owner):
 
 
 def load_arrays(targets, state, owner):
-    """``check_state``, then copy every entry of ``state`` into its target array in place: nothing
-    changes unless everything matches. (Modules, optimizers and ensembles all load this way.)"""
+    """``check_state``, then convert every entry of ``state`` to its target's dtype and device, and
+    only then copy them all in place: nothing changes unless everything matches and converts.
+    (Modules, optimizers and ensembles all load this way.)"""
     check_state(targets, state, owner)
+    converted = {}
     for name, target in targets.items():
-        target[...] = array_in(state[name], get_array_module(target), dtype=target.dtype)
+        value = state[name]
+        kind = getattr(getattr(value, "dtype", None), "kind", None)
+        if kind is not None and kind not in "biuf":
+            raise ValueError(f"state does not match {owner}: {name} holds {value.dtype} values, not numbers")
+        try:
+            converted[name] = array_in(value, get_array_module(target), dtype=target.dtype)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"state does not match {owner}: {name} cannot be converted to {target.dtype}: "
+                             f"{err}") from None
+        if target.dtype.kind == "f" and not bool(get_array_module(target).isfinite(converted[name]).all()):
+            raise ValueError(f"state does not match {owner}: {name} holds NaN or infinite values")
+    for name, target in targets.items():
+        target[...] = converted[name]
