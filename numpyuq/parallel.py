@@ -98,14 +98,17 @@ class DataParallel:
         self.bounds = slice_bounds(x.shape[0], 1 + len(self.replicas))
         if len(self.bounds) == 1:
             return self.model(x, training=True)
+        # A pass that refuses its input must leave every generator as it was: keep their states.
+        states = [module.generator_states() for module, *_ in self.twins]
         for module, *twins in self.twins:
             module.share_randomness(twins, [start for start, _ in self.bounds])
         # While the replicas finish their slices, this thread zeroes their gradients for the backward pass.
         try:
             outs = self.run_slices(lambda module, rows: module(x[rows], training=True), self.zero_replica_gradients)
         except BaseException:
-            for module, *twins in self.twins:       # a slice that failed first leaves its key unused
-                module.share_randomness(twins, None)
+            for (module, *twins), state in zip(self.twins, states):
+                module.share_randomness(twins, None)    # a slice that failed first leaves its key unused
+                module.load_generator_states(state)
             raise
         return np.concatenate(outs)
 

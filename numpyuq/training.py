@@ -13,7 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .backend import array_in, get_array_module
-from .callbacks import Callback
+from .callbacks import Callback, CallbackList, check_callbacks
 from .nn.module import Module, without_caches
 from .parallel import DataParallel, single_threaded_blas_pool, slice_bounds
 from .seeding import as_generator
@@ -35,6 +35,12 @@ class History:
         """Append ``value`` to the per-epoch list ``metrics[name]``."""
         self.metrics.setdefault(name, []).append(float(value))
 
+    @property
+    def history(self):
+        """Every per-epoch list in one dict, as Keras' ``History.history``: {"loss": [...], ...}."""
+        lists = {name: getattr(self, name) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        return {**{name: values for name, values in lists.items() if values}, **self.metrics}
+
 
 @dataclass
 class Trainer:
@@ -48,6 +54,7 @@ class Trainer:
     step: int = 0
     samples_seen: int = 0
     history: History = field(default_factory=History)
+    stop_training: bool = False        # a callback sets it to end training after this epoch
 
 
 def progress_bar(iterable, enabled, **kwargs):
@@ -57,8 +64,33 @@ def progress_bar(iterable, enabled, **kwargs):
     return tqdm(iterable, disable=not (enabled and watched), leave=False, **kwargs)
 
 
+def check_model(model, name="model"):
+    """Raise TypeError unless ``model`` is a numpyuq Module (an instance: a class gets a hint; an
+    array gets "are the arguments swapped?")."""
+    if isinstance(model, Module):
+        return
+    if isinstance(model, type) and issubclass(model, Module):
+        raise TypeError(f"{name} is the class {model.__name__}: build one first, e.g. {model.__name__}(...)")
+    hint = " (are the arguments swapped? the model comes first)" if hasattr(model, "shape") else ""
+    raise TypeError(f"{name} must be a numpyuq Module, got {type(model).__name__}{hint}")
+
+
+def check_loss(loss):
+    """Raise TypeError with a hint unless ``loss`` is a loss instance (has forward and backward)."""
+    if isinstance(loss, type):
+        raise TypeError(f"loss is the class {loss.__name__}: pass an instance, {loss.__name__}()")
+    if isinstance(loss, str):
+        raise TypeError(f"loss must be a loss object, e.g. numpyuq.losses.SoftmaxCrossEntropy() or "
+                        f"AnnealedEvidentialLoss({loss!r}), got the string {loss!r}")
+    if not (callable(getattr(loss, "forward", None)) and callable(getattr(loss, "backward", None))):
+        raise TypeError(f"loss must be a numpyuq loss (with forward and backward), got {type(loss).__name__}")
+
+
 def check_optimizer(optimizer, model):
     """Raise unless ``optimizer`` updates (a subset of) ``model``'s trainable parameters, and still holds them."""
+    if isinstance(optimizer, type):
+        raise TypeError(f"optimizer is the class {optimizer.__name__}: build it on the model's parameters, "
+                        f"{optimizer.__name__}(model.parameters())")
     if not (hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad") and hasattr(optimizer, "parameters")):
         raise TypeError(f"optimizer must be a numpyuq Optimizer built on model.parameters(), "
                         f"got {type(optimizer).__name__}")
@@ -137,14 +169,12 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), seed
     check_positive_int(initial_epoch, "initial_epoch", minimum=0)
     if initial_epoch >= epochs:
         raise ValueError(f"initial_epoch must be < epochs ({epochs}), got {initial_epoch}")
-    if not isinstance(model, Module):
-        raise TypeError(f"model must be a numpyuq Module, got {type(model).__name__}")
+    check_model(model, "model")
+    check_loss(loss)
     check_float_dtype(model.dtype, "model dtype")
     check_optimizer(optimizer, model)
     parallel = DataParallel(model, threads)             # checks threads and the model, changes nothing
-    if not (isinstance(callbacks, (list, tuple)) and all(isinstance(cb, Callback) for cb in callbacks)):
-        raise TypeError(f"callbacks must be a list of Callback instances, got {callbacks!r}")
-    callbacks = list(callbacks)
+    callbacks = check_callbacks(callbacks)
     rng = as_generator(seed)
     x, y = check_data(model, loss, x, y, ("x", "y"))
     if validation_data is not None:
@@ -162,6 +192,9 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), seed
                 callbacks.append(cb)
     trainer = Trainer(model, loss, optimizer, epochs, x.shape[0], epoch=initial_epoch,
                       samples_seen=initial_epoch * x.shape[0])
+    callbacks = CallbackList(callbacks, model)
+    model.stop_training = False                         # Keras' flag, which a callback may set
+    callbacks.call("on_train_begin", trainer)
     bar = progress_bar(range(initial_epoch, epochs), progress, desc="fit", unit="epoch")
     with parallel:
         for epoch in bar:
@@ -171,10 +204,11 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), seed
                 if name in logs:
                     getattr(trainer.history, name).append(logs[name])
             bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
-            for cb in callbacks:
-                cb.on_epoch_end(trainer, logs)
-    for cb in callbacks:
-        cb.on_train_end(trainer)
+            callbacks.call("on_epoch_end", trainer, logs)
+            if trainer.stop_training or model.stop_training:
+                trainer.stop_training = True
+                break
+    callbacks.call("on_train_end", trainer)
     return trainer.history
 
 
@@ -182,7 +216,8 @@ def run_restorable_epoch(trainer, parallel, x, y, batch_size, callbacks, rng, va
     """One epoch and its validation; on any error, the model, the optimizer and the step counts go
     back to the start of the epoch, and the error says so."""
     model, optimizer = trainer.model, trainer.optimizer
-    saved = model.state_dict(), optimizer.state_dict(), trainer.step, trainer.samples_seen
+    saved = (model.state_dict(), optimizer.state_dict(), trainer.step, trainer.samples_seen,
+             model.generator_states(), rng.bit_generator.state)
     try:
         logs = run_epoch(trainer, parallel, x, y, batch_size, callbacks, rng)
         if validation_data is not None:
@@ -192,7 +227,9 @@ def run_restorable_epoch(trainer, parallel, x, y, batch_size, callbacks, rng, va
         model.load_state_dict(saved[0])
         optimizer.load_state_dict(saved[1])
         trainer.step, trainer.samples_seen = saved[2], saved[3]
-        note = (f"fit restored the model and optimizer to the start of epoch {trainer.epoch} "
+        model.load_generator_states(saved[4])
+        rng.bit_generator.state = saved[5]            # the data order's generator too
+        note = (f"fit restored the model, its generators and the optimizer to the start of epoch {trainer.epoch} "
                 "(epochs before it completed; the history so far is in err.history).")
         if hasattr(err, "add_note"):        # Python >= 3.11
             err.add_note(note)
@@ -208,15 +245,13 @@ def run_epoch(trainer, parallel, x, y, batch_size, callbacks, rng):
     # Only modules that define a regulariser are visited each step (walking the whole tree twice
     # a step cost about 60 us, 5% of a DeepResNet step).
     penalised = [m for m in model.modules() if type(m).own_penalty is not Module.own_penalty]
-    for cb in callbacks:
-        cb.on_epoch_begin(trainer)
+    callbacks.call("on_epoch_begin", trainer)
     order = xp.asarray(rng.permutation(x.shape[0]))
     loss_sum, correct, term_sums = 0.0, xp.zeros((), dtype=np.int64), {}
     for start in range(0, x.shape[0], batch_size):
         index = order[start:start + batch_size]
         xb, yb = x[index], y[index]
-        for cb in callbacks:
-            cb.on_batch_begin(trainer, len(index))
+        callbacks.call("on_batch_begin", trainer, len(index))
         optimizer.zero_grad()
         out = parallel.forward(xb)
         batch_loss = float(loss(out, yb) + sum(m.own_penalty() for m in penalised))
@@ -234,8 +269,7 @@ def run_epoch(trainer, parallel, x, y, batch_size, callbacks, rng):
         correct += (out.argmax(axis=1) == labels).sum()
         trainer.step += 1
         trainer.samples_seen += len(index)
-        for cb in callbacks:
-            cb.on_batch_end(trainer, {"loss": batch_loss})
+        callbacks.call("on_batch_end", trainer, {"loss": batch_loss})
     for name, total in term_sums.items():
         trainer.history.record(name, total / x.shape[0])
     return {"loss": loss_sum / x.shape[0], "accuracy": float(correct) / x.shape[0]}
@@ -261,6 +295,7 @@ def predict_logits(model, x, batch_size=4096, threads=1):
     do not interfere. Not for passes that change state (MC-dropout masks, GP precision refits):
     those run one batch at a time.
     """
+    check_model(model, "model")
     check_positive_int(batch_size, "batch_size")
     check_positive_int(threads, "threads")
     x = model.as_input(check_batch(x, "x"))

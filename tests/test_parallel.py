@@ -177,3 +177,16 @@ def test_data_parallel_names_a_bad_argument_and_changes_nothing():
             DataParallel(*args)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name], err_msg=name)
+
+
+def test_a_split_pass_that_refuses_its_input_advances_no_generator(rng):
+    """The split forward pass draws the batch's dropout key before the replicas run; when a slice
+    refuses its input, the key is forgotten and every generator is as it was."""
+    from numpyuq.nn import Dense, Dropout, Sequential
+    from numpyuq.parallel import DataParallel
+    model = Sequential(Dropout(0.5, np.random.default_rng(1)), Dense(3, 2, dtype=np.float64))
+    before = model.generator_states()
+    with DataParallel(model, threads=2) as parallel:
+        with pytest.raises(ValueError, match="Dense input x must have 3 features"):
+            parallel.forward(rng.standard_normal((6, 4)))
+    assert model.generator_states() == before

@@ -179,7 +179,7 @@ def test_a_non_finite_loss_rolls_back_to_the_epoch_start_and_says_so():
             progress=False)
     assert state_bytes(model, optimizer) == explode.at_epoch_start[2]
     assert optimizer.step_count == 16 and optimizer.lr == 0.1
-    assert "restored the model and optimizer to the start of epoch 2" in "".join(info.value.__notes__)
+    assert "restored the model, its generators and the optimizer to the start of epoch 2" in "".join(info.value.__notes__)
     assert len(info.value.history.loss) == 2
 
 

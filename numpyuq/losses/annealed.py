@@ -58,9 +58,15 @@ class AnnealedEvidentialLoss(Loss, Callback):
     def check_targets(self, targets, num_outputs, name="targets"):
         self.risk.check_targets(targets, num_outputs, name)
 
-    def on_epoch_begin(self, trainer):
-        if self.schedule == "labml" and trainer.epoch == 0:     # each fit schedules its own length
+    def on_train_begin(self, trainer):
+        """Each fit schedules its own length, also one that resumes at a later epoch: the schedule
+        reads the samples seen, which ``fit`` counts from ``initial_epoch``."""
+        if self.schedule == "labml":
             self._piecewise = RelativePiecewise(self.endpoints, trainer.epochs * trainer.num_samples)
+
+    def on_epoch_begin(self, trainer):
+        if self.schedule == "labml" and (self._piecewise is None or trainer.epoch == 0):
+            self.on_train_begin(trainer)
         elif self.schedule == "paper":
             self.kl_coef = min(1.0, trainer.epoch / self.annealing_epochs)
 

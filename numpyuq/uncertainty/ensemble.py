@@ -36,6 +36,11 @@ class DeepEnsemble:
         check_positive_int(size, "size")
         check_positive_int(seed, "seed", minimum=0)
         for name, value in (("make_member", make_member), ("make_optimizer", make_optimizer)):
+            if isinstance(value, type):             # LeNet(seed) would read the seed as its first argument
+                example = ("lambda seed: LeNet(seed=seed)" if name == "make_member"
+                           else "lambda params: Adam(params, lr=1e-3)")
+                raise TypeError(f"{name} must be a function of the {'seed' if name == 'make_member' else 'parameters'}"
+                                f", e.g. {example}; got the class {value.__name__}")
             if not callable(value):
                 raise TypeError(f"{name} must be a function, got {type(value).__name__}")
         self.make_member, self.size, self.make_optimizer, self.seed = make_member, size, make_optimizer, seed
