@@ -1,21 +1,39 @@
 """The ``numpyuq`` command: ``numpyuq demo`` (the SNGP seed's two-moons comparison),
 ``numpyuq evidential`` (the EDL seed on MNIST-format images, with the paper's evaluations) and
-``numpyuq compare`` (five uncertainty methods side by side on one data set)."""
+``numpyuq compare`` (five uncertainty methods side by side on one data set).
+
+Exit status: 0 on success, 2 for a usage error (a bad argument, or an input it names that cannot
+be used: a missing folder, a truncated model file, an absent data set), 1 for a run that failed
+once started, 130 when interrupted. Errors are one line on stderr; ``--debug`` shows the traceback
+instead. Nothing is written, and ``--out`` is not created, when a run fails before its work starts.
+"""
 import argparse
 import os
+import sys
 import time
 
 
-def evidential(config, out_dir, baseline=False, evaluate_path=None, mnist_path=None, progress=True):
+def prepare_evidential(config, evaluate_path=None, mnist_path=None):
+    """Everything the EDL run needs before its work starts: (config, data, OOD images, OOD name,
+    the loaded model or None). Raises on a bad input; writes nothing."""
+    from .experiments import evidential as edl
+
+    model = None
+    if evaluate_path is not None:
+        model, config = edl.load_run(evaluate_path)
+    data, ood_images, ood_name = edl.load_experiment_data(config, mnist_path=mnist_path)
+    return config, data, ood_images, ood_name, model
+
+
+def evidential(config, out_dir, baseline=False, evaluate_path=None, mnist_path=None, progress=True, prepared=None):
     """Train (or load) the EDL LeNet of ``config``, print its statistics and evaluations, save it,
     and write the paper's figures; ``baseline`` also trains the softmax LeNet the same way."""
     from .experiments import evidential as edl
 
+    config, data, ood_images, ood_name, model = prepared or prepare_evidential(config, evaluate_path, mnist_path)
     os.makedirs(out_dir, exist_ok=True)
     if evaluate_path is not None:
-        model, config = edl.load_run(evaluate_path)
         print(f"loaded {evaluate_path} ({config})")
-    data, ood_images, ood_name = edl.load_experiment_data(config, mnist_path=mnist_path)
     if ood_images is None:
         print(f"no out-of-distribution set: {ood_name}")
     models = {}
@@ -42,6 +60,7 @@ def compare(config, out_dir, progress=True):
     from .experiments.compare import format_text, run_compare, write_results
 
     start = time.perf_counter()
+    os.makedirs(out_dir, exist_ok=True)
     comparison = run_compare(config, progress=progress)
     print(format_text(comparison))
     for path in write_results(comparison, out_dir):
@@ -50,18 +69,30 @@ def compare(config, out_dir, progress=True):
     return comparison
 
 
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line that says where the options are listed."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _seed(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
-    return value
+def integer_at_least(low, name):
+    """An argparse type for integers >= ``low``; its name is what argparse's message calls it
+    ("invalid positive integer value: 'two'")."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {name} (>= {low}), got {value}")
+        return value
+    parse.__name__ = name
+    return parse
+
+
+_positive = integer_at_least(1, "a positive integer")
+_seed = integer_at_least(0, "a non-negative integer")
 
 
 def build_parser():
@@ -71,10 +102,14 @@ def build_parser():
     from .losses.evidential import LOSSES
     from .nn.evidence import EVIDENCE_FUNCTIONS
 
-    parser = argparse.ArgumentParser(prog="numpyuq", description=__doc__)
+    parser = Parser(prog="numpyuq", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"numpyuq {__version__}")
+    common = Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the traceback of an error (default: one line)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="two-moons uncertainty comparison (the SNGP seed, with EDL added)")
+    p_demo = sub.add_parser("demo", help="two-moons uncertainty comparison (the SNGP seed, with EDL added)",
+                            parents=[common])
     p_demo.add_argument("--out", default="demo_output", help="folder for the figures (default: demo_output)")
     p_demo.add_argument("--epochs", type=_positive, default=100, help="training epochs (default: 100)")
     p_demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
@@ -84,7 +119,7 @@ def build_parser():
     p_demo.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     from .experiments.compare import DATASETS, METHODS
-    p_cmp = sub.add_parser("compare", help="five uncertainty methods on one data set, one table")
+    p_cmp = sub.add_parser("compare", help="five uncertainty methods on one data set, one table", parents=[common])
     p_cmp.add_argument("--dataset", "--task", dest="dataset", choices=DATASETS, default="moons",
                        help="moons (default), digits28 (train on 0-4; OOD: digits 5-9 and Fashion-MNIST) or "
                             "fashion-mnist (OOD: digits28); --task is its former name")
@@ -99,7 +134,7 @@ def build_parser():
     p_cmp.add_argument("--out", default="compare_output", help="folder for the table and figures (default: compare_output)")
     p_cmp.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown on a terminal)")
 
-    p_edl = sub.add_parser("evidential", help="evidential deep learning with LeNet (the EDL seed)")
+    p_edl = sub.add_parser("evidential", help="evidential deep learning with LeNet (the EDL seed)", parents=[common])
     p_edl.add_argument("--dataset", choices=EDL_DATASETS, default="digits28",
                        help="digits28 (embedded, default), fashion-mnist (Debian's dataset-fashion-mnist) or mnist")
     p_edl.add_argument("--mnist-path", default=None, help="folder with the four MNIST IDX files "
@@ -122,53 +157,89 @@ def build_parser():
                        help="evaluate a saved model (with its .json beside it) instead of training (default: train)")
     p_edl.add_argument("--out", default="evidential_output", help="folder for the model and figures (default: evidential_output)")
     p_edl.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.subcommands = {"demo": p_demo, "compare": p_cmp, "evidential": p_edl}   # for errors in their usage
     return parser
 
 
-def _prepare_folder(parser, path):
-    """Create ``path`` and prove it writable, after every other argument has been checked and
-    before any work, so that a bad --out fails at once."""
-    import tempfile
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as err:
-        parser.error(f"--out {path!r} is not a writable folder: {err.strerror or err}")
+def check_out_folder(path):
+    """Raise ValueError unless ``path`` is, or can be created as, a writable folder; creates nothing
+    (the folder is made when the work starts)."""
+    path = os.path.abspath(path)
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise ValueError(f"--out {path!r} is a file, not a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ValueError(f"--out {path!r} is not a writable folder")
+        return
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not (os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK)) or parent.startswith("/proc"):
+        raise ValueError(f"--out {path!r} cannot be created: {parent!r} is not a writable folder")
+
+
+def one_line(err):
+    """An exception as one line: its first line, without the exception's class name."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text
+
+
+def prepare(args):
+    """Check every argument and input of the command, before any work: returns what ``run``
+    needs. Raises ValueError / TypeError / FileNotFoundError (a usage error)."""
+    if args.command in ("demo", "compare"):
+        from .experiments.compare import CompareConfig, load_comparison_data
+        if args.command == "demo":        # the SNGP seed's comparison, with EDL as a fifth method
+            config = CompareConfig(dataset="moons", first_seed=args.seed, epochs=args.epochs, jobs=args.jobs,
+                                   mc_samples=args.num_samples, ensemble_size=args.ensemble_size)
+        else:
+            config = CompareConfig(dataset=args.dataset, methods=tuple(m.strip() for m in args.methods.split(",")),
+                                   seeds=args.seeds, jobs=args.jobs, epochs=args.epochs, fast=args.fast)
+        load_comparison_data(config.dataset, 0, config.fast)      # missing data fails here, before training
+        check_out_folder(args.out)
+        return config
+    from .experiments.evidential import EvidentialConfig
+    if args.evaluate is not None and not os.path.isfile(args.evaluate):
+        raise FileNotFoundError(f"--evaluate {args.evaluate!r} is not a file")
+    if args.mnist_path is not None and not os.path.isdir(args.mnist_path):
+        raise FileNotFoundError(f"--mnist-path {args.mnist_path!r} is not a folder")
+    config = EvidentialConfig(dataset=args.dataset, loss=args.loss, evidence=args.evidence, schedule=args.schedule,
+                              epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, threads=args.threads)
+    check_out_folder(args.out)
+    return prepare_evidential(config, args.evaluate, args.mnist_path)
+
+
+def run(args, prepared):
+    if args.command in ("demo", "compare"):
+        compare(prepared, args.out, progress=not args.no_progress)
+    else:
+        evidential(prepared[0], args.out, baseline=args.baseline, evaluate_path=args.evaluate,
+                   mnist_path=args.mnist_path, progress=not args.no_progress, prepared=prepared)
 
 
 def main(argv=None):
+    """The command line; see the module docstring for the exit statuses."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command in ("demo", "compare"):
-        from .experiments.compare import CompareConfig, load_comparison_data
-        try:
-            if args.command == "demo":        # the SNGP seed's comparison, with EDL as a fifth method
-                config = CompareConfig(dataset="moons", first_seed=args.seed, epochs=args.epochs, jobs=args.jobs,
-                                       mc_samples=args.num_samples, ensemble_size=args.ensemble_size)
-            else:
-                config = CompareConfig(dataset=args.dataset, methods=tuple(m.strip() for m in args.methods.split(",")),
-                                       seeds=args.seeds, jobs=args.jobs, epochs=args.epochs, fast=args.fast)
-            load_comparison_data(config.dataset, 0, config.fast)   # missing data fails here, before training
-        except (TypeError, ValueError, FileNotFoundError) as err:
-            parser.error(str(err))
-        _prepare_folder(parser, args.out)
-        compare(config, args.out, progress=not args.no_progress)
-    elif args.command == "evidential":
-        from .experiments.evidential import EvidentialConfig
-        if args.evaluate is not None and not os.path.exists(args.evaluate):
-            parser.error(f"--evaluate {args.evaluate!r} does not exist")
-        if args.mnist_path is not None and not os.path.isdir(args.mnist_path):
-            parser.error(f"--mnist-path {args.mnist_path!r} is not a folder")
-        try:
-            config = EvidentialConfig(dataset=args.dataset, loss=args.loss, evidence=args.evidence,
-                                      schedule=args.schedule, epochs=args.epochs, batch_size=args.batch_size,
-                                      seed=args.seed, threads=args.threads)
-        except (TypeError, ValueError) as err:
-            parser.error(str(err))
-        _prepare_folder(parser, args.out)
-        evidential(config, args.out, baseline=args.baseline, evaluate_path=args.evaluate,
-                   mnist_path=args.mnist_path, progress=not args.no_progress)
+    args = parser.parse_args(argv)                  # argparse: exit 2 with a one-line usage error
+    subparser = parser.subcommands[args.command]
+    try:
+        prepared = prepare(args)
+    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
+        if args.debug:
+            raise
+        subparser.error(one_line(err))             # exit 2, before anything is written
+    try:
+        run(args, prepared)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"numpyuq {args.command}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:                        # noqa: BLE001 (every failure becomes one line)
+        if args.debug:
+            raise
+        print(f"numpyuq {args.command}: error: {one_line(err)} (--debug shows the traceback)", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

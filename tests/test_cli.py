@@ -81,3 +81,71 @@ def test_every_option_has_help_with_its_default():
             if action.dest in ("help",) or action.const is True:
                 continue
             assert action.help and "default" in action.help, (name, action.dest)
+
+
+# ---- every subcommand under random bad arguments ---------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NOT_INTEGERS = st.sampled_from(["two", "1.5", "", "1e3", "0x10", "--", "nan"])
+POSITIVE_INTEGER_OPTIONS = {"demo": ["--epochs", "--num-samples", "--ensemble-size", "--jobs"],
+                            "compare": ["--seeds", "--jobs", "--epochs"],
+                            "evidential": ["--epochs", "--batch-size", "--threads"]}
+SEED_OPTIONS = {"demo": ["--seed"], "compare": [], "evidential": ["--seed"]}
+CHOICE_OPTIONS = {"demo": [], "compare": ["--dataset", "--task"],
+                  "evidential": ["--dataset", "--loss", "--evidence", "--schedule"]}
+
+
+@st.composite
+def bad_command_lines(draw):
+    """A subcommand and one option given a value it must refuse (or an option it does not have)."""
+    command = draw(st.sampled_from(sorted(POSITIVE_INTEGER_OPTIONS)))
+    kinds = ["positive", "unknown option"] + (["seed"] if SEED_OPTIONS[command] else []) \
+        + (["choice"] if CHOICE_OPTIONS[command] else []) + (["path"] if command == "evidential" else []) \
+        + (["methods"] if command == "compare" else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind == "positive":
+        option = draw(st.sampled_from(POSITIVE_INTEGER_OPTIONS[command]))
+        value = draw(st.one_of(NOT_INTEGERS, st.integers(-10**6, 0).map(str)))
+        return command, [option, value]
+    if kind == "seed":
+        return command, ["--seed", draw(st.one_of(NOT_INTEGERS, st.integers(-10**6, -1).map(str)))]
+    if kind == "choice":
+        option = draw(st.sampled_from(CHOICE_OPTIONS[command]))
+        return command, [option, draw(st.sampled_from(["cifar", "MNIST", "", "softmax", "l2", "tanh", "x"]))]
+    if kind == "path":
+        option = draw(st.sampled_from(["--evaluate", "--mnist-path"]))
+        return command, [option, "/nonexistent/" + draw(st.text("abc", min_size=1, max_size=5))] + \
+            (["--dataset", "mnist"] if option == "--mnist-path" else [])
+    if kind == "methods":
+        return command, ["--methods", draw(st.sampled_from(["", "sngp,laplace", ",", "SNGP", "edl;sngp"]))]
+    return command, [draw(st.sampled_from(["--lr", "--gpu", "-x", "--out-dir", "--weight-decay"])), "1"]
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(bad_command_lines())
+def test_every_subcommand_refuses_bad_arguments_with_one_line_and_writes_nothing(tmp_path_factory, case):
+    import contextlib
+    import io
+    command, argv = case
+    out = tmp_path_factory.mktemp("cli") / "out"
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
+        main([command, *argv, "--out", str(out), "--no-progress"])
+    message = stderr.getvalue()
+    assert exit_info.value.code == 2, (command, argv, message)
+    assert message.count("\n") == 1 and "Traceback" not in message and "error:" in message, message
+    assert not out.exists(), (command, argv)
+
+
+def test_a_run_that_fails_once_started_exits_1_with_one_line(tmp_path, capsys, monkeypatch):
+    from numpyuq.experiments import compare
+    def fail(*args, **kwargs):
+        raise FloatingPointError("training loss became nan in epoch 0, batch 3: lower the learning rate")
+    monkeypatch.setattr(compare, "run_compare", fail)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--fast", "--out", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and err.count("\n") == 1 and "training loss became nan" in err
+    with pytest.raises(FloatingPointError):          # --debug shows the traceback instead
+        main(["compare", "--fast", "--debug", "--out", str(tmp_path / "out"), "--no-progress"])

@@ -137,7 +137,8 @@ def load_run(path):
     from .. import io
     config_path = os.path.splitext(path)[0] + ".json"
     if not os.path.exists(config_path):
-        raise FileNotFoundError(f"no configuration {config_path!r} beside the model {path!r}")
+        raise FileNotFoundError(f"no configuration {config_path!r} beside the model {path!r}: pass a model "
+                                "that numpyuq evidential saved (it writes the .json beside the .npz)")
     with open(config_path) as f:
         fields = json.load(f)
     if "dropout" in fields:                          # saved before the field took DeepResNet's name
