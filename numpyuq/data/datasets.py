@@ -51,6 +51,8 @@ def _finish(name, x_train, y_train, x_test, y_test, normalization, seed_mean_std
             mean, std = (float(v) for v in normalization)
         except (TypeError, ValueError):
             raise ValueError(f"normalization must be 'seed', None or (mean, std), got {normalization!r}") from None
+        if not (np.isfinite(mean) and np.isfinite(std)):
+            raise ValueError(f"normalization (mean, std) must be finite numbers, got {normalization!r}")
         if not std > 0:
             raise ValueError(f"normalization std must be > 0, got {std}")
 

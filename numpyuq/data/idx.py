@@ -70,6 +70,11 @@ def save_idx(path, array):
         raise TypeError(f"array dtype {array.dtype} has no IDX type code; use one of "
                         + ", ".join(str(d) for d in codes))
     code = codes[dtype]
+    # What parse_idx accepts: 1 to 255 dimensions, each below 2^32 (a 1-byte count, 4-byte sizes).
+    if not 1 <= array.ndim <= 255:
+        raise ValueError(f"array must have 1 to 255 dimensions for an IDX file, got shape {array.shape}")
+    if max(array.shape) >= 2**32:
+        raise ValueError(f"array dimensions must be below 2^32 for an IDX file, got shape {array.shape}")
     payload = (struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
                + np.ascontiguousarray(array, TYPE_CODES[code]).tobytes())
     opener = gzip.open if os.fspath(path).endswith(".gz") else open

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module, special
 from ..losses.evidential import check_evidence
-from ..validation import check_finite
+from ..validation import check_finite, check_labels
 
 
 def dirichlet_uncertainty(evidence):
@@ -69,10 +69,9 @@ def dirichlet_measures(evidence):
         H[Dir(alpha)]   = log B(alpha) + (S - K) psi(S) - sum_k (alpha_k - 1) psi(alpha_k),
                           log B(alpha) = sum_k log Gamma(alpha_k) - log Gamma(S)
 
-    evidence: (N, K), non-negative.  Computed in float64.
+    evidence: (N, K), finite and non-negative.  Computed in float64.
     """
-    if bool((evidence < 0).any()):
-        raise ValueError("evidence must be non-negative")
+    check_evidence(evidence)
     xp, sp = get_array_module(evidence), special(evidence)
     alpha = evidence.astype("float64") + 1.0
     strength = alpha.sum(axis=1)
@@ -89,8 +88,10 @@ def evidential_statistics(evidence, labels):
     """labml's ``TrackStatistics``: accuracy (argmax of the evidence), and the mean u = K / S and
     mean max_k p_k of the correct and of the wrong predictions (NaN when there are none).
 
-    evidence: (N, K), labels: (N,) integers -> dict of floats.
+    evidence: (N, K), labels: (N,) integers in [0, K) -> dict of floats.
     """
+    check_evidence(evidence)
+    check_labels(labels, "labels", evidence.shape[1], length=evidence.shape[0])
     xp = get_array_module(evidence)
     probs, u = dirichlet_uncertainty(evidence)
     correct = evidence.argmax(axis=1) == labels

@@ -160,3 +160,11 @@ def test_real_fashion_mnist():
     data = load_fashion_mnist()
     assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)
     np.testing.assert_array_equal(np.bincount(data.y_test), [1000] * 10)
+
+
+def test_nan_normalisation_constants_are_refused():
+    import pytest
+    from numpyuq.data import load_digits28
+    for normalization in ((np.nan, 1.0), (0.0, np.inf)):
+        with pytest.raises(ValueError, match="must be finite numbers"):
+            load_digits28(normalization=normalization)

@@ -49,3 +49,11 @@ def test_damaged_files_give_clear_errors(tmp_path):
         load_idx(tmp_path / "cut.gz")
     with pytest.raises(TypeError, match="no IDX type code"):
         save_idx(tmp_path / "b", np.zeros(2, np.complex64))
+
+
+def test_the_writer_refuses_what_the_reader_would_refuse(tmp_path):
+    import pytest
+    from numpyuq.data.idx import save_idx
+    with pytest.raises(ValueError, match="1 to 255 dimensions"):
+        save_idx(tmp_path / "scalar.idx", np.array(3, np.uint8))
+    assert not (tmp_path / "scalar.idx").exists()

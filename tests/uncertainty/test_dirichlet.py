@@ -38,3 +38,14 @@ def test_closed_form_measures_against_scipy_and_monte_carlo():
     np.testing.assert_allclose(measures.mutual_information, measures.predictive_entropy - measures.expected_entropy)
     assert np.all(measures.mutual_information >= 0)
     np.testing.assert_allclose(measures.uncertainty_mass, 3 / (evidence + 1).sum(axis=1))
+
+
+def test_nan_evidence_and_labels_outside_the_classes_are_refused():
+    import pytest
+    from numpyuq.uncertainty import dirichlet_measures, evidential_statistics
+    with pytest.raises(ValueError, match="evidence must be finite"):
+        dirichlet_measures(np.array([[np.nan, 1.0]]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\), got values in \[5, 5\]"):
+        evidential_statistics(np.array([[1.0, 2.0]]), np.array([5]))
+    with pytest.raises(ValueError, match="labels must have 1 entries"):
+        evidential_statistics(np.array([[1.0, 2.0]]), np.array([0, 1]))
