@@ -117,6 +117,9 @@ def check_data(model, loss, x, y, name):
     if not hasattr(y, "shape") or y.ndim == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(f"{name[1]} must have one entry per row of {name[0]} ({x.shape[0]}), "
                          f"got shape {getattr(y, 'shape', type(y).__name__)}")
+    check_input = getattr(model, "check_input", None)
+    if check_input is not None:
+        check_input(x)                      # the whole batch's shape, in the model's words
     out = model(x[:1], training=False)
     check_targets = getattr(loss, "check_targets", None)
     if check_targets is not None:

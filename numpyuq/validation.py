@@ -153,3 +153,12 @@ def renamed_arguments(given, **current):
             value = given[old]
         values.append(value)
     return tuple(values)
+
+
+def check_upstream(dy, shape, owner):
+    """Raise ValueError unless the upstream gradient ``dy`` has ``shape``, the shape of the output of
+    ``owner``'s last forward pass (a mismatch would otherwise surface as a matmul or broadcast error)."""
+    if getattr(dy, "shape", None) != tuple(shape):
+        got = tuple(dy.shape) if hasattr(dy, "shape") else type(dy).__name__
+        raise ValueError(f"{owner}.backward: dy must have the shape of the last forward pass's output, "
+                         f"{tuple(shape)}, got {got}")

@@ -61,8 +61,8 @@ def fashion_test_images(like, size=None):
     return images if size is None else images[:size]
 
 
-def load_dataset(name, seed=0, fast=False, held_out_classes=None, mnist_path=None):
-    """The data set ``name`` (one of DATASETS) with its OOD sets.
+def load_dataset(dataset, seed=0, fast=False, held_out_classes=None, mnist_path=None):
+    """The data set ``dataset`` (one of DATASETS) with its OOD sets.
 
     Args:
         seed: moons draws fresh points per seed; the image sets are fixed.
@@ -71,20 +71,20 @@ def load_dataset(name, seed=0, fast=False, held_out_classes=None, mnist_path=Non
             the test images of the others as the near-OOD set "digits <k>-9".
         mnist_path: the MNIST folder (``load_mnist``).
     """
-    check_choice(name, "dataset", DATASETS)
+    check_choice(dataset, "dataset", DATASETS)
     if held_out_classes is not None:
-        if name != "digits28":
-            raise ValueError(f"held_out_classes is for digits28 only, got dataset {name!r}")
+        if dataset != "digits28":
+            raise ValueError(f"held_out_classes is for digits28 only, got dataset {dataset!r}")
         check_positive_int(held_out_classes, "held_out_classes", minimum=2)
-    if name == "moons":
+    if dataset == "moons":
         x, y = make_moons_data(seed=seed)
         x_test, y_test = make_moons_data(seed=seed + 1000)
         return Dataset("moons", x, y, x_test, y_test, {"blob": make_ood_data(seed=seed + 1)}, 2,
                        grid=make_grid(n_grid=40 if fast else 100))
-    images = load_images(name, mnist_path=mnist_path)
+    images = load_images(dataset, mnist_path=mnist_path)
     x_train, y_train, x_test, y_test = images.x_train, images.y_train, images.x_test, images.y_test
     num_classes, ood = 10, {}
-    if name == "fashion-mnist":
+    if dataset == "fashion-mnist":
         digits = load_digits28(normalization=(images.mean, images.std))
         ood["digits28"] = np.concatenate([digits.x_train, digits.x_test])
         if fast:
@@ -98,4 +98,4 @@ def load_dataset(name, seed=0, fast=False, held_out_classes=None, mnist_path=Non
         ood[f"digits {held_out_classes}-9"] = x_test[~keep_test]
         x_train, y_train, x_test, y_test = x_train[keep_train], y_train[keep_train], x_test[keep_test], y_test[keep_test]
         num_classes = held_out_classes
-    return Dataset(name, x_train, y_train, x_test, y_test, ood, num_classes, mean=images.mean, std=images.std)
+    return Dataset(dataset, x_train, y_train, x_test, y_test, ood, num_classes, mean=images.mean, std=images.std)

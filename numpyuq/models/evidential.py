@@ -28,6 +28,12 @@ class EvidentialClassifier(Module, Classifier):
         self.backbone = backbone
         self.evidence = evidence if isinstance(evidence, Evidence) else Evidence(evidence)
 
+    def check_input(self, x):
+        """The backbone's check of its input, when it has one."""
+        check_input = getattr(self.backbone, "check_input", None)
+        if check_input is not None:
+            check_input(x)
+
     def forward(self, x, training=False):
         return self.evidence(self.backbone(x, training=training), training=training)
 

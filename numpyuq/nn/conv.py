@@ -37,7 +37,7 @@ from ..kernels.conv_gemm import gemm_col2im, im2col_gemm, im2col_gemm_weights
 from ..kernels.im2col import col2im_reference, conv_output_size, im2col_reference
 from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
 from ..seeding import as_generator
-from ..validation import check_choice, check_features, check_float_dtype, check_positive_int
+from ..validation import check_choice, check_features, check_float_dtype, check_positive_int, check_upstream
 from .init import torch_uniform
 from .module import Module, Parameter
 
@@ -275,14 +275,16 @@ class Conv2D(Module):
             x = x.astype(w.dtype)
         forward, _ = self.pair()
         y, cache = forward(x, w, self.b.value, keep_cache=training or self.caching)
-        self.remember(cache, training)
+        self.remember(None if cache is None else (cache, y.shape), training)   # with the shape dy must have
         return y
 
     def backward_to_weight(self, dy):
         """``backward`` without the accumulation: returns ``(dx, dw, db)`` for the weight the last
         forward pass used (dx None when ``input_grad=False``; dw, db None for a frozen layer)."""
         _, backward = self.pair()
-        return backward(dy, self.cached(), self.input_grad, self.w.trainable)
+        cache, output_shape = self.cached()
+        check_upstream(dy, output_shape, "Conv2D")
+        return backward(dy, cache, self.input_grad, self.w.trainable)
 
     def __repr__(self):
         f, c, kh, kw = self.w.value.shape

@@ -4,7 +4,7 @@ import numpy as np
 from ..backend import asarray
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from ..seeding import as_generator
-from ..validation import check_choice, check_features, check_float_dtype, check_positive_int
+from ..validation import check_choice, check_features, check_float_dtype, check_positive_int, check_upstream
 from .init import glorot_uniform, torch_uniform
 from .module import Module, Parameter
 
@@ -120,7 +120,9 @@ class Dense(Module):
         """``backward`` without the accumulation: ``(dx, dw, db)`` for the weight the last forward
         pass used (dx None when ``input_grad`` is False; dw, db None for a frozen layer)."""
         _, backward = self.pair()
-        return backward(dy, self.cached(), self.input_grad, self.w.trainable)
+        cache = self.cached()
+        check_upstream(dy, (cache[0].shape[0], cache[1].shape[1]), "Dense")
+        return backward(dy, cache, self.input_grad, self.w.trainable)
 
     def __repr__(self):
         act = f", activation={self.activation!r}" if self.activation else ""

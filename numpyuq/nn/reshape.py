@@ -1,4 +1,6 @@
 """Reshapes: Flatten (N, ...) -> (N, prod(...)); ChannelsLast NCHW -> NHWC."""
+import math
+
 from ..backend import get_array_module
 from .module import Module
 
@@ -10,7 +12,7 @@ class Flatten(Module):
 
     def forward(self, x, training=False):
         self.remember(x.shape, training)
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))     # not -1: a batch may have 0 rows
 
     def backward(self, dy):
         return dy.reshape(self.cached())

@@ -18,7 +18,7 @@ class Sequential(Module):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 hint = " (a class: call it, e.g. ReLU())" if isinstance(layer, type) else ""
-                raise TypeError(f"Sequential layer {i} must be a numpyuq Module, got {type(layer).__name__}{hint}")
+                raise TypeError(f"Sequential layers[{i}] must be a numpyuq Module, got {type(layer).__name__}{hint}")
         self.layers = list(layers)
 
     # The classifier face, for a user's own network: the one implementation lives in
@@ -56,6 +56,12 @@ class Sequential(Module):
         """Accuracy, NLL, Brier score and ECE of ``predict_proba(x)`` against labels y."""
         from ..models.classifier import Classifier
         return Classifier.evaluate(self, x, y, batch_size=batch_size)
+
+    def check_input(self, x):
+        """The first layer's check of its input, when it has one."""
+        check_input = getattr(self.layers[0], "check_input", None) if self.layers else None
+        if check_input is not None:
+            check_input(x)
 
     def forward(self, x, training=False):
         for layer in self.layers:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module, special
 from ..losses.evidential import check_evidence
-from ..validation import check_finite, check_labels
+from ..validation import check_batch, check_labels
 
 
 def dirichlet_uncertainty(evidence):
@@ -42,11 +42,10 @@ def uncertainty_mass_from_logits(logits):
     """u = K / (K + sum_k exp(z_k)): the uncertainty mass of a softmax network read as an evidential
     one with exp evidence (Sensoy et al. 2018; the Dempster-Shafer score of Dempster-Shafer theory),
     finite for any logits.  logits: (N, K) -> (N,) float64."""
-    if not hasattr(logits, "ndim") or logits.ndim != 2:
-        raise ValueError(f"logits must have shape (N, K), got {getattr(logits, 'shape', type(logits).__name__)}")
-    logits = logits.astype("float64")
-    check_finite(logits, "logits")
-    return uncertainty_from_log_evidence(logits)
+    logits = check_batch(logits, "logits")         # real, finite, at least one row
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape (N, K), got {tuple(logits.shape)}")
+    return uncertainty_from_log_evidence(logits.astype("float64"))
 
 
 class DirichletMeasures(NamedTuple):
