@@ -143,17 +143,16 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, callbacks=(), seed
         x: (N, ...) inputs (lists are accepted), cast to the model's dtype.
         y: (N,) integer labels, or (N, K) targets where the loss takes them.
         epochs, batch_size: positive integers.
-        callbacks: Callback instances; a loss that is a
-            Callback and the callbacks the model's layers ask for (``Module.training_callbacks``,
-            e.g. the GP covariance reset) are added.
+        callbacks: Callback instances (``EarlyStopping``, ``ModelCheckpoint``, your own, written
+            our way or Keras'); a loss that is a Callback and the callbacks the model's layers ask
+            for (``Module.training_callbacks``, e.g. the GP covariance reset) are added.
         seed: int or Generator for the shuffling (0 by default: the same call gives the same result).
         progress: show a tqdm bar over epochs (only on a terminal or in a notebook).
         validation_data: optional (x_val, y_val), scored in inference mode after every epoch.
-        initial_epoch: resume a run at this epoch (from ``io.load_checkpoint``): epochs
-            ``initial_epoch .. epochs - 1`` run, and schedules see the samples already seen. With an
-            int seed the shuffles of the epochs done are replayed, so the run continues exactly as
-            an uninterrupted one (models with dropout draw their masks from their own generators,
-            which a checkpoint does not hold).
+        initial_epoch: resume a run at this epoch (from ``io.load_checkpoint``, which also restores
+            the model's dropout generators): epochs ``initial_epoch .. epochs - 1`` run, and
+            schedules see the samples already seen. With an int seed the shuffles of the epochs
+            done are replayed, so the run continues bit for bit as an uninterrupted one.
         threads: split every batch over this many threads, each running a replica of the model
             that shares its parameters, with BLAS single-threaded (``parallel.DataParallel``). The
             steps are the one-thread steps up to float rounding (dropout draws the same masks);

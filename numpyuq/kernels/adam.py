@@ -16,8 +16,19 @@ parameters whose gradients are tiny; both are the same update as eps -> 0. The k
 
 A straightforward NumPy update makes about ten passes over every parameter array; the numba loop
 makes one pass over all parameters at once.  All arrays are 1-D and updated in place.
+
+Subnormal moments are flushed to zero. The moments of a parameter whose gradient stays zero (a dead
+ReLU unit) decay by b1 and b2 every step, through the subnormal range (below the dtype's smallest
+normal, 1.2e-38 in float32) before they reach zero; Intel cores run arithmetic on subnormals many
+times slower than on normal floats (the fused update on LeNet's 431,080 float32 parameters took
+0.26 ms with none and 1.33 ms with 20% subnormal), and after two epochs of the EDL experiment 21% of
+m was subnormal. A subnormal m moves a parameter by less than lr * 1.2e-38 / eps, and a subnormal v
+changes the denominator sqrt(v) + eps by less than 1e-19 / 1e-8: neither changes any float32 or
+float64 parameter of ordinary size, so zero is the same update, and the state stays normal.
 """
 import math
+
+import numpy as np
 
 from ..backend import get_array_module
 from .dispatch import check_arrays, check_shape, compiled, use_numba
@@ -38,6 +49,9 @@ def adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay
     m += (1 - beta1) * grad
     v *= beta2
     v += (1 - beta2) * grad * grad
+    tiny = xp.finfo(m.dtype).tiny                   # the smallest normal: flush what falls below it
+    m[xp.abs(m) < tiny] = 0
+    v[v < tiny] = 0
     step_size = lr / (1 - beta1 ** step)
     if eps_placement == "raw":
         value -= step_size * m / ((xp.sqrt(v) + eps) / math.sqrt(1 - beta2 ** step))
@@ -46,18 +60,21 @@ def adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay
 
 
 def _adam_update_loops(value, grad, m, v, step_size, inv_sqrt_bc2, beta1, one_minus_beta1, beta2,
-                       one_minus_beta2, eps, shrink, l2):
+                       one_minus_beta2, eps, shrink, l2, tiny):
     """The same update as one loop over the flat buffer; compiled by numba below.
 
     Scalars arrive in the arrays' dtype (and no literal appears in the loop: an integer or float
     literal would promote float32 math to float64), so float32 parameters stay float32 throughout.
     step_size = lr / (1 - b1^t), inv_sqrt_bc2 = 1 / sqrt(1 - b2^t); shrink = 1 - lr wd (AdamW) or 1;
-    l2 = wd (L2 form) or 0.
+    l2 = wd (L2 form) or 0; tiny = the dtype's smallest normal (moments below it become 0).
     """
+    zero = tiny - tiny
     for i in range(value.shape[0]):
         g = grad[i] + l2 * value[i]
         mi = beta1 * m[i] + one_minus_beta1 * g
         vi = beta2 * v[i] + one_minus_beta2 * g * g
+        mi = mi if abs(mi) >= tiny else zero         # a select, not a branch: the loop still vectorises
+        vi = vi if vi >= tiny else zero
         m[i] = mi
         v[i] = vi
         value[i] = value[i] * shrink - step_size * mi / (math.sqrt(vi) * inv_sqrt_bc2 + eps)
@@ -90,4 +107,4 @@ def adam_update(value, grad, m, v, lr, beta1, beta2, eps, weight_decay, decouple
                        scalar(lr / (1 - beta1 ** step)), scalar(inv_sqrt_bc2),
                        scalar(beta1), scalar(1 - beta1), scalar(beta2), scalar(1 - beta2), scalar(eps),
                        scalar(1 - lr * weight_decay if decoupled else 1),
-                       scalar(0 if decoupled else weight_decay))
+                       scalar(0 if decoupled else weight_decay), scalar(np.finfo(value.dtype).tiny))
