@@ -14,6 +14,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import header  # noqa: E402
+
 CONV_NCHW = r"""
 import time, numpy as np
 try:                                    # the fused NCHW pair (named conv2d_forward before the textbook pair came)
@@ -65,6 +68,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", default="", help="run only the cases whose name contains this text")
     args = parser.parse_args()
+    print(header())
     sides = {"before": args.before, "after": args.after}
     for name, command in cases().items():
         if args.only not in name:

@@ -23,6 +23,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import header  # noqa: E402
+
 
 def load(dataset):
     from numpyuq.experiments.evidential import load_dataset
@@ -30,16 +33,29 @@ def load(dataset):
 
 
 def numpyuq_worker(dataset, epochs):
+    from numpyuq.callbacks import Callback
     from numpyuq.experiments import evidential as edl
+
+    class EpochTimes(Callback):
+        def __init__(self):
+            self.seconds = []
+
+        def on_epoch_begin(self, trainer):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, trainer, logs):
+            self.seconds.append(time.perf_counter() - self.start)
+
     data = load(dataset)
     config = edl.EvidentialConfig(dataset=dataset, epochs=epochs)
+    epoch_times = EpochTimes()
     start = time.perf_counter()
-    model, _, _ = edl.train(config, data, progress=False, track=False)     # as the PyTorch side
+    model, _, _ = edl.train(config, data, progress=False, track=False, callbacks=[epoch_times])   # as PyTorch
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     probs = model.predict(data.x_test)
     infer_seconds = time.perf_counter() - start
-    return train_seconds, infer_seconds, float((probs.argmax(axis=1) == data.y_test).mean())
+    return train_seconds, infer_seconds, float((probs.argmax(axis=1) == data.y_test).mean()), epoch_times.seconds
 
 
 def torch_worker(dataset, epochs, threads):
@@ -76,7 +92,9 @@ def torch_worker(dataset, epochs, threads):
     seen = 0
     start = time.perf_counter()
     model.train()
+    epoch_seconds = []
     for _ in range(epochs):
+        epoch_start = time.perf_counter()
         order = torch.from_numpy(generator.permutation(len(y_train)))
         for i in range(0, len(order), 64):
             index = order[i:i + 64]
@@ -86,13 +104,14 @@ def torch_worker(dataset, epochs, threads):
             optimizer.zero_grad()
             (risk + coefficient(seen) * kl).backward()
             optimizer.step()
+        epoch_seconds.append(time.perf_counter() - epoch_start)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     model.eval()
     with torch.no_grad():
         alpha = torch.cat([nn.functional.softplus(model(x_test[i:i + 4096])) + 1 for i in range(0, len(x_test), 4096)])
     infer_seconds = time.perf_counter() - start
-    return train_seconds, infer_seconds, float((alpha.argmax(dim=1).numpy() == data.y_test).mean())
+    return train_seconds, infer_seconds, float((alpha.argmax(dim=1).numpy() == data.y_test).mean()), epoch_seconds
 
 
 def measure(competitor, dataset, epochs, threads):
@@ -119,6 +138,7 @@ def main():
                   else numpyuq_worker(args.dataset, args.epochs))
         print(json.dumps(result))
         return
+    print(header())
     from numpyuq.data.datasets import FASHION_MNIST_DIR
     dataset = args.dataset or ("fashion-mnist" if os.path.isdir(FASHION_MNIST_DIR) else "digits28")
     epochs, rounds = (1, 1) if args.quick else (args.epochs, args.rounds)
@@ -134,15 +154,19 @@ def main():
     results = {c: [] for c in competitors}
     for r in range(rounds):
         for competitor in (competitors if r % 2 == 0 else competitors[::-1]):
-            train_s, infer_s, acc = measure(competitor, dataset, epochs, args.threads)
-            results[competitor].append((train_s, infer_s, acc))
+            train_s, infer_s, acc, epoch_s = measure(competitor, dataset, epochs, args.threads)
+            results[competitor].append((train_s, infer_s, acc, epoch_s))
             print(f"round {r + 1}: {competitor:8s} train {train_s:7.1f} s, test inference {infer_s:5.2f} s, "
                   f"test accuracy {acc:.4f}", flush=True)
-    medians = {c: statistics.median(t + i for t, i, _ in v) for c, v in results.items()}
+            print(f"         epochs (s): {' '.join(f'{s:.1f}' for s in epoch_s)}; slowest / first "
+                  f"{max(epoch_s) / epoch_s[0]:.3f}", flush=True)
+    medians = {c: statistics.median(t + i for t, i, _, _ in v) for c, v in results.items()}
     print(f"\nmedian whole experiment (training + test inference), {rounds} round(s):")
     for c, v in medians.items():
         print(f"  {c:8s} {v:7.1f} s")
     print(f"  numpyuq within 2 minutes: {'yes' if medians['numpyuq'] < 120 else 'no'}  (target < 120 s)")
+    drift = max(max(e) / e[0] for _, _, _, e in results["numpyuq"])
+    print(f"  numpyuq's slowest epoch / its first: {drift:.3f}  (target <= 1.05: no slowdown as training goes on)")
     if "torch" in medians:
         print(f"  speed-up numpyuq vs PyTorch: {medians['torch'] / medians['numpyuq']:.2f}x  (target >= 2x)")
 

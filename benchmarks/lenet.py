@@ -11,8 +11,10 @@ medians are compared. Also prints the achieved GFLOP/s against this machine's fl
 
 numpyuq is measured two ways: ``numpyuq`` splits each batch over the threads, with BLAS
 single-threaded (training: ``parallel.DataParallel``, as ``fit(threads=...)``; inference:
-``training.predict_logits(threads=...)``); ``numpyuq-blas-threads`` runs each batch whole with BLAS's own
-threads. ``--profile`` adds the per-layer milliseconds against each layer's FLOP bound (batches
+``training.predict_logits(threads=...)``); ``numpyuq-user-loop`` is what a library user writes, a
+plain loop of ``model.forward`` / ``loss`` / ``model.backward`` / ``optimizer.step`` (inference:
+``model(x)`` inside ``nn.without_caches(model)``, as ``torch.no_grad``), each batch whole on BLAS's
+own threads. ``--profile`` adds the per-layer milliseconds against each layer's FLOP bound (batches
 whole on BLAS's threads), the same for a training step split over the threads, and each
 convolution pass against its floor.
 
@@ -27,6 +29,9 @@ import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import header  # noqa: E402
 
 # FLOPs per image (multiply-add = 2): conv1 2*20*25*24*24, conv2 2*50*500*8*8, fc1 2*800*500, fc2 2*500*10.
 FORWARD_FLOP = 2 * (20 * 25 * 576 + 50 * 500 * 64 + 800 * 500 + 500 * 10)
@@ -45,7 +50,32 @@ def synchronize(xp):
         xp.cuda.runtime.deviceSynchronize()
 
 
-def numpyuq_worker(batch, steps, mode, split_threads=1):
+def user_loop_images_per_second(model, loss, optimizer, x, y, batch, steps, mode):
+    """A library user's own loop, nothing of fit or predict: the step as the README shows it."""
+    from numpyuq.nn import without_caches
+
+    def train_step():
+        optimizer.zero_grad()
+        loss(model.forward(x, training=True), y)
+        model.backward(loss.backward())
+        optimizer.step()
+
+    def infer_step():
+        with without_caches(model):
+            model(x)
+
+    step = train_step if mode == "train" else infer_step
+    for _ in range(WARMUP_STEPS):
+        step()
+    synchronize(model.xp)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize(model.xp)
+    return batch * steps / (time.perf_counter() - start)
+
+
+def numpyuq_worker(batch, steps, mode, split_threads=1, user_loop=False):
     from numpyuq.backend import array_in
     from numpyuq.losses import SoftmaxCrossEntropy
     from numpyuq.models import LeNet
@@ -70,6 +100,8 @@ def numpyuq_worker(batch, steps, mode, split_threads=1):
         parallel.backward(loss.backward())
         optimizer.step()
 
+    if user_loop:
+        return user_loop_images_per_second(model, loss, optimizer, x, y, batch, steps, mode)
     if mode == "infer":
         # `steps` batches through training.predict: no caches kept (as torch.no_grad), and with
         # split_threads > 1 each batch is split over that many threads, BLAS single-threaded.
@@ -251,7 +283,7 @@ def profile(batch, peak, steps=60):
     infer = median["infer"].sum()
     print(f"  {'total':34s} {infer:7.3f} {train:9.3f}  (training: every column and row)")
     print(f"  -> inference {batch / infer * 1e3:.0f} img/s, training {batch / train * 1e3:.0f} img/s "
-          f"(sums of medians; batches whole on BLAS's threads, as the numpyuq-blas-threads rows)")
+          f"(sums of medians; batches whole on BLAS's threads, as the numpyuq-user-loop rows)")
 
 
 def split_profile(batch, threads, steps=60):
@@ -391,13 +423,14 @@ def main():
                                "cuda" if args.backend == "cupy" else "cpu"))
         else:
             split = args.threads if args.worker == "numpyuq" else 1
-            print(numpyuq_worker(args.batch, args.steps, args.mode, split))
+            print(numpyuq_worker(args.batch, args.steps, args.mode, split, user_loop=args.worker == "numpyuq-user-loop"))
         return
+    print(header())
     batches, rounds, steps = ([64], 1, 3) if args.quick else ([64, 128], args.rounds, args.steps)
     if args.backend == "cupy":
         gpu_main(batches, rounds, steps)
         return
-    competitors = ["numpyuq", "numpyuq-blas-threads", "numpyuq-reference"]
+    competitors = ["numpyuq", "numpyuq-user-loop", "numpyuq-reference"]
     try:
         import torch  # noqa: F401
         competitors.append("torch")
@@ -423,6 +456,8 @@ def main():
             if "torch" in medians:
                 target = 2.0 if mode == "train" else 1.5
                 print(f"  ratio numpyuq / PyTorch: {medians['numpyuq'] / medians['torch']:.2f}  (target >= {target})")
+                print(f"  ratio numpyuq-user-loop / PyTorch: {medians['numpyuq-user-loop'] / medians['torch']:.2f}  "
+                      f"(target >= {target})")
             print(f"  ratio numba / reference: {medians['numpyuq'] / medians['numpyuq-reference']:.2f}")
     if args.profile:
         for batch in batches:

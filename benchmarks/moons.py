@@ -21,6 +21,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import header  # noqa: E402
+
 
 def synchronize(model):
     """Wait for the device (a no-op on NumPy), so that the timer reads finished work."""
@@ -119,6 +122,7 @@ def main():
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.epochs, args.threads, args.backend)
+    print(header())
     if args.quick:
         args.rounds, args.epochs = 1, 5
     try:

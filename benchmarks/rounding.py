@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from update_readme import machine  # noqa: E402
+from machine import header  # noqa: E402
 
 
 def run(args, env):
@@ -64,7 +64,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few epochs: checks the script, not the numbers")
     args = parser.parse_args()
-    print(f"# {machine()}")
+    print(header())
     print("pair of runs (same seed); numbers compared; largest |difference| (of which number)")
     with tempfile.TemporaryDirectory() as tmp:
         one = compare_numbers(os.path.join(tmp, "a"), {"OPENBLAS_NUM_THREADS": "1"}, args.quick)

@@ -10,12 +10,12 @@ version, so that no number in the README is typed by hand.
 import datetime
 import os
 import pathlib
-import platform
 import re
 import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
 PY = sys.executable
 BLOCKS = {
     "edl-digits28": [PY, "-m", "numpyuq.cli", "evidential", "--dataset", "digits28", "--baseline",
@@ -41,19 +41,22 @@ FIGURES = {
 }
 
 
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        import torch
-        peer = f"PyTorch {torch.__version__}"
-    except ImportError:
-        peer = "PyTorch not installed"
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {peer}"
+# The speed benchmarks run with the BLAS kernels OpenBLAS picks for the CPU: some machines here set
+# OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) for older OpenBLAS builds, which slows a current one.
+NATIVE_BLAS = ("bench-moons", "bench-lenet", "bench-evidential")
+FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def environment(name):
+    """The environment block ``name``'s command runs in."""
+    return {k: v for k, v in os.environ.items() if not (name in NATIVE_BLAS and k in FORCING)}
+
+
+def machine(env=None):
+    """The machine, in one line, as the command's environment sees it (``benchmarks/machine.py``)."""
+    out = subprocess.run([PY, str(ROOT / "benchmarks" / "machine.py")], capture_output=True, text=True,
+                         env=env if env is not None else dict(os.environ))
+    return out.stdout.strip().removeprefix("# machine: ")
 
 
 def shown_lines(stdout):
@@ -66,12 +69,15 @@ def shown_lines(stdout):
 def run(name, page="README.md"):
     command = BLOCKS[name]
     start = datetime.datetime.now(datetime.timezone.utc)
-    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    env = environment(name)
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise SystemExit(f"{name}: {' '.join(command)} failed:\n{out.stderr[-3000:]}")
     shown = " ".join(["python"] + command[1:]).replace("python -m numpyuq.cli", "numpyuq")
     minutes = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds() / 60
-    header = f"`{shown}` on {start:%Y-%m-%d}, {machine()} ({minutes:.1f} min):\n\n"
+    unset = " ".join(f"-u {k}" for k in FORCING if k in os.environ and k not in env)
+    shown = f"env {unset} {shown}" if unset else shown
+    header = f"`{shown}` on {start:%Y-%m-%d}, {machine(env)} ({minutes:.1f} min):\n\n"
     if name in FIGURES:
         table, images = FIGURES[name]
         folder = "figures" if page.startswith("docs/") else "docs/figures"      # relative to the page

@@ -81,7 +81,7 @@ def make_model(config, evidential=True):
     return EvidentialClassifier(backbone, config.evidence) if evidential else backbone
 
 
-def train(config, data, evidential=True, progress=True, verbose=False, track=True):
+def train(config, data, evidential=True, progress=True, verbose=False, track=True, callbacks=()):
     """Train the EDL (or softmax) LeNet of ``config`` on ``data``.  Returns (model, history, seconds).
 
     ``track`` evaluates the EDL statistics on the test set after every epoch, as labml's
@@ -89,7 +89,8 @@ def train(config, data, evidential=True, progress=True, verbose=False, track=Tru
     """
     model = make_model(config, evidential)
     loss = AnnealedEvidentialLoss(config.loss, schedule=config.schedule) if evidential else SoftmaxCrossEntropy()
-    callbacks = [TrackStatistics(data.x_test, data.y_test, verbose=verbose)] if evidential and track else []
+    callbacks = list(callbacks) + ([TrackStatistics(data.x_test, data.y_test, verbose=verbose)]
+                                   if evidential and track else [])
     start = time.perf_counter()
     history = fit(model, loss, labml_adam(model.parameters(), config.lr, config.weight_decay), data.x_train, data.y_train,
                   epochs=config.epochs, batch_size=config.batch_size, callbacks=callbacks, seed=config.seed,
