@@ -9,6 +9,8 @@ shows up in the probes below, which ``benchmarks/subnormals.py`` runs on the see
     report = state_subnormals(model, optimizer)          # {name: (subnormal count, size)}
     report = activation_subnormals(model, x)             # every module's output on one pass
 """
+import warnings
+
 import numpy as np
 
 from .backend import get_array_module
@@ -41,7 +43,8 @@ def state_subnormals(model, optimizer=None):
 
 def activation_subnormals(model, x, training=True):
     """{module path: (subnormal count, size)} of every module's output on one forward pass of x
-    (a training pass by default, as in fit). Changes nothing but what a forward pass changes."""
+    (a training pass by default, as in fit). The model is left as it was: its state (a training
+    pass folds features into a GP precision) and its generators are put back."""
     report, modules, seen = {}, [], set()
     stack = [("model", model)]
     while stack:                                   # each module once, named by its first path
@@ -60,13 +63,18 @@ def activation_subnormals(model, x, training=True):
             return y
         return forward_and_count
 
+    state, generators = model.state_dict(), model.generator_states()
     try:
         for path, module in modules:
             module.forward = probed(path, module.forward)          # an instance attribute, removed below
-        model(x, training=training)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)           # the GP's counted-twice warning
+            model(x, training=training)
     finally:
         for _, module in modules:
             vars(module).pop("forward", None)
+        model.load_state_dict(state)
+        model.load_generator_states(generators)
     return report
 
 

@@ -47,3 +47,12 @@ def test_lenet_profile_tables_run():
                  "per-layer profile, batch 64 split over 2 threads", "threads meeting",
                  "conv 20->50: backward: rebuild cols + GEMM dw", "conv 1->20: backward: GEMM dw = dz^T cols"):
         assert line in out.stdout
+
+
+@pytest.mark.slow
+def test_the_subnormal_probe_runs_on_the_seeds_models(tmp_path):
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "subnormals.py"
+    out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("# machine: ") and out.stdout.count("activations on one training pass") == 3

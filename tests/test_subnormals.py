@@ -50,11 +50,13 @@ def test_adam_state_holds_no_subnormals_after_a_run_that_used_to_produce_them(mo
 
 
 def test_activation_probe_visits_every_module_and_leaves_the_model_as_it_was():
-    model = tiny_resnet(num_layers=2, num_hidden=4)
+    from tests.tiny_models import tiny_sngp
+    model = tiny_sngp(num_layers=2, num_hidden=4)              # a training pass changes the GP precision
     x = np.full((3, 2), -1e30, np.float32)
-    before = model.state_dict()
-    report = activation_subnormals(model, x, training=False)
+    before, generators = model.state_dict(), model.generator_states()
+    report = activation_subnormals(model, x)
     assert {"model", "model.input_layer", "model.classifier"} <= set(report)
     assert all(size > 0 for _, size in report.values())
     assert not any("forward" in vars(m) for m in model.modules())          # the probes are gone
     assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.generator_states() == generators
