@@ -8,7 +8,7 @@ import pytest
 
 @pytest.mark.parametrize("script, expected", [("moons.py", "numpyuq"),
                                               pytest.param("lenet.py", "images/s", marks=pytest.mark.slow),
-                                              ("evidential.py", "test accuracy")])
+                                              pytest.param("evidential.py", "test accuracy", marks=pytest.mark.slow)])
 def test_benchmark_quick_produces_numbers(script, expected):
     """The benchmarks run in CI-size time with --quick; only that they report numbers is asserted."""
     path = pathlib.Path(__file__).parent.parent / "benchmarks" / script
