@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from .backend import get_array_module, to_numpy
-from .validation import as_labels, check_finite, check_positive_int
+from .validation import as_labels, check_choice, check_finite, check_positive_int, check_real
 
 _EPS = 1e-12
 PROB_TOLERANCE = 1e-4       # |sum_k p_k - 1| allowed per row: float32 rounding, far below any logit
@@ -66,32 +66,125 @@ def brier_score(probs, labels):
     return float(((probs - onehot) ** 2).sum(axis=1).mean())
 
 
-def reliability_curve(probs, labels, num_bins=15):
-    """Equal-width confidence bins over [0, 1]: (bin confidence, bin accuracy, bin count), each (num_bins,).
+# ---- calibration error, with its conventions as arguments -------------------------------------------
+# Libraries disagree on three choices, and their ECEs on the same probabilities differ by them:
+#   binning  equal-width bins of [0, 1] ("width"), or equal numbers of points ("mass", adaptive ECE);
+#   closed   which end of an equal-width bin belongs to it: "right", (lo, hi] (numpyuq, scikit-learn's
+#            calibration_curve), or "left", [lo, hi) (torchmetrics, uncertainty-baselines);
+#   top      with closed="left", where a confidence of exactly 1.0 goes: "last" (the last bin),
+#            "own" (a bin of its own, as torchmetrics' bucketize does) or "none" (no bin: it still counts
+#            in N, as uncertainty-baselines'). docs/api pages and the calibration tutorial list them.
+BINNINGS, CLOSED_SIDES, TOPS = ("width", "mass"), ("right", "left"), ("last", "own", "none")
 
-    Empty bins have NaN confidence and accuracy.
-    """
+
+def bin_indices(values, num_bins, binning="width", closed="right", top="last"):
+    """The bin of each value in [0, 1] (N,) -> (N,) ints in [0, num_bins], where num_bins marks
+    "own" and -1 "none" for a value of exactly 1.0 (see the conventions above)."""
     check_positive_int(num_bins, "num_bins")
+    check_choice(binning, "binning", BINNINGS)
+    check_choice(closed, "closed", CLOSED_SIDES)
+    check_choice(top, "top", TOPS)
+    xp = get_array_module(values)
+    if binning == "mass":                               # sorted, then split as evenly as possible
+        order = xp.argsort(values, kind="stable")
+        ranks = xp.empty_like(order)
+        ranks[order] = xp.arange(len(values))
+        return (ranks * num_bins) // len(values)
+    if closed == "right":                               # (lo, hi]: 0 cannot occur for a max probability
+        return xp.clip(xp.ceil(values * num_bins).astype(np.int64) - 1, 0, num_bins - 1)
+    bins = xp.floor(values * num_bins).astype(np.int64)   # [lo, hi)
+    at_top = bins >= num_bins
+    if top == "last":
+        return xp.where(at_top, num_bins - 1, bins)
+    return xp.where(at_top, num_bins if top == "own" else -1, bins)
+
+
+def binned_calibration(values, hits, num_bins, binning="width", closed="right", top="last"):
+    """Per bin: mean value, mean hit rate, count: each (num_bins,), plus the count of an "own" top
+    bin. Empty bins have NaN means."""
+    xp = get_array_module(values)
+    bins = bin_indices(values, num_bins, binning, closed, top)
+    kept = bins >= 0
+    slots = num_bins + 1                                # the last slot is the "own" bin of 1.0
+    counts = xp.bincount(bins[kept], minlength=slots)
+    safe = xp.maximum(counts, 1)
+    filled = counts > 0
+    mean_value = xp.where(filled, xp.bincount(bins[kept], values[kept], slots) / safe, xp.nan)
+    mean_hit = xp.where(filled, xp.bincount(bins[kept], hits[kept], slots) / safe, xp.nan)
+    return mean_value, mean_hit, counts
+
+
+def calibration_gap(mean_value, mean_hit, counts, total):
+    """sum over filled bins of (n_b / N) |hit rate_b - mean value_b|; N counts unbinned points too."""
+    filled = counts > 0
+    return float((counts[filled] / total * get_array_module(counts).abs(mean_hit[filled] - mean_value[filled])).sum())
+
+
+def reliability_curve(probs, labels, num_bins=15, binning="width", closed="right", top="last"):
+    """Confidence (max probability) bins: (bin confidence, bin accuracy, bin count), each (num_bins,)
+    (the "own" bin of a confidence of 1.0, if any, is not returned). Empty bins have NaN means."""
     probs, labels = _probs_labels(probs, labels)
-    xp = get_array_module(probs)
     confidence = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == labels).astype(np.float64)
-    # Bin b holds confidences in (b / B, (b + 1) / B]; confidence 0 cannot occur for K >= 1.
-    bins = xp.clip(xp.ceil(confidence * num_bins).astype(np.int64) - 1, 0, num_bins - 1)
-    counts = xp.bincount(bins, minlength=num_bins)
-    filled = counts > 0
-    safe = xp.maximum(counts, 1)                      # empty bins: NaN below, with no 0 / 0
-    mean_conf = xp.where(filled, xp.bincount(bins, confidence, num_bins) / safe, xp.nan)
-    mean_acc = xp.where(filled, xp.bincount(bins, correct, num_bins) / safe, xp.nan)
-    return mean_conf, mean_acc, counts
+    mean_conf, mean_acc, counts = binned_calibration(confidence, correct, num_bins, binning, closed, top)
+    return mean_conf[:num_bins], mean_acc[:num_bins], counts[:num_bins]
 
 
-def expected_calibration_error(probs, labels, num_bins=15):
-    """ECE = sum_b (n_b / N) |acc_b - conf_b| over equal-width bins (Guo et al. 2017, eq. 3)."""
-    mean_conf, mean_acc, counts = reliability_curve(probs, labels, num_bins)
-    filled = counts > 0
-    return float((counts[filled] / counts.sum() * get_array_module(counts).abs(mean_acc[filled] - mean_conf[filled]))
-                 .sum())
+def expected_calibration_error(probs, labels, num_bins=15, binning="width", closed="right", top="last"):
+    """ECE = sum_b (n_b / N) |acc_b - conf_b| over confidence bins (Guo et al. 2017, eq. 3).
+
+    Defaults: 15 equal-width bins (lo, hi]. ``binning="mass"`` is the adaptive (equal-mass) ECE
+    (Nixon et al. 2019); uncertainty-baselines' convention is ``num_bins=10, closed="left",
+    top="none"``, torchmetrics' ``closed="left", top="own"`` (see ``bin_indices``)."""
+    probs, labels = _probs_labels(probs, labels)
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
+    return calibration_gap(*binned_calibration(confidence, correct, num_bins, binning, closed, top), len(labels))
+
+
+def classwise_calibration_error(probs, labels, num_bins=15, binning="width", closed="right", top="last"):
+    """Classwise ECE (Kull et al. 2019): for every class k, bins of p_k over all rows, the gap between
+    the fraction of rows labelled k and the mean p_k in each bin; the mean over classes."""
+    probs, labels = _probs_labels(probs, labels)
+    xp = get_array_module(probs)
+    gaps = [calibration_gap(*binned_calibration(probs[:, k], (labels == k).astype(np.float64), num_bins, binning,
+                                                closed, top), len(labels)) for k in range(probs.shape[1])]
+    return float(xp.mean(xp.asarray(gaps)))
+
+
+# ---- selective prediction: abstain on the least certain inputs ---------------------------------------
+def risk_coverage_curve(probs, labels, uncertainty):
+    """Keep the inputs of lowest ``uncertainty`` first: for each number kept, the fraction kept
+    (coverage) and the error rate among them (selective risk).  -> (coverage (N,), risk (N,)) on the
+    host, coverage from 1/N to 1. Ties in the score are kept together (at the last of them)."""
+    probs, labels = _probs_labels(probs, labels)
+    scores = check_scores(uncertainty, "uncertainty")
+    if len(scores) != len(labels):
+        raise ValueError(f"uncertainty must have one score per row of probs ({len(labels)}), got {len(scores)}")
+    errors = to_numpy(probs.argmax(axis=1) != labels).astype(np.float64)
+    order = np.argsort(scores, kind="stable")
+    kept = np.arange(1, len(scores) + 1)
+    risk = np.cumsum(errors[order]) / kept
+    sorted_scores = scores[order]
+    # inputs with equal scores cannot be told apart: each gets the risk of keeping all of them
+    last_of_tie = np.searchsorted(sorted_scores, sorted_scores, side="right") - 1
+    return kept / len(scores), risk[last_of_tie]
+
+
+def aurc(probs, labels, uncertainty):
+    """Area under the risk-coverage curve (Geifman et al. 2019): the mean selective risk over the
+    coverages 1/N, 2/N, ..., 1. Lower is better; a random score gives about the error rate."""
+    return float(risk_coverage_curve(probs, labels, uncertainty)[1].mean())
+
+
+def accuracy_at_coverage(probs, labels, uncertainty, coverage):
+    """Accuracy on the ``coverage`` fraction of inputs with the lowest uncertainty (at least one)."""
+    check_real(coverage, "coverage", above=0)
+    if coverage > 1:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    covered, risk = risk_coverage_curve(probs, labels, uncertainty)
+    index = max(int(np.ceil(coverage * len(risk))) - 1, 0)
+    return float(1 - risk[index])
 
 
 def predictive_entropy(probs):

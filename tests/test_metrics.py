@@ -91,3 +91,86 @@ def test_ood_scores_in_scikit_learns_argument_order_are_refused():
     with pytest.raises(ValueError, match="ood_aupr takes"):
         metrics.ood_aupr(labels, scores)
     assert metrics.ood_auroc(scores[labels == 0], scores[labels == 1]) == 1.0
+
+
+# ---- calibration error conventions, against formulas written here ---------------------------------
+def ece_by_loops(confidence, correct, num_bins, closed, top):
+    """An ECE written plainly, bin by bin, for the test (N counts every point, binned or not)."""
+    total, edges = 0.0, np.linspace(0, 1, num_bins + 1)
+    bins = []
+    for b in range(num_bins):
+        lo, hi = edges[b], edges[b + 1]
+        if closed == "right":
+            inside = (confidence > lo) & (confidence <= hi) if b else (confidence >= 0) & (confidence <= hi)
+        else:
+            inside = (confidence >= lo) & (confidence < hi)
+            if b == num_bins - 1 and top == "last":
+                inside |= confidence == 1.0
+        bins.append(inside)
+    if closed == "left" and top == "own":
+        bins.append(confidence == 1.0)
+    for inside in bins:
+        if inside.any():
+            total += inside.sum() / len(confidence) * abs(correct[inside].mean() - confidence[inside].mean())
+    return total
+
+
+def probs_with_exact_ones(rng, n=400, k=4):
+    z = rng.standard_normal((n, k)) * 3
+    probs = np.exp(z - z.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    probs[:40] = np.eye(k)[rng.integers(0, k, 40)]                # confidences of exactly 1.0
+    probs[40:60, 0], probs[40:60, 1:] = 0.5, 0.5 / (k - 1)      # and on a bin edge
+    return probs, rng.integers(0, k, n)
+
+
+@pytest.mark.parametrize("num_bins, closed, top", [(15, "right", "last"), (10, "left", "none"), (15, "left", "own"),
+                                                   (10, "left", "last")])
+def test_ece_conventions_equal_plain_loops(rng, num_bins, closed, top):
+    probs, labels = probs_with_exact_ones(rng)
+    confidence, correct = probs.max(axis=1), (probs.argmax(axis=1) == labels).astype(float)
+    expected = ece_by_loops(confidence, correct, num_bins, closed, top)
+    assert metrics.expected_calibration_error(probs, labels, num_bins, closed=closed, top=top) == pytest.approx(
+        expected, abs=1e-12)
+
+
+def test_the_uncertainty_baselines_convention_differs_where_confidence_is_one(rng):
+    """Ten bins [lo, hi) with a confidence of 1.0 in no bin: here 40 rows of confidence 1.0, most of
+    them wrong, so dropping them from the bins changes the ECE."""
+    probs, labels = probs_with_exact_ones(rng)
+    ub = metrics.expected_calibration_error(probs, labels, 10, closed="left", top="none")
+    in_last = metrics.expected_calibration_error(probs, labels, 10, closed="left", top="last")
+    assert ub != pytest.approx(in_last, abs=1e-3)
+
+
+def test_adaptive_and_classwise_ece_equal_plain_loops(rng):
+    probs, labels = probs_with_exact_ones(rng, n=300)
+    confidence, correct = probs.max(axis=1), (probs.argmax(axis=1) == labels).astype(float)
+    order = np.argsort(confidence, kind="stable")
+    expected = sum(len(part) / 300 * abs(correct[part].mean() - confidence[part].mean())
+                   for part in np.array_split(order, 10))
+    assert metrics.expected_calibration_error(probs, labels, 10, binning="mass") == pytest.approx(expected, abs=1e-12)
+    classwise = np.mean([ece_by_loops(probs[:, k], (labels == k).astype(float), 15, "right", "last")
+                         for k in range(probs.shape[1])])
+    assert metrics.classwise_calibration_error(probs, labels) == pytest.approx(classwise, abs=1e-12)
+
+
+def test_risk_coverage_aurc_and_accuracy_at_coverage(rng):
+    probs, labels = probs_with_exact_ones(rng, n=200)
+    errors = probs.argmax(axis=1) != labels
+    perfect = errors.astype(float) + rng.random(200) * 0.1          # every error more uncertain than any hit
+    coverage, risk = metrics.risk_coverage_curve(probs, labels, perfect)
+    assert coverage[-1] == 1.0 and risk[-1] == pytest.approx(errors.mean())
+    assert (risk[:int((~errors).sum())] == 0).all()
+    assert metrics.accuracy_at_coverage(probs, labels, perfect, (~errors).mean()) == 1.0
+    brute = np.mean([errors[np.argsort(perfect)[:k]].mean() for k in range(1, 201)])
+    assert metrics.aurc(probs, labels, perfect) == pytest.approx(brute)
+    random_aurc = np.mean([metrics.aurc(probs, labels, rng.random(200)) for _ in range(50)])
+    assert random_aurc == pytest.approx(errors.mean(), abs=0.03)
+    assert metrics.aurc(probs, labels, -perfect) > random_aurc       # the worst ranking
+    with pytest.raises(ValueError, match="one score per row"):
+        metrics.aurc(probs, labels, perfect[:-1])
+    with pytest.raises(ValueError, match="coverage must be in"):
+        metrics.accuracy_at_coverage(probs, labels, perfect, 1.5)
+    with pytest.raises(ValueError, match="closed must be one of"):
+        metrics.expected_calibration_error(probs, labels, closed="both")
