@@ -28,7 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..metrics import classification_metrics, max_probability_uncertainty, ood_aupr, ood_auroc
+from ..calibration import TemperatureScaling
+from ..conformal import SplitConformal
+from ..metrics import (aurc, classification_metrics, expected_calibration_error, max_probability_uncertainty, nll,
+                       ood_aupr, ood_auroc)
 from ..validation import check_choice, check_positive_int
 from .data import load_dataset
 from .methods import METHODS, Run, train_method
@@ -82,9 +85,41 @@ DATASET_DEFAULTS = {
 }
 
 
+CALIBRATION_FRACTION = 0.1      # of the training data, held out for temperature scaling and conformal sets
+CONFORMAL_ALPHA = 0.1           # sets that cover the label 90% of the time
+
+
 def load_comparison_data(dataset, seed=0, fast=False):
-    """The comparison's data: ``experiments.data.load_dataset``, with digits28 trained on 0-4."""
-    return load_dataset(dataset, seed, fast, held_out_classes=IN_DOMAIN_CLASSES if dataset == "digits28" else None)
+    """The comparison's data: ``experiments.data.load_dataset``, with digits28 trained on 0-4, and a
+    calibration split ``x_cal``, ``y_cal`` that no model trains on and that is never the test set:
+    carved from the training images (10%); for two moons, whose points are drawn, 100 more points
+    from the training distribution, so that the models keep the SNGP seed's 1,000 training points."""
+    data = load_dataset(dataset, seed, fast, held_out_classes=IN_DOMAIN_CLASSES if dataset == "digits28" else None)
+    if dataset == "moons":
+        from ..data import make_moons_data
+        data.x_cal, data.y_cal = make_moons_data(sample_size=round(CALIBRATION_FRACTION * len(data.y_train) / 2),
+                                                 seed=seed + 2000)
+        return data
+    order = np.random.default_rng(seed).permutation(len(data.y_train))
+    held = order[:int(round(CALIBRATION_FRACTION * len(order)))]
+    kept = np.sort(order[len(held):])
+    data.x_cal, data.y_cal = data.x_train[held], data.y_train[held]
+    data.x_train, data.y_train = data.x_train[kept], data.y_train[kept]
+    return data
+
+
+def decision_metrics(cal_probs, cal_labels, probs, labels, own):
+    """Temperature scaling fitted on the calibration split (on log-probabilities, which are logits
+    for every method: softmax(log p) = p), NLL and ECE after it, split-conformal LAC sets at 90%
+    fitted on the calibration split (coverage and mean size on the test set), and the AURC of the
+    method's own uncertainty."""
+    log_cal, log_test = (np.log(np.maximum(p, 1e-300)) for p in (cal_probs, probs))
+    scaling = TemperatureScaling().fit(log_cal, cal_labels)
+    scaled = scaling.predict_proba(log_test)
+    sets = SplitConformal("lac").fit(cal_probs, cal_labels, CONFORMAL_ALPHA).evaluate(probs, labels)
+    return {"T": scaling.temperature_, "nll T-scaled": nll(scaled, labels),
+            "ece T-scaled": expected_calibration_error(scaled, labels),
+            "coverage 90%": sets["coverage"], "set size 90%": sets["mean_set_size"], "AURC own": aurc(probs, labels, own)}
 
 
 def train_methods(config, data, seed, progress=False):
@@ -103,6 +138,8 @@ def score(trained, data):
     predict_seconds = time.perf_counter() - start
     probs, own = outputs["test"]
     row = classification_metrics(probs, data.y_test)
+    if getattr(data, "x_cal", None) is not None:
+        row.update(decision_metrics(trained.predict(data.x_cal)[0], data.y_cal, probs, data.y_test, own))
     for name in data.ood:
         ood_probs, ood_own = outputs[name]
         by_max_prob = (max_probability_uncertainty(probs), max_probability_uncertainty(ood_probs))
@@ -169,6 +206,13 @@ def format_markdown(comparison):
              + ", ".join(f"{METHODS[m].title} {METHODS[m].own_uncertainty}" for m in summary) + ".\n",
              markdown_table(summary, seeds, ["accuracy", "nll", "brier", "ece", "train s", "predict s"],
                             ["accuracy", "NLL", "Brier", "ECE", "train s", "predict s"])]
+    if "T" in next(iter(summary.values())):
+        parts += ["\nCalibration and decisions: temperature T fitted on a calibration split (held out from the "
+                  "training data, or drawn beside it for two moons), NLL and ECE after it; split-conformal LAC sets for 90% coverage; the area "
+                  "under the risk-coverage curve of the own uncertainty (AURC, lower is better).\n",
+                  markdown_table(summary, seeds, ["T", "nll T-scaled", "ece T-scaled", "coverage 90%", "set size 90%",
+                                                  "AURC own"],
+                                 ["T", "NLL after T", "ECE after T", "coverage (90%)", "set size (90%)", "AURC, own"])]
     for name in comparison.data.ood:
         columns = [f"{name} {metric} {score}" for metric in ("AUROC", "AUPR") for score in ("max-prob", "own")]
         parts += [f"\nOut of distribution: {name} (OOD is the positive class).\n",

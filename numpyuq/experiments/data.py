@@ -36,6 +36,8 @@ class Dataset:
     grid: np.ndarray = None                   # moons: the plane, for the surfaces
     mean: float = None                        # images: the normalisation constants
     std: float = None
+    x_cal: np.ndarray = None                  # a calibration split, when an experiment carves one
+    y_cal: np.ndarray = None
 
     @property
     def rotation_image(self):

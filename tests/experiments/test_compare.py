@@ -33,7 +33,7 @@ def test_fast_digits_with_two_seeds_writes_table_and_figures(tmp_path):
     near = "digits 5-9 AUROC own"
     assert all(0 <= summary[m][near][0] <= 1 for m in METHODS)
     markdown = format_markdown(comparison)
-    assert markdown.count("| Deterministic |") == 1 + len(comparison.data.ood) and " ± " in markdown
+    assert markdown.count("| Deterministic |") == 2 + len(comparison.data.ood) and " ± " in markdown
     paths = write_results(comparison, tmp_path)
     names = {p.split("/")[-1] for p in paths}
     assert {"compare_digits28.csv", "compare_digits28.md", "digits28_rotation.png",
@@ -121,3 +121,12 @@ def test_adding_a_method_is_one_registry_entry(monkeypatch):
     rows = comparison.rows
     assert rows["max_prob"][0]["accuracy"] == rows["deterministic"][0]["accuracy"]   # the same network
     assert rows["max_prob"][0]["blob AUROC own"] == rows["max_prob"][0]["blob AUROC max-prob"]
+
+
+def test_the_calibration_split_is_never_trained_on_nor_the_test_set():
+    data = load_comparison_data("digits28", fast=True)
+    train = {row.tobytes() for row in data.x_train}
+    assert len(data.y_cal) > 0 and not any(row.tobytes() in train for row in data.x_cal)
+    assert not any(row.tobytes() in {r.tobytes() for r in data.x_test} for row in data.x_cal)
+    moons = load_comparison_data("moons", fast=True)
+    assert len(moons.y_train) == 1000 and len(moons.y_cal) == 100   # the SNGP seed's 1,000 training points
