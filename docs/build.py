@@ -1,6 +1,6 @@
 """Build the documentation site into ``site/`` (``make docs``): the glue around three tools.
 
-* **Sphinx with myst-nb** renders the pages. The five tutorials (jupytext scripts in
+* **Sphinx with myst-nb** renders the pages. The six tutorials (jupytext scripts in
   ``tutorials/``) become notebooks that myst-nb executes at build time, so their printed numbers,
   figures and math appear on the page. Each page links to its source and to the notebook. The API
   reference comes from the docstrings (autodoc, Google style).
@@ -34,7 +34,7 @@ SITE = ROOT / "site"
 FAST = os.environ.get("NUMPYUQ_FAST") == "1"
 
 TUTORIALS = ("01_backprop_by_hand", "02_convolution_by_hand", "03_sngp_two_moons", "04_evidential_mnist",
-             "05_choosing_an_uncertainty_method")
+             "05_choosing_an_uncertainty_method", "06_from_uncertainty_to_decisions")
 ANNOTATED = ("nn/dense.py", "nn/conv.py", "nn/spectral_norm.py", "nn/spectral_operators.py", "nn/gaussian_process.py",
              "nn/dropout.py", "nn/module.py", "losses/cross_entropy.py", "losses/evidential.py",
              "losses/annealed.py", "optim/adam.py", "gradcheck.py", "uncertainty/sngp.py",

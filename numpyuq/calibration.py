@@ -13,7 +13,8 @@ p_n = softmax(beta z_n):
 f is convex in beta (a log-sum-exp of functions linear in beta, minus a linear term), so Newton's
 method on beta with a step that keeps beta > 0 (halved towards the current point when it would not
 decrease f or would cross 0) converges to the one minimum. If f'(beta) >= 0 as beta -> 0+, i.e. the
-logits are no better than uniform on average, there is no finite T: ``fit`` says so.
+logits are no better than uniform on average, there is no finite T, nor when every held-out
+prediction is correct (f' < 0 for every beta: the NLL keeps falling as T -> 0): ``fit`` says so.
 
 The same solver tunes any per-row inverse scale g_n(theta) of the logits, by the chain rule
     f'(theta)  = (1/N) sum_n (E_p[z] - z_y) g_n'(theta)
@@ -131,6 +132,12 @@ class TemperatureScaling:
         labels = to_numpy(as_labels(y, "y", logits.shape[1], len(logits))).astype(np.int64)
         nll_one, gap, _ = scaled_nll_terms(logits, labels, np.ones(len(labels)))
         # f'(beta) -> mean_n (mean_k z_nk - z_ny) as beta -> 0+: no finite T unless it is negative
+        rows = np.arange(len(labels))
+        others = np.where(np.arange(logits.shape[1])[None, :] == labels[:, None], -np.inf, logits)
+        if (logits[rows, labels] > others.max(axis=1)).all():
+            # f'(beta) < 0 for every beta: the NLL falls towards 0 as T -> 0, with no minimum
+            raise ValueError("every held-out prediction is correct, with a margin: the NLL keeps falling as T -> 0, "
+                             "so there is no finite temperature; fit on more (or harder) held-out data")
         if np.mean(logits.mean(axis=1) - logits[np.arange(len(labels)), labels]) >= 0:
             raise ValueError("the logits are no better than uniform on these labels: the NLL keeps falling as "
                              "T grows, so there is no finite temperature (check that logits and y match)")

@@ -315,7 +315,8 @@ def test_the_two_moons_comparison_gives_numpys_numbers(device, tmp_path):
     for method, metrics in host.summary().items():
         for name, (mean, _) in metrics.items():
             if not name.endswith(" s"):                      # timings differ, everything else agrees
-                assert dev.summary()[method][name][0] == pytest.approx(mean, rel=1e-3, abs=1e-4), (method, name)
+                assert dev.summary()[method][name][0] == pytest.approx(mean, rel=1e-3, abs=1e-4, nan_ok=True), \
+                    (method, name)
 
 
 def test_a_short_evidential_training_on_digits28_gives_numpys_numbers(device):

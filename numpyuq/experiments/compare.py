@@ -114,12 +114,16 @@ def decision_metrics(cal_probs, cal_labels, probs, labels, own):
     fitted on the calibration split (coverage and mean size on the test set), and the AURC of the
     method's own uncertainty."""
     log_cal, log_test = (np.log(np.maximum(p, 1e-300)) for p in (cal_probs, probs))
-    scaling = TemperatureScaling().fit(log_cal, cal_labels)
-    scaled = scaling.predict_proba(log_test)
+    try:
+        scaling = TemperatureScaling().fit(log_cal, cal_labels)
+        scaled = scaling.predict_proba(log_test)
+        temperature = {"T": scaling.temperature_, "nll T-scaled": nll(scaled, labels),
+                       "ece T-scaled": expected_calibration_error(scaled, labels)}
+    except ValueError:          # no finite T (every calibration prediction right): shown as a dash
+        temperature = {"T": float("nan"), "nll T-scaled": float("nan"), "ece T-scaled": float("nan")}
     sets = SplitConformal("lac").fit(cal_probs, cal_labels, CONFORMAL_ALPHA).evaluate(probs, labels)
-    return {"T": scaling.temperature_, "nll T-scaled": nll(scaled, labels),
-            "ece T-scaled": expected_calibration_error(scaled, labels),
-            "coverage 90%": sets["coverage"], "set size 90%": sets["mean_set_size"], "AURC own": aurc(probs, labels, own)}
+    return {**temperature, "coverage 90%": sets["coverage"], "set size 90%": sets["mean_set_size"],
+            "AURC own": aurc(probs, labels, own)}
 
 
 def train_methods(config, data, seed, progress=False):
@@ -186,6 +190,8 @@ def run_compare(config, progress=True, log=print):
 
 # ---- the table ------------------------------------------------------------------------------------
 def format_cell(mean, std, seeds, digits=3):
+    if np.isnan(mean):                  # not defined for this method here (e.g. no finite temperature)
+        return "—"
     return f"{mean:.{digits}f}" if seeds == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
@@ -208,7 +214,8 @@ def format_markdown(comparison):
                             ["accuracy", "NLL", "Brier", "ECE", "train s", "predict s"])]
     if "T" in next(iter(summary.values())):
         parts += ["\nCalibration and decisions: temperature T fitted on a calibration split (held out from the "
-                  "training data, or drawn beside it for two moons), NLL and ECE after it; split-conformal LAC sets for 90% coverage; the area "
+                  "training data, or drawn beside it for two moons), NLL and ECE after it (a dash: every calibration "
+                  "prediction right in some seed, so no finite T); split-conformal LAC sets for 90% coverage; the area "
                   "under the risk-coverage curve of the own uncertainty (AURC, lower is better).\n",
                   markdown_table(summary, seeds, ["T", "nll T-scaled", "ece T-scaled", "coverage 90%", "set size 90%",
                                                   "AURC own"],

@@ -177,7 +177,8 @@ def test_the_site_has_every_part():
     for page in ("index.html", "api.html", "_generated/annotated.html", "_generated/results.html",
                  *[f"_generated/tutorials/{name}.html" for name in ("01_backprop_by_hand", "02_convolution_by_hand", "03_sngp_two_moons",
                                                                     "04_evidential_mnist",
-                                                                    "05_choosing_an_uncertainty_method")],
+                                                                    "05_choosing_an_uncertainty_method",
+                                                                    "06_from_uncertainty_to_decisions")],
                  *[f"source/{p}" for p in ("nn/dense.html", "nn/conv.html", "nn/spectral_norm.html",
                                            "nn/gaussian_process.html", "losses/evidential.html",
                                            "optim/adam.html", "gradcheck.html")]):
