@@ -112,3 +112,12 @@ def test_mean_field_factor_is_tuned_and_its_derivatives_are_right(rng):
                                     - MeanFieldScaling.scales(0.4 - eps, variance)[0]) / (2 * eps), rtol=1e-6)
     np.testing.assert_allclose(d2g, (MeanFieldScaling.scales(0.4 + eps, variance)[1]
                                      - MeanFieldScaling.scales(0.4 - eps, variance)[1]) / (2 * eps), rtol=1e-5)
+
+
+def test_held_out_data_that_every_prediction_gets_right_has_no_temperature(rng):
+    """f'(beta) < 0 for every beta when each label's logit is the largest: the NLL keeps falling as
+    T -> 0. fit says so instead of returning a meaningless tiny T."""
+    z = rng.standard_normal((50, 3))
+    y = z.argmax(axis=1)
+    with pytest.raises(ValueError, match="every held-out prediction is correct"):
+        TemperatureScaling().fit(z, y)
