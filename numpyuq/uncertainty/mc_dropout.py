@@ -4,7 +4,7 @@ from ..backend import get_array_module
 from ..losses.cross_entropy import softmax
 from ..metrics import classification_metrics, mutual_information
 from ..nn.dropout import dropout_at_inference
-from ..nn.module import Module
+from ..nn.module import Module, without_caches
 from ..seeding import as_generator
 from ..validation import as_labels, check_batch, check_positive_int
 
@@ -31,7 +31,7 @@ def mc_dropout_predict(model, x, num_samples=10, return_samples=False, batch_siz
     x = model.as_input(check_batch(x, "x"))
     xp = get_array_module(x)
     samples = []
-    with dropout_at_inference(model, seed):
+    with dropout_at_inference(model, seed), without_caches(model):      # inference: nothing kept for backward
         for _ in range(num_samples):
             samples.append(xp.concatenate([softmax(model(x[i:i + batch_size]))
                                            for i in range(0, x.shape[0], batch_size)]))

@@ -77,11 +77,15 @@ def test_prediction_leaves_no_cache_in_any_module(rng, make, shape):
     x = rng.standard_normal(shape).astype(np.float32)
     model(x, training=True)
     assert any(m.has_cache() for m in model.modules())
-    for name in ("predict", "predict_logits", "predict_with_variance"):
-        if hasattr(model, name):
+    from numpyuq.uncertainty import MCDropout
+    for name in ("predict", "predict_logits", "predict_with_variance", "uncertainty", "mc dropout"):
+        if name == "mc dropout":
+            model(x, training=True)
+            MCDropout(model, num_samples=2).predict_proba(x)
+        elif hasattr(model, name):
             getattr(model, name)(x)
-            holding = [type(m).__name__ for m in model.modules() if m.has_cache()]
-            assert not holding, f"{name} left caches in {holding}"
+        holding = [type(m).__name__ for m in model.modules() if m.has_cache()]
+        assert not holding, f"{name} left caches in {holding}"
 
 
 def test_every_model_and_method_has_the_same_face(rng):
