@@ -4,6 +4,7 @@ from .dirichlet import (DirichletMeasures, dirichlet_measures, dirichlet_uncerta
                         uncertainty_from_log_evidence, uncertainty_mass_from_logits)
 from .ddu import DDU, penultimate_features
 from .ensemble import DeepEnsemble
+from .laplace import LastLayerLaplace
 from .mc_dropout import MCDropout, mc_dropout_predict
 from .sngp import mc_probabilities, mean_field_logits, refit_covariance, sample_logits
 from .statistics import TrackStatistics
@@ -12,4 +13,4 @@ __all__ = ["mean_field_logits", "sample_logits", "mc_probabilities", "refit_cova
            "ResetCovariance", "mc_dropout_predict", "DeepEnsemble", "dirichlet_uncertainty",
            "dirichlet_measures", "DirichletMeasures", "evidential_statistics", "uncertainty_from_log_evidence",
            "uncertainty_mass_from_logits", "MCDropout",
-           "TrackStatistics", "DDU", "penultimate_features"]
+           "TrackStatistics", "DDU", "penultimate_features", "LastLayerLaplace"]
