@@ -64,14 +64,19 @@ def user_loop_images_per_second(model, loss, optimizer, x, y, batch, steps, mode
         with without_caches(model):
             model(x)
 
-    step = train_step if mode == "train" else infer_step
+    return images_per_second(train_step if mode == "train" else infer_step, batch, steps, model.xp)
+
+
+def images_per_second(step, batch, steps, xp):
+    """WARMUP_STEPS calls of step() off the clock (compile, warm caches and the heap), then ``steps``
+    timed ones: images a second."""
     for _ in range(WARMUP_STEPS):
         step()
-    synchronize(model.xp)
+    synchronize(xp)
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    synchronize(model.xp)
+    synchronize(xp)
     return batch * steps / (time.perf_counter() - start)
 
 
@@ -113,14 +118,7 @@ def numpyuq_worker(batch, steps, mode, split_threads=1, user_loop=False):
         synchronize(model.xp)
         return batch * steps / (time.perf_counter() - start)
     with DataParallel(model, split_threads) as parallel:
-        for _ in range(WARMUP_STEPS):
-            train_step()                                   # compile, warm caches and the heap off the clock
-        synchronize(model.xp)
-        start = time.perf_counter()
-        for _ in range(steps):
-            train_step()
-        synchronize(model.xp)
-        return batch * steps / (time.perf_counter() - start)
+        return images_per_second(train_step, batch, steps, model.xp)
 
 
 def torch_worker(batch, steps, mode, threads, device="cpu"):

@@ -79,6 +79,11 @@ class ConvergenceError(ValueError):
     """The solver did not reach its tolerance within ``max_iter`` steps."""
 
 
+class NoFiniteTemperature(ValueError):
+    """The held-out NLL has no minimum at a finite T > 0 (every prediction right, or none better
+    than uniform)."""
+
+
 def minimize_scaled_nll(logits, labels, scale_of, theta, lower, max_iter=100, tol=1e-10):
     """Newton's method on a 1-D parameter theta >= lower of per-row scales ``scale_of(theta)`` ->
     (s, s', s'') each (N,). Each step is halved until f decreases and theta stays above ``lower``;
@@ -130,16 +135,16 @@ class TemperatureScaling:
         """logits: (N, K) held-out logits (see the module docstring for each method's); y: (N,)."""
         logits = as_logits(logits)
         labels = to_numpy(as_labels(y, "y", logits.shape[1], len(logits))).astype(np.int64)
-        nll_one, gap, _ = scaled_nll_terms(logits, labels, np.ones(len(labels)))
-        # f'(beta) -> mean_n (mean_k z_nk - z_ny) as beta -> 0+: no finite T unless it is negative
+        nll_one = scaled_nll_terms(logits, labels, np.ones(len(labels)))[0]
         rows = np.arange(len(labels))
         others = np.where(np.arange(logits.shape[1])[None, :] == labels[:, None], -np.inf, logits)
         if (logits[rows, labels] > others.max(axis=1)).all():
             # f'(beta) < 0 for every beta: the NLL falls towards 0 as T -> 0, with no minimum
-            raise ValueError("every held-out prediction is correct, with a margin: the NLL keeps falling as T -> 0, "
+            raise NoFiniteTemperature("every held-out prediction is correct, with a margin: the NLL keeps falling as T -> 0, "
                              "so there is no finite temperature; fit on more (or harder) held-out data")
-        if np.mean(logits.mean(axis=1) - logits[np.arange(len(labels)), labels]) >= 0:
-            raise ValueError("the logits are no better than uniform on these labels: the NLL keeps falling as "
+        # f'(beta) -> mean_n (mean_k z_nk - z_ny) as beta -> 0+: no finite T unless it is negative
+        if np.mean(logits.mean(axis=1) - logits[rows, labels]) >= 0:
+            raise NoFiniteTemperature("the logits are no better than uniform on these labels: the NLL keeps falling as "
                              "T grows, so there is no finite temperature (check that logits and y match)")
         beta, nll, iterations = minimize_scaled_nll(
             logits, labels, lambda b: (np.full(len(labels), b), np.ones(len(labels)), np.zeros(len(labels))),
@@ -156,7 +161,7 @@ class TemperatureScaling:
         """logits / T, on the logits' own device and dtype: (N, K)."""
         self.check_fitted()
         check_batch(logits, "logits")
-        return logits / logits.dtype.type(self.temperature_) if logits.dtype.kind == "f" else logits / self.temperature_
+        return logits * (1.0 / self.temperature_)          # a Python float keeps float32 logits float32
 
     def predict_proba(self, logits):
         """softmax(logits / T): (N, K)."""

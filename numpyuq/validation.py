@@ -3,6 +3,8 @@
 Every message names the argument, what it got and what it needs, so a user can fix the call
 without reading our source.
 """
+import warnings
+
 import numpy as np
 
 from .backend import array_in, get_array_module
@@ -142,7 +144,6 @@ def renamed_arguments(given, **current):
     names ({old: value}); ``current`` maps each old name to ``(new name, value of the new argument)``.
     Returns the new arguments' values in order, taking an old one (with a DeprecationWarning) where
     given. An unknown keyword is a TypeError, as Python gives for any function."""
-    import warnings
     unknown = sorted(set(given) - set(current))
     if unknown:
         raise TypeError(f"unexpected keyword argument(s) {unknown}")

@@ -5,44 +5,43 @@ import sys
 
 import pytest
 
+BENCHMARKS = pathlib.Path(__file__).parent.parent / "benchmarks"
+
+
+def run_benchmark(script, *args, cwd=None):
+    """Run benchmarks/<script> with its arguments; fail with its stderr unless it exits 0."""
+    out = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                         timeout=600, cwd=cwd)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
 
 @pytest.mark.parametrize("script, expected", [("moons.py", "numpyuq"),
                                               pytest.param("lenet.py", "images/s", marks=pytest.mark.slow),
                                               pytest.param("evidential.py", "test accuracy", marks=pytest.mark.slow)])
 def test_benchmark_quick_produces_numbers(script, expected):
     """The benchmarks run in CI-size time with --quick; only that they report numbers is asserted."""
-    path = pathlib.Path(__file__).parent.parent / "benchmarks" / script
-    out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_benchmark(script, "--quick")
     assert expected in out.stdout and any(ch.isdigit() for ch in out.stdout)
 
 
 def test_compare_checkouts_runs_on_one_checkout_against_itself():
-    root = pathlib.Path(__file__).parent.parent
-    out = subprocess.run([sys.executable, str(root / "benchmarks" / "compare_checkouts.py"), "--before", str(root),
-                          "--after", str(root), "--rounds", "1", "--only", "NCHW conv"],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
+    root = str(BENCHMARKS.parent)
+    out = run_benchmark("compare_checkouts.py", "--before", root, "--after", root, "--rounds", "1", "--only", "NCHW conv")
     assert out.stdout.count("after/before") == 2
 
 
 @pytest.mark.slow
 def test_rounding_measures_both_pairs_of_runs(tmp_path):
     """benchmarks/rounding.py (the README's rounding block) runs and reports both pairs."""
-    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "rounding.py"
-    out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, timeout=300,
-                         cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_benchmark("rounding.py", "--quick", cwd=tmp_path)
     assert "compare moons, BLAS on 1 vs 2 threads" in out.stdout and "evidential digits28" in out.stdout
 
 
 @pytest.mark.slow
 def test_lenet_profile_tables_run():
     """--profile prints the in-step per-layer table (with the loss and Adam rows) and the per-pass table."""
-    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "lenet.py"
-    out = subprocess.run([sys.executable, str(path), "--quick", "--profile"], capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_benchmark("lenet.py", "--quick", "--profile")
     for line in ("per-layer profile, batch 64", "Adam step", "loss (forward + backward)",
                  "per-layer profile, batch 64 split over 2 threads", "threads meeting",
                  "conv 20->50: backward: rebuild cols + GEMM dw", "conv 1->20: backward: GEMM dw = dz^T cols"):
@@ -51,8 +50,5 @@ def test_lenet_profile_tables_run():
 
 @pytest.mark.slow
 def test_the_subnormal_probe_runs_on_the_seeds_models(tmp_path):
-    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "subnormals.py"
-    out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, timeout=300,
-                         cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_benchmark("subnormals.py", "--quick", cwd=tmp_path)
     assert out.stdout.startswith("# machine: ") and out.stdout.count("activations on one training pass") == 3

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from numpyuq import metrics
-from numpyuq.calibration import TemperatureScaling
+from numpyuq.calibration import NoFiniteTemperature, TemperatureScaling
 from numpyuq.conformal import SplitConformal
 from numpyuq.experiments.data import load_dataset
 from numpyuq.experiments.methods import METHODS, Run, train_method
@@ -84,7 +84,7 @@ for name, ((cal_probs, _), (test_probs, _)) in outputs.items():
     cal_logits, test_logits = np.log(np.maximum(cal_probs, 1e-300)), np.log(np.maximum(test_probs, 1e-300))
     try:
         scaling = TemperatureScaling().fit(cal_logits, y_cal)
-    except ValueError as err:                 # e.g. every calibration prediction right: no finite T
+    except NoFiniteTemperature as err:        # e.g. every calibration prediction right
         print(f"{METHODS[name].title:14s} {err}")
         continue
     scaled = scaling.predict_proba(test_logits)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..calibration import TemperatureScaling
+from ..calibration import NoFiniteTemperature, TemperatureScaling
 from ..conformal import SplitConformal
 from ..metrics import (aurc, classification_metrics, expected_calibration_error, max_probability_uncertainty, nll,
                        ood_aupr, ood_auroc)
@@ -119,7 +119,7 @@ def decision_metrics(cal_probs, cal_labels, probs, labels, own):
         scaled = scaling.predict_proba(log_test)
         temperature = {"T": scaling.temperature_, "nll T-scaled": nll(scaled, labels),
                        "ece T-scaled": expected_calibration_error(scaled, labels)}
-    except ValueError:          # no finite T (every calibration prediction right): shown as a dash
+    except NoFiniteTemperature:     # every calibration prediction right: shown as a dash
         temperature = {"T": float("nan"), "nll T-scaled": float("nan"), "ece T-scaled": float("nan")}
     sets = SplitConformal("lac").fit(cal_probs, cal_labels, CONFORMAL_ALPHA).evaluate(probs, labels)
     return {**temperature, "coverage 90%": sets["coverage"], "set size 90%": sets["mean_set_size"],

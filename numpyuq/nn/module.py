@@ -172,8 +172,8 @@ class Module:
             yield from child.named_generators(prefix + name + ".")
 
     def generator_states(self):
-        """``{dotted_name: bit_generator.state}`` of every generator (copies: plain dicts)."""
-        return {name: copy.deepcopy(g.bit_generator.state) for name, g in self.named_generators()}
+        """``{dotted_name: bit_generator.state}`` of every generator (each call returns fresh dicts)."""
+        return {name: g.bit_generator.state for name, g in self.named_generators()}
 
     def check_generator_states(self, states):
         """Raise ValueError unless ``states`` names exactly this tree's generators and each state is

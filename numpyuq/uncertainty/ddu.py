@@ -31,25 +31,42 @@ from ..validation import as_labels, check_batch
 JITTER_START, JITTER_STOP = 1e-12, 1e-2        # relative to the covariance's mean diagonal
 
 
-def penultimate_features(model, x, batch_size=4096):
-    """The features the last layer sees: (N, ...) -> (N, D) float64 on the host."""
+def split_at_last_layer(model):
+    """(the features function, the last module) of a model: ``model.features`` and its
+    ``classifier`` (DeepResNet, the SNGP models), or a Sequential's layers but the last and the last."""
     if not isinstance(model, Module):
         raise TypeError(f"model must be a numpyuq Module, got {type(model).__name__}")
-    x = model.as_input(check_batch(x, "x"))
-    if hasattr(model, "features"):
-        run = model.features
-    elif hasattr(model, "layers") and len(model.layers) > 1:
-        def run(batch, training=False):
-            for layer in model.layers[:-1]:
+    layers = getattr(model, "layers", None)
+    last = getattr(model, "classifier", None) or (layers[-1] if layers else None)
+    if hasattr(model, "features") and last is not None:
+        return model.features, last
+    if layers is not None and len(layers) > 1:
+        def features(batch, training=False):
+            for layer in layers[:-1]:
                 batch = layer(batch, training=training)
             return batch
-    else:
-        raise TypeError(f"{type(model).__name__} has no features(x) and is not a Sequential: DDU needs the "
-                        "penultimate features")
+        return features, last
+    raise TypeError(f"{type(model).__name__} has no features(x) and is not a Sequential: DDU needs the "
+                    "penultimate features")
+
+
+def features_and_logits(model, x, batch_size=4096):
+    """One inference pass: the features the last layer sees (N, D) and the logits it makes (N, K),
+    both float64 on the host."""
+    features_of, last = split_at_last_layer(model)
+    x = model.as_input(check_batch(x, "x"))
+    features, logits = [], []
     with without_caches(model):
-        parts = [to_numpy(run(x[i:i + batch_size])) for i in range(0, x.shape[0], batch_size)]
-    features = np.concatenate(parts).astype(np.float64)
-    return features.reshape(len(features), -1)
+        for i in range(0, x.shape[0], batch_size):
+            batch = features_of(x[i:i + batch_size])
+            features.append(to_numpy(batch).reshape(batch.shape[0], -1))
+            logits.append(to_numpy(last(batch)))
+    return np.concatenate(features).astype(np.float64), np.concatenate(logits).astype(np.float64)
+
+
+def penultimate_features(model, x, batch_size=4096):
+    """The features the last layer sees: (N, ...) -> (N, D) float64 on the host."""
+    return features_and_logits(model, x, batch_size)[0]
 
 
 def cholesky_with_jitter(covariance, name):
@@ -126,7 +143,10 @@ class DDU:
     def log_density(self, x):
         """log q(f(x)) = logsumexp_k [log pi_k + log N(f; mu_k, Sigma_k)]: (N,)."""
         self.check_fitted()
-        features = penultimate_features(self.model, x)
+        return self.density_of(penultimate_features(self.model, x))
+
+    def density_of(self, features):
+        """log q(f) of features (N, D)."""
         if features.shape[1] != self.means_.shape[1]:
             raise ValueError(f"the features of x have {features.shape[1]} dimensions, the fitted Gaussians "
                              f"{self.means_.shape[1]}")
@@ -136,8 +156,7 @@ class DDU:
 
     def predict_proba(self, x):
         """The network's softmax probabilities (N, K): DDU leaves the predictions alone."""
-        self.check_fitted()
-        return to_numpy(softmax(self.model.predict_logits(x))).astype(np.float64)
+        return self.predict_with_uncertainty(x)[0]
 
     def predict(self, x):
         return self.predict_proba(x)
@@ -151,7 +170,10 @@ class DDU:
         return entropy(self.predict_proba(x))
 
     def predict_with_uncertainty(self, x):
-        return self.predict_proba(x), self.uncertainty(x)
+        """(softmax probabilities (N, K), -log q(f(x)) (N,)) from one pass of the network."""
+        self.check_fitted()
+        features, logits = features_and_logits(self.model, x)
+        return softmax(logits), -self.density_of(features)
 
     def __repr__(self):
         return f"DDU({type(self.model).__name__})"

@@ -35,6 +35,8 @@ import numpy as np
 import scipy.linalg
 
 from ..backend import to_numpy
+from ..losses.cross_entropy import softmax
+from ..metrics import entropy
 from ..nn.dense import Dense
 from ..nn.module import Module
 from ..seeding import as_generator
@@ -59,16 +61,11 @@ def last_dense_layer(model):
     return last
 
 
-def softmax_rows(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def last_layer_hessian(features, theta, kind="full"):
     """H (P, P) of the summed NLL in the flattened last-layer parameters, at Theta (D + 1, K);
     ``kind="kfac"`` the Kronecker-factored approximation. features: (N, D)."""
     u = np.hstack([features, np.ones((len(features), 1))])
-    p = softmax_rows(u @ theta)
+    p = softmax(u @ theta)
     if kind == "kfac":
         lam = np.diag(p.mean(axis=0)) - (p.T @ p) / len(p)                # (1/N) sum_n Lambda_n
         return np.kron(u.T @ u, lam)
@@ -162,23 +159,23 @@ class LastLayerLaplace:
         mean, covariance = self.logit_distribution(x)
         if self.predictive == "probit":
             variance = np.einsum("nkk->nk", covariance)
-            return softmax_rows(mean / np.sqrt(1 + math.pi / 8 * variance))
+            return softmax(mean / np.sqrt(1 + math.pi / 8 * variance))
         rng = as_generator(self.seed)
         factors = np.linalg.cholesky(covariance + 1e-12 * np.eye(mean.shape[1]))
         draws = mean[None] + np.einsum("nkl,snl->snk", factors, rng.standard_normal((self.num_samples, *mean.shape)))
-        return softmax_rows(draws).mean(axis=0)
+        return softmax(draws.reshape(-1, draws.shape[-1])).reshape(draws.shape).mean(axis=0)
 
     def predict(self, x):
         return self.predict_proba(x)
 
     def uncertainty(self, x):
         """Predictive entropy (N,) of the posterior predictive."""
-        p = self.predict_proba(x)
-        return -(p * np.log(np.maximum(p, 1e-300))).sum(axis=1)
+        return self.predict_with_uncertainty(x)[1]
 
     def predict_with_uncertainty(self, x):
+        """(posterior predictive (N, K), its entropy (N,)) from one pass."""
         p = self.predict_proba(x)
-        return p, -(p * np.log(np.maximum(p, 1e-300))).sum(axis=1)
+        return p, entropy(p)
 
     def __repr__(self):
         return f"LastLayerLaplace({type(self.model).__name__}, hessian={self.hessian!r}, predictive={self.predictive!r})"
