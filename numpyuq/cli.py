@@ -1,6 +1,7 @@
 """The ``numpyuq`` command: ``numpyuq demo`` (the SNGP seed's two-moons comparison),
 ``numpyuq evidential`` (the EDL seed on MNIST-format images, with the paper's evaluations) and
-``numpyuq compare`` (five uncertainty methods side by side on one data set).
+``numpyuq compare`` (seven uncertainty methods side by side on one data set; ``--ablation``: SNGP
+taken apart, spectral normalisation off and on under four output heads).
 
 Exit status: 0 on success, 2 for a usage error (a bad argument, or an input it names that cannot
 be used: a missing folder, a truncated model file, an absent data set), 1 for a run that failed
@@ -56,17 +57,22 @@ def evidential(config, out_dir, baseline=False, evaluate_path=None, mnist_path=N
 
 
 def compare(config, out_dir, progress=True):
-    """Train and score the five methods of ``config``; print the table, write CSV, Markdown and figures."""
-    from .experiments.compare import format_text, run_compare, write_results
-
+    """Train and score the methods of ``config`` (a CompareConfig), or the SNGP ablation (an
+    AblationConfig, ``experiments/ablation.py``); print the table, write it, its CSV and figures."""
+    from .experiments import ablation, compare as comparison
+    if isinstance(config, ablation.AblationConfig):
+        what, run_all, formatted, write = "ablation", ablation.run_ablation, ablation.format_markdown, ablation.write_results
+    else:
+        what, run_all, formatted, write = ("comparison", comparison.run_compare, comparison.format_text,
+                                           comparison.write_results)
     start = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
-    comparison = run_compare(config, progress=progress)
-    print(format_text(comparison))
-    for path in write_results(comparison, out_dir):
+    result = run_all(config, progress=progress)
+    print(formatted(result))
+    for path in write(result, out_dir):
         print("wrote", path)
-    print(f"whole comparison: {time.perf_counter() - start:.1f} s")
-    return comparison
+    print(f"whole {what}: {time.perf_counter() - start:.1f} s")
+    return result
 
 
 class Parser(argparse.ArgumentParser):
@@ -119,14 +125,18 @@ def build_parser():
     p_demo.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     from .experiments.compare import DATASETS, METHODS
-    p_cmp = sub.add_parser("compare", help="five uncertainty methods on one data set, one table", parents=[common])
+    p_cmp = sub.add_parser("compare", help="seven uncertainty methods on one data set, one table", parents=[common])
     p_cmp.add_argument("--dataset", "--task", dest="dataset", choices=DATASETS, default="moons",
                        help="moons (default), digits28 (train on 0-4; OOD: digits 5-9 and Fashion-MNIST) or "
                             "fashion-mnist (OOD: digits28); --task is its former name")
     p_cmp.add_argument("--methods", default=",".join(METHODS),
-                       help=f"comma-separated subset of {','.join(METHODS)} (default: all five)")
-    p_cmp.add_argument("--seeds", type=_positive, default=1,
-                       help="repeat everything with seeds 0 .. N-1 and report mean and spread (default: 1)")
+                       help=f"comma-separated subset of {','.join(METHODS)} (default: all)")
+    p_cmp.add_argument("--seeds", type=_positive, default=None,
+                       help="repeat everything with seeds 0 .. N-1 and report mean and spread (default: 1; "
+                            "--ablation: 5)")
+    p_cmp.add_argument("--ablation", action="store_true",
+                       help="instead of the methods: spectral normalisation off/on x softmax, GP, DDU and "
+                            "last-layer Laplace heads, each scored by its own uncertainty (SNGP taken apart)")
     p_cmp.add_argument("--jobs", type=_positive, default=2, help="processes for the ensemble members (default: 2)")
     p_cmp.add_argument("--epochs", type=_positive, default=None,
                        help="training epochs (default: the data set's: moons 100, digits28 40, fashion-mnist 10)")
@@ -189,12 +199,20 @@ def prepare(args):
     needs. Raises ValueError / TypeError / FileNotFoundError (a usage error)."""
     if args.command in ("demo", "compare"):
         from .experiments.compare import CompareConfig, load_comparison_data
+        from .experiments.data import load_dataset
         if args.command == "demo":        # the SNGP seed's comparison, with EDL as a fifth method
             config = CompareConfig(dataset="moons", first_seed=args.seed, epochs=args.epochs, jobs=args.jobs,
                                    mc_samples=args.num_samples, ensemble_size=args.ensemble_size)
+        elif args.ablation:
+            from .experiments.ablation import DEFAULT_SEEDS, AblationConfig
+            config = AblationConfig(dataset=args.dataset, seeds=args.seeds or DEFAULT_SEEDS, epochs=args.epochs,
+                                    fast=args.fast)
+            load_dataset(config.dataset, 0, config.fast)              # missing data fails here, before training
+            check_out_folder(args.out)
+            return config
         else:
             config = CompareConfig(dataset=args.dataset, methods=tuple(m.strip() for m in args.methods.split(",")),
-                                   seeds=args.seeds, jobs=args.jobs, epochs=args.epochs, fast=args.fast)
+                                   seeds=args.seeds or 1, jobs=args.jobs, epochs=args.epochs, fast=args.fast)
         load_comparison_data(config.dataset, 0, config.fast)      # missing data fails here, before training
         check_out_folder(args.out)
         return config

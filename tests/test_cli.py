@@ -11,17 +11,26 @@ def test_demo_prints_the_table_and_writes_the_figure(tmp_path, capsys):
     main(["demo", "--out", str(tmp_path), "--epochs", "2", "--ensemble-size", "2", "--num-samples", "2",
           "--jobs", "1", "--no-progress"])
     out = capsys.readouterr().out
-    for method in ("Deterministic", "SNGP", "MC dropout", "Deep ensemble", "EDL"):
+    for method in ("Deterministic", "SNGP", "MC dropout", "Deep ensemble", "EDL", "DDU", "Last-layer Laplace"):
         assert method in out
-    for name in ("moons_surfaces.png", "moons_reliability.png"):
+    for name in ("moons_surfaces.png", "moons_own_uncertainty.png", "moons_reliability.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "compare_moons.csv").exists() and (tmp_path / "compare_moons.md").exists()
 
 
+def test_compare_ablation_prints_and_writes_the_table_and_figure(tmp_path, capsys):
+    main(["compare", "--ablation", "--fast", "--seeds", "1", "--epochs", "1", "--out", str(tmp_path), "--no-progress"])
+    out = capsys.readouterr().out
+    assert "| spectrally normalised | DDU density |" in out and "whole ablation" in out
+    assert (tmp_path / "ablation_moons.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "ablation_moons.csv").exists() and (tmp_path / "ablation_moons.md").exists()
+
+
 def test_compare_checks_everything_before_training(tmp_path):
     import pytest
-    for argv in (["--task", "cifar"], ["--methods", "sngp,laplace"], ["--methods", ""], ["--seeds", "0"],
-                 ["--jobs", "0"], ["--out", "/proc/numpyuq"]):
+    for argv in (["--task", "cifar"], ["--methods", "sngp,bayes"], ["--methods", ""], ["--seeds", "0"],
+                 ["--jobs", "0"], ["--out", "/proc/numpyuq"], ["--ablation", "--seeds", "0"],
+                 ["--ablation", "--dataset", "cifar"]):
         with pytest.raises(SystemExit) as exit_info:
             main(["compare", *argv] + (["--out", str(tmp_path / "never")] if "--out" not in argv else []))
         assert exit_info.value.code == 2, argv
@@ -118,7 +127,7 @@ def bad_command_lines(draw):
         return command, [option, "/nonexistent/" + draw(st.text("abc", min_size=1, max_size=5))] + \
             (["--dataset", "mnist"] if option == "--mnist-path" else [])
     if kind == "methods":
-        return command, ["--methods", draw(st.sampled_from(["", "sngp,laplace", ",", "SNGP", "edl;sngp"]))]
+        return command, ["--methods", draw(st.sampled_from(["", "sngp,bayes", ",", "SNGP", "edl;sngp"]))]
     return command, [draw(st.sampled_from(["--lr", "--gpu", "-x", "--out-dir", "--weight-decay"])), "1"]
 
 

@@ -1,4 +1,5 @@
-"""The SNGP seed's data: two moons, a grid over the plane, and an out-of-domain Gaussian blob."""
+"""The SNGP seed's data: two moons, a grid over the plane, an out-of-domain Gaussian blob, and a
+far-away ring of out-of-domain points."""
 import numpy as np
 import sklearn.datasets
 
@@ -45,3 +46,15 @@ def make_ood_data(sample_size=500, means=(2.5, -1.75), vars=(0.01, 0.01), seed=1
         raise ValueError(f"means and vars must be pairs, vars >= 0; got means={means}, vars={vars}")
     rng = as_generator(seed)
     return rng.multivariate_normal(means, np.diag(vars), size=sample_size)
+
+
+def make_ring_data(sample_size=500, center=(0.5, 0.25), radii=(4.0, 6.0), seed=2):
+    """Out-of-domain points all around the data, far from it: angle uniform in [0, 2 pi), radius
+    uniform in ``radii`` around ``center`` (the moons' middle).  Returns (sample_size, 2)."""
+    check_positive_int(sample_size, "sample_size")
+    if len(center) != 2 or len(radii) != 2 or not 0 <= radii[0] <= radii[1]:
+        raise ValueError(f"center and radii must be pairs, 0 <= radii[0] <= radii[1]; got center={center}, "
+                         f"radii={radii}")
+    rng = as_generator(seed)
+    angle, radius = rng.uniform(0, 2 * np.pi, sample_size), rng.uniform(*radii, sample_size)
+    return np.asarray(center) + radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)

@@ -1,4 +1,4 @@
-"""Five uncertainty methods side by side, on two moons and on digits: the comparison no single public
+"""Seven uncertainty methods side by side, on two moons and on digits: the comparison no single public
 project makes (uncertainty-baselines and Fortuna have SNGP but no EDL; torch-uncertainty has EDL but
 no SNGP).
 
@@ -7,13 +7,18 @@ no SNGP).
     deep ensemble  independently trained networks          mutual information (Lakshminarayanan et al. 2017)
     EDL            evidential network, Dirichlet output    u = K / S (Sensoy et al. 2018)
     SNGP           spectral norm + random-feature GP       GP posterior variance (Liu et al. 2020)
+    DDU            class Gaussians on spectrally normal-   -log feature density (Mukhoti et al. 2021)
+                   ised features (post hoc)
+    Laplace        last-layer Laplace on the determin-     predictive entropy (Daxberger et al. 2021)
+                   istic network (post hoc)
 
 The methods are the registry of ``experiments/methods.py`` and the data sets (with their OOD sets)
 those of ``experiments/data.py``. Every method trains on the same data from the same seed. In-domain: accuracy, NLL, Brier, ECE.
 Out of distribution: AUROC and AUPR (OOD positive) by 1 - max probability and by the method's own
 uncertainty, for each OOD set:
 
-    moons          the SNGP seed's Gaussian blob at (2.5, -1.75)
+    moons          the SNGP seed's Gaussian blob at (2.5, -1.75), a nearer blob at (-0.5, -0.7) and a
+                   far ring 4 to 6 from the data's middle (``experiments/data.py``)
     digits28       trained on digits 0-4: Fashion-MNIST test images (far OOD, when installed) and
                    the test digits 5-9 (near OOD: same pen, unseen classes)
     fashion-mnist  trained on all ten classes: the digits28 images
@@ -208,8 +213,11 @@ def format_markdown(comparison):
     summary, seeds = comparison.summary(), comparison.config.seeds
     spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed"
     parts = [f"**{SMOKE_NOTE}.**\n"] if comparison.config.fast else []
+    post_hoc = [f"{METHODS[m].title} on {METHODS[m].post_hoc_on}" for m in summary if METHODS[m].post_hoc_on]
     parts += [f"In domain ({spread}); own uncertainty: "
-             + ", ".join(f"{METHODS[m].title} {METHODS[m].own_uncertainty}" for m in summary) + ".\n",
+             + ", ".join(f"{METHODS[m].title} {METHODS[m].own_uncertainty}" for m in summary) + ". "
+             + (f"Post hoc (fitted on a network trained for another row; train s includes it): {'; '.join(post_hoc)}.\n"
+                if post_hoc else "\n"),
              markdown_table(summary, seeds, ["accuracy", "nll", "brier", "ece", "train s", "predict s"],
                             ["accuracy", "NLL", "Brier", "ECE", "train s", "predict s"])]
     if "T" in next(iter(summary.values())):
@@ -262,16 +270,22 @@ def write_figures(comparison, out_dir):
     """moons: the probability and uncertainty surfaces of every method; images: rotation curves,
     entropy CDFs on each OOD set, reliability diagrams.  Returns the paths written."""
     from ..evaluation import entropy_cdf, rotation_curve
-    from ..plotting import plot_entropy_cdfs, plot_reliability, plot_rotation_curves, plot_surfaces
+    from ..plotting import (plot_entropy_cdfs, plot_own_uncertainty_surfaces, plot_reliability, plot_rotation_curves,
+                            plot_surfaces)
 
     data, trained, outputs = comparison.data, comparison.trained, comparison.outputs
     names = [METHODS[m].title for m in trained]
     paths = [plot_reliability([(n, outputs[m]["test"][0]) for n, m in zip(names, trained)], data.y_test,
                               os.path.join(out_dir, f"{data.name}_reliability.png"))]
     if data.grid is not None:
-        rows = [(n, fitted.predict(data.grid)[0][:, 0]) for n, fitted in zip(names, trained.values())]
-        paths.append(plot_surfaces(rows, data.x_train, data.y_train, data.ood["blob"],
-                                   os.path.join(out_dir, "moons_surfaces.png"), n_grid=int(len(data.grid) ** 0.5)))
+        on_grid = [fitted.predict(data.grid) for fitted in trained.values()]
+        n_grid = int(round(len(data.grid) ** 0.5))
+        paths.append(plot_surfaces([(n, probs[:, 0]) for n, (probs, _) in zip(names, on_grid)], data.x_train,
+                                   data.y_train, data.ood["blob"], os.path.join(out_dir, "moons_surfaces.png"),
+                                   n_grid=n_grid))
+        own = [(f"{n}: {METHODS[m].own_uncertainty}", grid_own) for n, m, (_, grid_own) in zip(names, trained, on_grid)]
+        paths.append(plot_own_uncertainty_surfaces(own, data.x_train, data.y_train, data.ood["blob"],
+                                                   os.path.join(out_dir, "moons_own_uncertainty.png"), n_grid=n_grid))
         return paths
     curves = [(n, rotation_curve(lambda x, f=fitted: f.predict(x)[0], data.rotation_image,
                                  uncertainty=(lambda x, f=fitted: f.predict(x)[1]) if m == "edl" else None))

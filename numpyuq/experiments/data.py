@@ -2,7 +2,10 @@
 which OOD set goes with which data set.
 
     moons          the SNGP seed's two moons (fresh points per seed); OOD: its Gaussian blob at
-                   (2.5, -1.75); the 100 x 100 grid of its figures
+                   (2.5, -1.75) ("blob"), a nearer blob at (-0.5, -0.7) in the gap below the
+                   moons' left ends, about 1 from both ("near"), and a ring all around the data,
+                   4 to 6 from its middle ("ring", far in every direction); the 100 x 100 grid of
+                   its figures
     digits28       scikit-learn's digits at 28 x 28 (embedded); OOD: Fashion-MNIST test images
                    (far OOD, when Debian's package is installed). ``held_out_classes=5`` trains on
                    digits 0-4 and adds the test digits 5-9 as a near-OOD set (same pen, unseen classes)
@@ -16,10 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data import load_digits28, load_fashion_mnist, load_mnist, make_grid, make_moons_data, make_ood_data
+from ..data import (load_digits28, load_fashion_mnist, load_mnist, make_grid, make_moons_data, make_ood_data,
+                    make_ring_data)
 from ..validation import check_choice, check_positive_int
 
 DATASETS = ("moons", "digits28", "fashion-mnist", "mnist")
+NEAR_BLOB = (-0.5, -0.7)       # moons: the near OOD blob's centre
 FAR_OOD_SIZE = 2000            # Fashion-MNIST test images scored for digit models (fast: 500)
 
 
@@ -81,7 +86,9 @@ def load_dataset(dataset, seed=0, fast=False, held_out_classes=None, mnist_path=
     if dataset == "moons":
         x, y = make_moons_data(seed=seed)
         x_test, y_test = make_moons_data(seed=seed + 1000)
-        return Dataset("moons", x, y, x_test, y_test, {"blob": make_ood_data(seed=seed + 1)}, 2,
+        ood = {"blob": make_ood_data(seed=seed + 1), "near": make_ood_data(means=NEAR_BLOB, seed=seed + 3),
+               "ring": make_ring_data(seed=seed + 4)}
+        return Dataset("moons", x, y, x_test, y_test, ood, 2,
                        grid=make_grid(n_grid=40 if fast else 100))
     images = load_images(dataset, mnist_path=mnist_path)
     x_train, y_train, x_test, y_test = images.x_train, images.y_train, images.x_test, images.y_test

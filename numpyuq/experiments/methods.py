@@ -8,9 +8,19 @@ method-specific. Adding a method is one entry in ``METHODS``.
     ensemble       independently trained networks          mutual information (Lakshminarayanan et al. 2017)
     edl            evidential network, Dirichlet output    u = K / S (Sensoy et al. 2018)
     sngp           spectral norm + random-feature GP       GP variance (Liu et al. 2020)
+    ddu            class Gaussians on the features of a    -log feature density (Mukhoti et al. 2021)
+                   spectrally normalised softmax network
+    laplace        Laplace posterior on the deterministic  predictive entropy (Daxberger et al. 2021)
+                   network's last layer
+
+DDU and last-layer Laplace are post hoc: they fit on a network trained the ordinary way, which the
+run trains once and shares (the deterministic network for Laplace and MC dropout, the spectrally
+normalised softmax network for DDU); their training seconds are the network's plus the fit's.
 
 The networks are the seeds': the SNGP seed's DeepResNet (6 x 128) with Keras' Adam at lr 1e-4 on
-moons, the EDL seed's LeNet with labml's Adam on images (``LeNetSNGP`` for SNGP).
+moons, the EDL seed's LeNet with labml's Adam on images (``LeNetSNGP`` for SNGP). Spectral
+normalisation bounds each hidden layer's norm by 0.9 on moons (the SNGP seed) and 3 on LeNet
+(``LeNetSNGP``'s default: a cap, LeNet has no residual connections).
 """
 import functools
 import time
@@ -23,24 +33,34 @@ from ..losses import AnnealedEvidentialLoss, SoftmaxCrossEntropy
 from ..models import DeepResNet, DeepResNetSNGP, EvidentialClassifier, LeNet, LeNetSNGP
 from ..optim import keras_adam, labml_adam
 from ..training import fit
-from ..uncertainty import DeepEnsemble, MCDropout, refit_covariance
+from ..uncertainty import DDU, DeepEnsemble, LastLayerLaplace, MCDropout, refit_covariance
 
 RESNET_CONFIG = dict(num_layers=6, num_hidden=128)
+SPEC_NORM_BOUND = {"moons": 0.9, "images": 3.0}
+
+
+def spec_norm_bound(dataset, spectral_norm):
+    """The bound c of ``dataset``'s networks, or None without spectral normalisation."""
+    return SPEC_NORM_BOUND["moons" if dataset == "moons" else "images"] if spectral_norm else None
 
 
 # ---- networks and optimizers (top-level functions: the ensemble pickles them for joblib) --------
-def make_network(dataset, num_classes, seed):
-    """The seed's softmax network for ``dataset``: DeepResNet on moons, LeNet on images."""
+def make_network(dataset, num_classes, seed, spectral_norm=False):
+    """The seed's softmax network for ``dataset``: DeepResNet on moons, LeNet on images; with
+    ``spectral_norm`` its hidden layers spectrally normalised (SNGP's feature map, softmax head)."""
+    bound = spec_norm_bound(dataset, spectral_norm)
     if dataset == "moons":
-        return DeepResNet(num_classes, seed=seed, **RESNET_CONFIG)
-    return LeNet(num_classes=num_classes, seed=seed)
+        return DeepResNet(num_classes, spec_norm_bound=bound, seed=seed, **RESNET_CONFIG)
+    return LeNet(num_classes=num_classes, spec_norm_bound=bound, seed=seed)
 
 
-def make_sngp(dataset, num_classes, seed):
-    """The SNGP version of ``make_network``'s network."""
+def make_sngp(dataset, num_classes, seed, spectral_norm=True):
+    """The SNGP version of ``make_network``'s network: the GP head, on the spectrally normalised
+    feature map (or, ``spectral_norm=False``, on the plain one: the ablation's GP-only row)."""
+    bound = spec_norm_bound(dataset, spectral_norm)
     if dataset == "moons":
-        return DeepResNetSNGP(num_classes, spec_norm_bound=0.9, seed=seed, **RESNET_CONFIG)
-    return LeNetSNGP(num_classes=num_classes, seed=seed)
+        return DeepResNetSNGP(num_classes, spec_norm_bound=bound, seed=seed, **RESNET_CONFIG)
+    return LeNetSNGP(num_classes=num_classes, spec_norm_bound=bound, seed=seed)
 
 
 def make_optimizer(dataset, params):
@@ -68,12 +88,14 @@ class Run:
             epochs=self.epochs, batch_size=self.batch_size, seed=self.seed, progress=self.progress)
         return time.perf_counter() - start
 
-    def network(self):
-        """The trained softmax network and its training seconds, trained once per run."""
-        if "network" not in self.shared:
-            network = make_network(self.data.name, self.data.num_classes, self.seed)
-            self.shared["network"] = network, self.fit(network, SoftmaxCrossEntropy())
-        return self.shared["network"]
+    def network(self, spectral_norm=False):
+        """The trained softmax network (spectrally normalised or not) and its training seconds,
+        trained once per run."""
+        key = "sn_network" if spectral_norm else "network"
+        if key not in self.shared:
+            network = make_network(self.data.name, self.data.num_classes, self.seed, spectral_norm)
+            self.shared[key] = network, self.fit(network, SoftmaxCrossEntropy())
+        return self.shared[key]
 
 
 # ---- the methods: (run) -> (fitted model, training seconds) --------------------------------------
@@ -102,8 +124,8 @@ def train_edl(run):
     return edl, run.fit(edl, AnnealedEvidentialLoss("mse", schedule="labml"))
 
 
-def train_sngp(run):
-    sngp = make_sngp(run.data.name, run.data.num_classes, run.seed)
+def train_gp_head(run, spectral_norm):
+    sngp = make_sngp(run.data.name, run.data.num_classes, run.seed, spectral_norm)
     start = time.perf_counter()
     run.fit(sngp, SoftmaxCrossEntropy())
     # The precision of the final model from clean (inference-mode) features; see refit_covariance.
@@ -111,20 +133,45 @@ def train_sngp(run):
     return sngp, time.perf_counter() - start
 
 
+def train_sngp(run):
+    return train_gp_head(run, spectral_norm=True)
+
+
+def fit_post_hoc(head, run, spectral_norm):
+    """A post-hoc head (DDU, LastLayerLaplace) fitted on the run's shared network: (head, seconds of
+    the network's training plus the head's fit)."""
+    network, seconds = run.network(spectral_norm)
+    start = time.perf_counter()
+    fitted = head(network).fit(run.data.x_train, run.data.y_train)
+    return fitted, seconds + time.perf_counter() - start
+
+
+def train_ddu(run):
+    return fit_post_hoc(DDU, run, spectral_norm=True)
+
+
+def train_laplace(run):
+    return fit_post_hoc(LastLayerLaplace, run, spectral_norm=False)
+
+
 @dataclass(frozen=True)
 class Method:
-    """A registry entry: its title, its own uncertainty in a few words, and how to train it."""
+    """A registry entry: its title, its own uncertainty in a few words, how to train it, and, for a
+    post-hoc method, the trained network it is fitted on."""
     title: str
     own_uncertainty: str
     train: object                     # (Run) -> (fitted model, training seconds)
+    post_hoc_on: str = None           # None: trained for itself
 
 
 METHODS = {
     "deterministic": Method("Deterministic", "Dempster-Shafer", train_deterministic),
-    "mc_dropout": Method("MC dropout", "mutual information", train_mc_dropout),
+    "mc_dropout": Method("MC dropout", "mutual information", train_mc_dropout, "the deterministic network"),
     "ensemble": Method("Deep ensemble", "mutual information", train_ensemble),
     "edl": Method("EDL", "u = K / S", train_edl),
     "sngp": Method("SNGP", "GP variance", train_sngp),
+    "ddu": Method("DDU", "-log feature density", train_ddu, "a spectrally normalised softmax network"),
+    "laplace": Method("Last-layer Laplace", "predictive entropy", train_laplace, "the deterministic network"),
 }
 
 

@@ -3,7 +3,8 @@ import numpy as np
 
 from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, RandomFeatureGP, Sequential, SpectralNorm
 from ..seeding import as_generator
-from ..validation import check_choice, check_features, check_positive_int, check_probability, renamed_arguments
+from ..validation import (check_choice, check_features, check_positive_int, check_probability, check_real,
+                          renamed_arguments)
 from .classifier import Classifier, GaussianProcessClassifier
 
 
@@ -19,6 +20,10 @@ class LeNet(Classifier, Sequential):
     ``input_grad=False`` (default) skips the gradient with respect to the images, which training
     never uses; ``backward`` then returns None.
 
+    ``spec_norm_bound`` (None: off) spectrally normalises the convolutions and the hidden Dense layer
+    (``semantics``: see ``LeNetSNGP``), keeping the softmax head: the feature extractor DDU fits its
+    densities on (Mukhoti et al. 2021).
+
     Inputs are NCHW, as everywhere in numpyuq. Inside, ``data_format="NHWC"`` (default) runs the
     convolutions and pooling channels-last, which makes every im2col copy a long contiguous run and
     removes all layout passes (for one input channel the switch costs nothing). The flattened
@@ -29,7 +34,8 @@ class LeNet(Classifier, Sequential):
     input_shape = (1, 28, 28)
 
     def __init__(self, dropout_rate=0.5, num_classes=10, seed=0, channels=(20, 50), num_hidden=500,
-                 input_grad=False, data_format="NHWC", dtype=np.float32, **renamed):
+                 input_grad=False, data_format="NHWC", spec_norm_bound=None, spec_norm_mode="project",
+                 semantics="operator", dtype=np.float32, **renamed):
         dropout_rate, num_hidden = renamed_arguments(renamed, dropout=("dropout_rate", dropout_rate),
                                                      hidden=("num_hidden", num_hidden))
         check_probability(dropout_rate, "dropout_rate")
@@ -40,6 +46,11 @@ class LeNet(Classifier, Sequential):
         for c in channels:
             check_positive_int(c, "channels")
         check_choice(data_format, "data_format", ("NCHW", "NHWC"))
+        self.spec_norm = None
+        if spec_norm_bound is not None:
+            check_real(spec_norm_bound, "spec_norm_bound", above=0)
+            check_choice(semantics, "semantics", ("operator", "matrix"))
+            self.spec_norm = dict(norm_multiplier=spec_norm_bound, mode=spec_norm_mode, semantics=semantics)
         rng = as_generator(seed)
         c1, c2 = channels
         self.data_format, self._dtype = data_format, dtype
@@ -56,13 +67,23 @@ class LeNet(Classifier, Sequential):
         )
 
     def make_conv_layer(self, in_channels, out_channels, size, rng, input_grad=True):
-        """A 5 x 5 convolution + ReLU + 2 x 2 max-pool on size x size images."""
-        return Conv2D(in_channels, out_channels, 5, activation="relu", pool=2, input_grad=input_grad, seed=rng,
+        """A 5 x 5 convolution + ReLU + 2 x 2 max-pool on size x size images (spectrally normalised
+        when ``spec_norm_bound`` is set)."""
+        conv = Conv2D(in_channels, out_channels, 5, activation="relu", pool=2, input_grad=input_grad, seed=rng,
                       dtype=self._dtype, data_format=self.data_format)
+        if self.spec_norm is None:
+            return conv
+        shape = None
+        if self.spec_norm["semantics"] == "operator":
+            shape = (in_channels, size, size) if self.data_format == "NCHW" else (size, size, in_channels)
+        return SpectralNorm(conv, seed=rng, input_shape=shape, **self.spec_norm)
 
     def make_dense_layer(self, in_features, hidden, rng):
-        """The hidden Dense + ReLU."""
-        return Dense(in_features, hidden, activation="relu", init="torch", seed=rng, dtype=self._dtype)
+        """The hidden Dense + ReLU (spectrally normalised when ``spec_norm_bound`` is set)."""
+        dense = Dense(in_features, hidden, activation="relu", init="torch", seed=rng, dtype=self._dtype)
+        if self.spec_norm is None:
+            return dense
+        return SpectralNorm(dense, seed=rng, **dict(self.spec_norm, semantics="matrix"))   # a Dense layer's only norm
 
     def make_output_layer(self, hidden, num_classes, rng):
         """The output layer: Dense to the logits."""
@@ -117,20 +138,9 @@ class LeNetSNGP(LeNet, GaussianProcessClassifier):
 
     def __init__(self, num_classes=10, spec_norm_bound=3.0, spec_norm_mode="project", semantics="operator",
                  num_inducing=1024, gp_kwargs=None, **kwargs):
-        self.spec_norm = dict(norm_multiplier=spec_norm_bound, mode=spec_norm_mode, semantics=semantics)
         self.gp_kwargs = dict(num_inducing=num_inducing, **{"normalize_input": True, **(gp_kwargs or {})})
-        super().__init__(num_classes=num_classes, **kwargs)
-
-    def make_conv_layer(self, in_channels, out_channels, size, rng, input_grad=True):
-        conv = super().make_conv_layer(in_channels, out_channels, size, rng, input_grad)
-        shape = None
-        if self.spec_norm["semantics"] == "operator":
-            shape = (in_channels, size, size) if self.data_format == "NCHW" else (size, size, in_channels)
-        return SpectralNorm(conv, seed=rng, input_shape=shape, **self.spec_norm)
-
-    def make_dense_layer(self, in_features, hidden, rng):
-        spec_norm = dict(self.spec_norm, semantics="matrix")        # a Dense layer's only norm
-        return SpectralNorm(super().make_dense_layer(in_features, hidden, rng), seed=rng, **spec_norm)
+        super().__init__(num_classes=num_classes, spec_norm_bound=spec_norm_bound, spec_norm_mode=spec_norm_mode,
+                         semantics=semantics, **kwargs)
 
     def make_output_layer(self, hidden, num_classes, rng):
         gp_kwargs = {"kernel_scale": float(hidden), **self.gp_kwargs}

@@ -3,7 +3,8 @@ import numpy as np
 
 from ..nn import Dense, Dropout, Module, RandomFeatureGP, Residual, Sequential, SpectralNorm
 from ..seeding import as_generator
-from ..validation import check_features, check_float_dtype, check_positive_int, check_probability, renamed_arguments
+from ..validation import (check_features, check_float_dtype, check_positive_int, check_probability, check_real,
+                          renamed_arguments)
 from .classifier import Classifier, GaussianProcessClassifier
 
 
@@ -17,6 +18,11 @@ class DeepResNet(Module, Classifier):
     Args:
         num_classes, num_layers (3), num_hidden (128), dropout_rate (0.1): as in the seed.
         in_features: features of x (2 for two moons; ``Dense``'s name, formerly ``input_dim``).
+        spec_norm_bound: None (default, the seed's plain network), or c: every hidden layer
+            spectrally normalised to norm <= c (Miyato et al. 2018), which keeps distances in the
+            residual feature map (Liu et al. 2020): SNGP's feature map with a softmax head, the
+            network DDU fits its densities on (Mukhoti et al. 2021).
+        spec_norm_mode: ``"project"`` (the SNGP seed), ``"reparam"`` or ``"reparam_stopgrad"``.
         seed: int or Generator fixing all weights and
             dropout masks.
         dtype: float32 (default) or float64 (for gradient checks).
@@ -25,7 +31,7 @@ class DeepResNet(Module, Classifier):
     splittable = True
 
     def __init__(self, num_classes, num_layers=3, num_hidden=128, dropout_rate=0.1, in_features=2,
-                 seed=0, dtype=np.float32, **renamed):
+                 spec_norm_bound=None, spec_norm_mode="project", seed=0, dtype=np.float32, **renamed):
         (in_features,) = renamed_arguments(renamed, input_dim=("in_features", in_features))
         check_positive_int(num_classes, "num_classes", minimum=2)
         check_positive_int(num_layers, "num_layers", minimum=0)
@@ -33,7 +39,10 @@ class DeepResNet(Module, Classifier):
         check_positive_int(in_features, "in_features")
         check_probability(dropout_rate, "dropout_rate")
         dtype = check_float_dtype(dtype, "dtype")
+        if spec_norm_bound is not None:
+            check_real(spec_norm_bound, "spec_norm_bound", above=0)
         rng = as_generator(seed)
+        self.spec_norm_bound, self.spec_norm_mode = spec_norm_bound, spec_norm_mode
         self.input_shape = (in_features,)
         self.num_classes, self.num_layers, self.num_hidden = num_classes, num_layers, num_hidden
         self.dropout_rate, self._dtype = dropout_rate, dtype
@@ -43,8 +52,11 @@ class DeepResNet(Module, Classifier):
         self.classifier = self.make_output_layer(rng)
 
     def make_dense_layer(self, rng):
-        """Hidden layer of a residual block: Dense + ReLU."""
-        return Dense(self.num_hidden, self.num_hidden, activation="relu", seed=rng, dtype=self._dtype)
+        """Hidden layer of a residual block: Dense + ReLU, spectrally normalised when asked."""
+        dense = Dense(self.num_hidden, self.num_hidden, activation="relu", seed=rng, dtype=self._dtype)
+        if self.spec_norm_bound is None:
+            return dense
+        return SpectralNorm(dense, norm_multiplier=self.spec_norm_bound, mode=self.spec_norm_mode, seed=rng)
 
     def make_output_layer(self, rng):
         """Output layer: plain Dense to the logits."""
@@ -77,7 +89,8 @@ class DeepResNetSNGP(DeepResNet, GaussianProcessClassifier):
     random-feature GP output layer, as the seed's ``DeepResNetSNGP``.
 
     Args:
-        spec_norm_bound: c, the bound on each hidden layer's spectral norm (0.9 in the seed).
+        spec_norm_bound: c, the bound on each hidden layer's spectral norm (0.9 in the seed); None
+            gives the GP head on the plain network (the ablation's "GP head, no spectral norm").
         spec_norm_mode: ``"project"`` (the seed), ``"reparam"`` or ``"reparam_stopgrad"``.
         num_inducing, cov_momentum (-1, exact, as the seed), and any other ``RandomFeatureGP``
             argument through ``gp_kwargs``.  Other arguments as ``DeepResNet``.
@@ -85,14 +98,8 @@ class DeepResNetSNGP(DeepResNet, GaussianProcessClassifier):
 
     def __init__(self, num_classes, spec_norm_bound=0.9, spec_norm_mode="project", num_inducing=1024,
                  cov_momentum=-1, gp_kwargs=None, **kwargs):
-        self.spec_norm_bound, self.spec_norm_mode = spec_norm_bound, spec_norm_mode
         self.gp_kwargs = dict(num_inducing=num_inducing, cov_momentum=cov_momentum, **(gp_kwargs or {}))
-        super().__init__(num_classes, **kwargs)
-
-    def make_dense_layer(self, rng):
-        """Hidden layer: spectrally normalised Dense + ReLU."""
-        return SpectralNorm(super().make_dense_layer(rng), norm_multiplier=self.spec_norm_bound,
-                            mode=self.spec_norm_mode, seed=rng)
+        super().__init__(num_classes, spec_norm_bound=spec_norm_bound, spec_norm_mode=spec_norm_mode, **kwargs)
 
     def make_output_layer(self, rng):
         """Output layer: random-feature Gaussian process."""

@@ -11,7 +11,14 @@ the Hessian of -log softmax(z)_y in z is Lambda_n = diag(p_n) - p_n p_n^T, so
 
     H = sum_n (u_n u_n^T) kron Lambda_n                 (P, P); exact here, the generalised
                                                          Gauss-Newton = the Fisher for a linear layer
-    KFAC:  H ~ (sum_n u_n u_n^T) kron ((1/N) sum_n Lambda_n)      exact for one point
+    KFAC:  H ~ A kron B,  A = sum_n u_n u_n^T,  B = (1/N) sum_n Lambda_n      exact for one point
+
+KFAC never forms the (P, P) matrix: with A = Q_A diag(a) Q_A^T and B = Q_B diag(b) Q_B^T, the
+eigenvalues of A kron B are the products a_i b_k and its eigenvectors Q_A kron Q_B, so the
+posterior covariance is (Q_A kron Q_B) diag(1 / (a_i b_k + delta)) (Q_A kron Q_B)^T and a logit
+covariance costs O((D + 1) K + K^2) per point (``kfac_logit_covariance``). ``hessian="auto"`` takes
+the full matrix up to P = 1,000 parameters (DeepResNet's 2-class head: 258) and KFAC above
+(LeNet's 500 x 10 head: 5,010).
 
 The prior is N(0, delta^-1 I), so the posterior precision is H + delta I. The prior precision
 maximises the Laplace approximation of the log marginal likelihood (up to constants),
@@ -44,7 +51,8 @@ from ..validation import as_labels, check_choice, check_positive_int
 from .ddu import penultimate_features
 
 PREDICTIVES = ("probit", "mc")
-HESSIANS = ("full", "kfac")
+HESSIANS = ("auto", "full", "kfac")
+FULL_UP_TO = 1000              # "auto": the full Hessian up to this many last-layer parameters
 
 
 def last_dense_layer(model):
@@ -64,16 +72,32 @@ def last_dense_layer(model):
 def last_layer_hessian(features, theta, kind="full"):
     """H (P, P) of the summed NLL in the flattened last-layer parameters, at Theta (D + 1, K);
     ``kind="kfac"`` the Kronecker-factored approximation. features: (N, D)."""
+    if kind == "kfac":
+        return np.kron(*kfac_factors(features, theta))
     u = np.hstack([features, np.ones((len(features), 1))])
     p = softmax(u @ theta)
-    if kind == "kfac":
-        lam = np.diag(p.mean(axis=0)) - (p.T @ p) / len(p)                # (1/N) sum_n Lambda_n
-        return np.kron(u.T @ u, lam)
     K = theta.shape[1]
-    H = np.zeros((u.shape[1] * K,) * 2)
-    for u_n, p_n in zip(u, p):
-        H += np.kron(np.outer(u_n, u_n), np.diag(p_n) - np.outer(p_n, p_n))
-    return H
+    lam = p[:, :, None] * (np.eye(K)[None] - p[:, None, :])                 # Lambda_n = diag(p_n) - p_n p_n^T
+    H = np.empty((u.shape[1], K, u.shape[1], K))
+    for k in range(K):                  # H[(i, k), (j, l)] = sum_n u_ni u_nj Lambda_n[k, l]: one GEMM a block
+        for l in range(K):
+            H[:, k, :, l] = (u * lam[:, k, l, None]).T @ u
+    return H.reshape(u.shape[1] * K, u.shape[1] * K)
+
+
+def kfac_factors(features, theta):
+    """The Kronecker factors A = sum_n u_n u_n^T (D + 1, D + 1) and B = (1/N) sum_n Lambda_n (K, K)."""
+    u = np.hstack([features, np.ones((len(features), 1))])
+    p = softmax(u @ theta)
+    return u.T @ u, np.diag(p.mean(axis=0)) - (p.T @ p) / len(p)
+
+
+def kfac_logit_covariance(u, factors, delta):
+    """Sigma_z (N, K, K) for u (N, D + 1) under the KFAC posterior, from the factors'
+    eigendecompositions ``factors = (a, Q_A, b, Q_B)`` (module docstring)."""
+    a, q_a, b, q_b = factors
+    weights = (u @ q_a) ** 2 @ (1 / (np.outer(a, b) + delta))              # (N, K): sum_i (u Q_A)_i^2 / (a_i b_c + delta)
+    return np.einsum("kc,nc,lc->nkl", q_b, weights, q_b)
 
 
 def log_marginal_likelihood_terms(eigenvalues, theta_norm2, delta):
@@ -89,7 +113,8 @@ class LastLayerLaplace:
 
     Args:
         model: a trained numpyuq classifier whose last module is a Dense layer.
-        hessian: ``"full"`` (small heads: P = (D + 1) K parameters, a (P, P) matrix) or ``"kfac"``.
+        hessian: ``"full"`` (P = (D + 1) K parameters: a (P, P) matrix), ``"kfac"`` (two factors of
+            sizes D + 1 and K) or ``"auto"`` (default: full up to P = 1,000, else KFAC).
         prior_precision: a number, or None to choose it by the marginal likelihood (``fit``).
         predictive: ``"probit"`` (mean field, default) or ``"mc"`` (``num_samples`` draws).
         seed: the Monte Carlo draws' seed.
@@ -97,7 +122,7 @@ class LastLayerLaplace:
 
     uncertainty_kind = "predictive entropy under the last-layer Laplace posterior (Daxberger et al. 2021)"
 
-    def __init__(self, model, hessian="full", prior_precision=None, predictive="probit", num_samples=100, seed=0):
+    def __init__(self, model, hessian="auto", prior_precision=None, predictive="probit", num_samples=100, seed=0):
         self.layer = last_dense_layer(model)
         check_choice(hessian, "hessian", HESSIANS)
         check_choice(predictive, "predictive", PREDICTIVES)
@@ -113,12 +138,23 @@ class LastLayerLaplace:
 
     def fit(self, x, y, max_iter=100, tol=1e-8):
         """Curvature from the training inputs x (N, ...) and labels y (N,); the prior precision by
-        MacKay's fixed point unless given. Attributes: ``prior_precision_``, ``posterior_covariance_``."""
-        features = penultimate_features(self.model, x)
+        MacKay's fixed point unless given. Attributes: ``hessian_kind_`` ("full" or "kfac"),
+        ``prior_precision_``, ``eigenvalues_`` (P,) of the curvature, ``log_marginal_likelihood_``;
+        full: ``hessian_`` and ``posterior_covariance_`` (P, P); KFAC: ``kfac_factors_`` (A, B)."""
         theta = self.theta()
+        features = penultimate_features(self.model, x)
         as_labels(np.asarray(to_numpy(y)), "y", theta.shape[1], len(features))
-        H = last_layer_hessian(features, theta, self.hessian)
-        eigenvalues = np.clip(np.linalg.eigvalsh(H), 0, None)
+        kind = self.hessian
+        if kind == "auto":
+            kind = "full" if theta.size <= FULL_UP_TO else "kfac"
+        if kind == "kfac":
+            A, B = kfac_factors(features, theta)
+            (a, q_a), (b, q_b) = np.linalg.eigh(A), np.linalg.eigh(B)
+            a, b = np.clip(a, 0, None), np.clip(b, 0, None)
+            eigenvalues = np.outer(a, b).ravel()
+        else:
+            H = last_layer_hessian(features, theta)
+            eigenvalues = np.clip(np.linalg.eigvalsh(H), 0, None)
         theta_norm2 = float((theta * theta).sum())
         delta = self.prior_precision
         if delta is None:
@@ -132,16 +168,18 @@ class LastLayerLaplace:
                 delta = updated
             else:
                 raise ValueError(f"the prior precision's fixed point did not converge in {max_iter} steps")
-        precision = H + delta * np.eye(len(H))
-        factor = scipy.linalg.cholesky(precision, lower=True)
-        self.prior_precision_, self.hessian_ = float(delta), H
-        self.posterior_covariance_ = scipy.linalg.cho_solve((factor, True), np.eye(len(H)))
+        if kind == "full":
+            factor = scipy.linalg.cholesky(H + delta * np.eye(len(H)), lower=True)
+            self.hessian_, self.posterior_covariance_ = H, scipy.linalg.cho_solve((factor, True), np.eye(len(H)))
+        else:
+            self.kfac_factors_, self.kfac_eigen_ = (A, B), (a, q_a, b, q_b)
+        self.hessian_kind_, self.prior_precision_, self.eigenvalues_ = kind, float(delta), eigenvalues
         self.log_marginal_likelihood_ = log_marginal_likelihood_terms(eigenvalues, theta_norm2, delta)[0]
         return self
 
     def logit_distribution(self, x):
         """Mean logits z* (N, K) and their covariances Sigma_z (N, K, K) under the posterior."""
-        if not hasattr(self, "posterior_covariance_"):
+        if not hasattr(self, "hessian_kind_"):
             raise RuntimeError("LastLayerLaplace is not fitted yet: call fit(x_train, y_train) first")
         features = penultimate_features(self.model, x)
         theta = self.theta()
@@ -149,9 +187,11 @@ class LastLayerLaplace:
             raise ValueError(f"the features of x have {features.shape[1]} dimensions, the last layer takes "
                              f"{theta.shape[0] - 1}")
         u = np.hstack([features, np.ones((len(features), 1))])
+        if self.hessian_kind_ == "kfac":
+            return u @ theta, kfac_logit_covariance(u, self.kfac_eigen_, self.prior_precision_)
         K = theta.shape[1]
         sigma = self.posterior_covariance_.reshape(u.shape[1], K, u.shape[1], K)
-        covariance = np.einsum("ni,ikjl,nj->nkl", u, sigma, u)
+        covariance = np.einsum("ni,ikjl,nj->nkl", u, sigma, u, optimize=True)
         return u @ theta, covariance
 
     def predict_proba(self, x):

@@ -56,7 +56,7 @@ def test_config_refuses_bad_values():
     with pytest.warns(DeprecationWarning, match="renamed dataset"):
         assert CompareConfig(task="digits28").dataset == "digits28"
     with pytest.raises(ValueError, match="methods must be a non-empty subset"):
-        CompareConfig(methods=("sngp", "laplace"))
+        CompareConfig(methods=("sngp", "bayes"))
     with pytest.raises(ValueError, match="seeds must be >= 1"):
         CompareConfig(seeds=0)
     with pytest.raises(ValueError, match="jobs must be >= 1"):

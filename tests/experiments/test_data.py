@@ -5,9 +5,18 @@ import pytest
 from numpyuq.experiments.data import DATASETS, load_dataset
 
 
-def test_moons_has_the_seed_blob_and_a_grid():
+def test_moons_has_the_seed_blob_two_more_ood_regions_and_a_grid():
     data = load_dataset("moons", seed=3, fast=True)
-    assert data.num_classes == 2 and list(data.ood) == ["blob"] and data.grid.shape == (40 * 40, 2)
+    assert data.num_classes == 2 and list(data.ood) == ["blob", "near", "ring"] and data.grid.shape == (40 * 40, 2)
+    train = data.x_train
+
+    def distance_to_data(points):
+        return np.sqrt(((points[:, None, :] - train[None]) ** 2).sum(-1)).min(axis=1)
+    # the near blob is nearer the data than the seed's, the ring far from it in every direction
+    assert np.median(distance_to_data(data.ood["near"])) < np.median(distance_to_data(data.ood["blob"]))
+    assert distance_to_data(data.ood["ring"]).min() > 2.0            # the data reach ~1.7 from the middle
+    angles = np.arctan2(*(data.ood["ring"] - [0.5, 0.25]).T[::-1])
+    assert np.histogram(angles, bins=8, range=(-np.pi, np.pi))[0].min() > 30
     assert not np.array_equal(data.x_train, load_dataset("moons", seed=4, fast=True).x_train)   # fresh per seed
 
 

@@ -14,8 +14,13 @@ def test_every_registered_method_trains_and_predicts_probabilities_with_its_own_
         assert probs.shape == (50, 2) and own.shape == (50,) and probs.dtype == own.dtype == np.float64
         np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-6)
         assert trained.train_seconds > 0 and method.title and method.own_uncertainty
-    # deterministic and MC dropout share one training run
-    assert run.shared["network"][0] is train_method("mc_dropout", run).model.model
+    # deterministic, MC dropout and last-layer Laplace share one training run; DDU fits on the
+    # spectrally normalised softmax network
+    network, sn_network = run.shared["network"][0], run.shared["sn_network"][0]
+    assert network is train_method("mc_dropout", run).model.model is train_method("laplace", run).model.model
+    assert train_method("ddu", run).model.model is sn_network and sn_network.spec_norm_bound == 0.9
+    assert network.spec_norm_bound is None
+    assert {m for m, method in METHODS.items() if method.post_hoc_on} == {"mc_dropout", "ddu", "laplace"}
 
 
 def test_predict_outputs_is_the_models_own_pair():

@@ -3,7 +3,9 @@ exact, the marginal likelihood's gradient, probit against Monte Carlo, and bad i
 import numpy as np
 import pytest
 
-from numpyuq.uncertainty.laplace import LastLayerLaplace, last_layer_hessian, log_marginal_likelihood_terms
+from numpyuq.uncertainty.laplace import (FULL_UP_TO, LastLayerLaplace, last_layer_hessian,
+                                        log_marginal_likelihood_terms)
+from numpyuq.uncertainty.ddu import penultimate_features
 from tests.tiny_models import tiny_resnet
 
 
@@ -51,7 +53,9 @@ def test_fit_picks_the_prior_at_the_marginal_likelihoods_maximum_and_probit_matc
     x, y = rng.standard_normal((80, 2)), rng.integers(0, 2, 80)
     model = tiny_resnet(num_hidden=4, dtype=np.float64)
     laplace = LastLayerLaplace(model).fit(x, y)
+    assert laplace.hessian_kind_ == "full"           # "auto" on a 10-parameter head
     eigenvalues = np.clip(np.linalg.eigvalsh(laplace.hessian_), 0, None)
+    np.testing.assert_allclose(np.sort(laplace.eigenvalues_), eigenvalues, atol=1e-12)
     norm2 = float((laplace.theta() ** 2).sum())
     assert abs(log_marginal_likelihood_terms(eigenvalues, norm2, laplace.prior_precision_)[1]) < 1e-6
     x_new = rng.standard_normal((25, 2)) * 2
@@ -67,6 +71,24 @@ def test_fit_picks_the_prior_at_the_marginal_likelihoods_maximum_and_probit_matc
         return np.abs(mc.predict_proba(x_new) - probit).max()
     narrow, wide = gap(2000, 10.0), gap(80, laplace.prior_precision_)
     assert narrow < 0.1 and narrow < wide
+
+
+def test_factored_kfac_equals_the_dense_kfac_posterior(rng):
+    """KFAC's predictive from the factors' eigendecompositions equals the one from forming
+    A kron B + delta I and inverting it, and "auto" picks KFAC above FULL_UP_TO parameters."""
+    model = tiny_resnet(num_hidden=6, dtype=np.float64)
+    x, y, x_new = rng.standard_normal((50, 2)), rng.integers(0, 2, 50), rng.standard_normal((7, 2)) * 3
+    kfac = LastLayerLaplace(model, hessian="kfac").fit(x, y)
+    dense = last_layer_hessian(penultimate_features(model, x), kfac.theta(), "kfac")
+    np.testing.assert_allclose(np.sort(kfac.eigenvalues_), np.clip(np.linalg.eigvalsh(dense), 0, None),
+                               atol=1e-10 * np.abs(dense).max())
+    covariance = np.linalg.inv(dense + kfac.prior_precision_ * np.eye(len(dense))).reshape(7, 2, 7, 2)
+    u = np.hstack([penultimate_features(model, x_new), np.ones((7, 1))])
+    mean, logit_covariance = kfac.logit_distribution(x_new)
+    np.testing.assert_allclose(logit_covariance, np.einsum("ni,ikjl,nj->nkl", u, covariance, u), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(mean, u @ kfac.theta(), rtol=1e-12)
+    wide = tiny_resnet(num_hidden=FULL_UP_TO // 2, dtype=np.float64)
+    assert LastLayerLaplace(wide).fit(x, y).hessian_kind_ == "kfac"
 
 
 def test_bad_input_is_refused(rng):
