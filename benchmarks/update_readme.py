@@ -29,12 +29,16 @@ BLOCKS = {
                       "--out", "docs/figures", "--no-progress"],
     "compare-digits28": [PY, "-m", "numpyuq.cli", "compare", "--dataset", "digits28", "--seeds", "5",
                          "--out", "docs/figures", "--no-progress"],
+    "ablation-moons": [PY, "-m", "numpyuq.cli", "compare", "--ablation", "--dataset", "moons", "--seeds", "5",
+                       "--out", "docs/figures", "--no-progress"],
     "rounding": [PY, "benchmarks/rounding.py"],
 }
 PAGES = ("README.md", "docs/performance.md")         # where the blocks live
 # Blocks that show the Markdown table and the figures the command wrote, instead of its output.
 FIGURES = {
-    "compare-moons": ("docs/figures/compare_moons.md", ["moons_surfaces.png", "moons_reliability.png"]),
+    "compare-moons": ("docs/figures/compare_moons.md", ["moons_surfaces.png", "moons_own_uncertainty.png",
+                                                        "moons_reliability.png"]),
+    "ablation-moons": ("docs/figures/ablation_moons.md", ["ablation_moons.png"]),
     "compare-digits28": ("docs/figures/compare_digits28.md",
                          ["digits28_rotation.png", "digits28_entropy_cdf_digits_5-9.png",
                           "digits28_entropy_cdf_Fashion-MNIST.png", "digits28_reliability.png"]),

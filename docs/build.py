@@ -1,6 +1,6 @@
 """Build the documentation site into ``site/`` (``make docs``): the glue around three tools.
 
-* **Sphinx with myst-nb** renders the pages. The six tutorials (jupytext scripts in
+* **Sphinx with myst-nb** renders the pages. The seven tutorials (jupytext scripts in
   ``tutorials/``) become notebooks that myst-nb executes at build time, so their printed numbers,
   figures and math appear on the page. Each page links to its source and to the notebook. The API
   reference comes from the docstrings (autodoc, Google style).
@@ -34,12 +34,13 @@ SITE = ROOT / "site"
 FAST = os.environ.get("NUMPYUQ_FAST") == "1"
 
 TUTORIALS = ("01_backprop_by_hand", "02_convolution_by_hand", "03_sngp_two_moons", "04_evidential_mnist",
-             "05_choosing_an_uncertainty_method", "06_from_uncertainty_to_decisions")
+             "05_choosing_an_uncertainty_method", "06_from_uncertainty_to_decisions",
+             "07_from_sngp_to_ddu_and_laplace")
 ANNOTATED = ("nn/dense.py", "nn/conv.py", "nn/spectral_norm.py", "nn/spectral_operators.py", "nn/gaussian_process.py",
              "nn/dropout.py", "nn/module.py", "losses/cross_entropy.py", "losses/evidential.py",
              "losses/annealed.py", "optim/adam.py", "gradcheck.py", "uncertainty/sngp.py",
-             "uncertainty/dirichlet.py", "kernels/im2col_nhwc.py", "kernels/pooling_nhwc.py", "kernels/dirichlet_kl.py",
-             "parallel.py")
+             "uncertainty/dirichlet.py", "uncertainty/ddu.py", "uncertainty/laplace.py", "kernels/im2col_nhwc.py",
+             "kernels/pooling_nhwc.py", "kernels/dirichlet_kl.py", "parallel.py")
 
 
 def run(command, **kwargs):
@@ -122,8 +123,14 @@ def write_results():
         run(command, stdout=subprocess.DEVNULL)
         figures = sorted(p.name for p in out.glob(f"{task}_*.png"))
         shown = " ".join(["numpyuq"] + [str(c) for c in command[3:]]).replace(str(out), "results")
-        sections.append(f"## Five methods on {task}\n\n`{shown}`\n\n" + (out / f"compare_{task}.md").read_text()
+        sections.append(f"## Seven methods on {task}\n\n`{shown}`\n\n" + (out / f"compare_{task}.md").read_text()
                         + "\n\n" + "\n\n".join(f"![{f[:-4]}](results/{f})" for f in figures))
+    command = [sys.executable, "-m", "numpyuq.cli", "compare", "--ablation", "--dataset", "moons", "--seeds", seeds,
+               "--out", out, "--no-progress"] + (["--fast"] if FAST else [])
+    run(command, stdout=subprocess.DEVNULL)
+    shown = " ".join(["numpyuq"] + [str(c) for c in command[3:]]).replace(str(out), "results")
+    sections.append(f"## SNGP taken apart (the ablation)\n\n`{shown}`\n\n" + (out / "ablation_moons.md").read_text()
+                    + "\n\n![ablation_moons](results/ablation_moons.png)")
     benchmarks = [["benchmarks/moons.py", "--quick"], ["benchmarks/lenet.py", "--quick"]] if FAST else \
         [["benchmarks/moons.py", "--rounds", "3"], ["benchmarks/lenet.py", "--rounds", "3", "--profile"]]
     for command in benchmarks:

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # Choosing an uncertainty method: five methods, two tasks, one table
+# # Choosing an uncertainty method: seven methods, two tasks, one table
 #
-# **What you will learn.** What the "uncertainty" of each of five popular methods for deep
+# **What you will learn.** What the "uncertainty" of each of seven popular methods for deep
 # classifiers means, what it costs, and where it fails, measured side by side on the same data with
 # the same networks:
 #
@@ -12,11 +12,15 @@
 # | deep ensemble (Lakshminarayanan et al. 2017) | mean of $M$ networks' softmaxes | mutual information | $M\times$ training and inference |
 # | EDL (Sensoy et al. 2018) | Dirichlet $\alpha = e + 1$, $p = \alpha / S$ | $u = K / S$ | none |
 # | SNGP (Liu et al. 2020) | mean-field softmax of a GP | GP posterior variance | spectral norm, one $M\times M$ precision |
+# | DDU (Mukhoti et al. 2021) | the softmax of a spectrally normalised network | $-\log$ density of its features under class Gaussians | spectral norm, one fit after training |
+# | last-layer Laplace (Daxberger et al. 2021) | probit softmax under a posterior on the last layer | predictive entropy | one Hessian after training |
 #
 # Mutual information is $H[\bar p] - \overline{H[p_s]}$: the part of the predictive entropy that
 # comes from disagreement between samples (or members), not from the classes overlapping. $u = K/S$
 # is the Dirichlet's missing evidence: near 1 when no class collected any. The GP variance grows
-# with the distance (in the spectrally normalised feature space) from the training data.
+# with the distance (in the spectrally normalised feature space) from the training data, and so does
+# DDU's minus log density. DDU and last-layer Laplace are *post hoc*: fitted on a network trained the
+# ordinary way (tutorial 07 builds both by hand).
 #
 # Two tasks. **Two moons** (the SNGP seed): 1,000 points, an out-of-distribution (OOD) Gaussian blob
 # that no model sees. **digits28** (the EDL seed's LeNet on scikit-learn's digits, upscaled to 28 x
@@ -67,7 +71,7 @@ def mean(comparison, method, column):
 # %% [markdown]
 # ## 1. Two moons: who knows what it does not know?
 #
-# The seed's residual MLP (6 x 128), 100 epochs of Keras' Adam at lr 1e-4, for all five methods
+# The seed's residual MLP (6 x 128), 100 epochs of Keras' Adam at lr 1e-4, for all seven methods
 # (EDL puts a softplus evidence head and the annealed evidential loss on the same network; SNGP
 # normalises the hidden layers to spectral norm 0.9 and replaces the output layer by a
 # random-feature GP).
@@ -79,7 +83,7 @@ for path in write_figures(moons, OUT_DIR):      # the figures below read them fr
     print("wrote", path)
 
 # %% [markdown]
-# ![five methods on two moons](figures/moons_surfaces.png)
+# ![seven methods on two moons](figures/moons_surfaces.png)
 #
 # Every method separates the moons. Only SNGP is uncertain on the blob: the other four extrapolate
 # their decision boundary, and the blob lies deep inside one class's half-plane, where softmax,
@@ -92,7 +96,7 @@ for path in write_figures(moons, OUT_DIR):      # the figures below read them fr
 if not FAST:
     for method in METHOD_NAMES:
         assert mean(moons, method, "accuracy") >= 0.99, method
-    assert mean(moons, "sngp", "blob AUROC own") >= 0.95
+    assert mean(moons, "sngp", "blob AUROC own") >= 0.95 and mean(moons, "ddu", "blob AUROC own") >= 0.95
     for method in ("deterministic", "mc_dropout", "ensemble", "edl"):
         assert mean(moons, method, "blob AUROC own") < 0.5, method
     u_test, u_blob = (moons.outputs["edl"][key][1] for key in ("test", "blob"))
@@ -165,8 +169,10 @@ for comparison in (moons, digits):
 # ## 4. Choosing
 #
 # * **You need to know when an input is unlike anything in training** (OOD detection, distance
-#   awareness): SNGP. It is the only one of the five whose uncertainty grows with distance by
-#   construction, and it costs one network.
+#   awareness): SNGP, or DDU if the network is already trained (it needs spectral normalisation in
+#   training, and then only a density fit). They are the two of the seven whose uncertainty grows with
+#   distance by construction, and each costs one network. Last-layer Laplace, also post hoc, bounds
+#   the confidence far from the data but does not rank far inputs above hard in-domain ones here.
 # * **You need calibrated probabilities in domain**: the deep ensemble, if you can pay $M$ trainings;
 #   MC dropout is the cheap approximation, at $S$ passes per prediction.
 # * **You want one network, one pass, and an explicit "I don't know" mass**: EDL. Its $u$ flags

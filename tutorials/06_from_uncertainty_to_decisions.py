@@ -6,7 +6,7 @@
 # (Guo et al. 2017, https://arxiv.org/abs/1706.04599), abstain on the inputs it is least sure of (the
 # risk-coverage curve), and predict *sets* of labels that contain the true one 90% of the time
 # (split conformal prediction; Angelopoulos & Bates 2021, https://arxiv.org/abs/2107.07511). All
-# five methods of `numpyuq compare` go through the same three steps: they differ only in the
+# seven methods of `numpyuq compare` go through the same three steps: they differ only in the
 # probabilities and the uncertainty they hand over. Last, why "the ECE" of two libraries differs.
 #
 # **Run it:** `python tutorials/06_from_uncertainty_to_decisions.py` (digits28, about a minute on 2
@@ -31,9 +31,9 @@ OUT_DIR = os.environ.get("OUT_DIR", "figures")
 os.makedirs(OUT_DIR, exist_ok=True)
 
 # %% [markdown]
-# ## The five methods, and data none of them trained on
+# ## The seven methods, and data none of them trained on
 #
-# The five methods of `numpyuq compare` (its registry, `experiments.methods`) train on digits28's
+# The seven methods of `numpyuq compare` (its registry, `experiments.methods`) train on digits28's
 # 1,347 training images, all ten digits. The 450 held-out images are split in two: a *calibration*
 # half, on which every decision below is fitted, and an *evaluation* half, on which it is judged.
 # Fitting and judging on the same images would grade the exam with its own answers.

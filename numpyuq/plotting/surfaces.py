@@ -70,6 +70,8 @@ def plot_own_uncertainty_surfaces(rows, x_train, y_train, x_ood=None, path="own_
     maximum (the seed's figure) hides how flat or peaked the score is. The rank is the same
     for every method: colour c means "more uncertain than a fraction c of the plane", so panels
     compare directly, and any monotone score (the only thing the OOD AUROC sees) keeps its picture.
+    The price: where a score is nearly flat (a GP variance at its prior far from the data), tiny
+    differences still spread over the ranks and show as texture.
 
     Args:
         rows: list of (method name, uncertainty (n_grid * n_grid,) on ``make_grid()``).
@@ -79,7 +81,7 @@ def plot_own_uncertainty_surfaces(rows, x_train, y_train, x_ood=None, path="own_
     """
     columns = min(columns, len(rows))
     lines = -(-len(rows) // columns)
-    fig = Figure(figsize=(4.2 * columns + 1.2, 3.4 * lines + 0.8))
+    fig = Figure(figsize=(3.6 * columns + 1.2, 3.4 * lines + 0.6), layout="constrained")
     axes = fig.subplots(lines, columns, squeeze=False)
     for ax in axes.ravel()[len(rows):]:
         ax.set_axis_off()
@@ -90,6 +92,6 @@ def plot_own_uncertainty_surfaces(rows, x_train, y_train, x_ood=None, path="own_
     legend = [Line2D([], [], marker="o", ls="", color=TRAIN_CMAP(k), label=f"class {k} (training)") for k in (0, 1)]
     if x_ood is not None:
         legend.append(Line2D([], [], marker="o", ls="", color="red", alpha=0.5, label="OOD blob"))
-    fig.legend(handles=legend, loc="lower center", ncol=len(legend), frameon=False)
+    fig.legend(handles=legend, loc="outside lower center", ncol=len(legend), frameon=False)
     fig.savefig(path, dpi=80)
     return path

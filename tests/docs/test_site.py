@@ -178,10 +178,13 @@ def test_the_site_has_every_part():
                  *[f"_generated/tutorials/{name}.html" for name in ("01_backprop_by_hand", "02_convolution_by_hand", "03_sngp_two_moons",
                                                                     "04_evidential_mnist",
                                                                     "05_choosing_an_uncertainty_method",
-                                                                    "06_from_uncertainty_to_decisions")],
+                                                                    "06_from_uncertainty_to_decisions",
+                                                                    "07_from_sngp_to_ddu_and_laplace")],
                  *[f"source/{p}" for p in ("nn/dense.html", "nn/conv.html", "nn/spectral_norm.html",
                                            "nn/gaussian_process.html", "losses/evidential.html",
                                            "optim/adam.html", "gradcheck.html")]):
         assert (SITE / page).exists(), page
+    results = (SITE / "_generated/results.html").read_text()
+    assert "SNGP taken apart" in results and "ablation_moons.png" in results
     sngp = (SITE / "_generated/tutorials/03_sngp_two_moons.html").read_text()
     assert "<img" in sngp and "download as a notebook" in sngp
