@@ -15,12 +15,12 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,dask,ray]'
 	$(PY) -m ipykernel install --sys-prefix --name numpyuq --display-name "numpyuq (.venv)" >/dev/null
 	touch $(STAMP)
 
 $(DOCS_STAMP): $(STAMP) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	$(PY) -m pip install --quiet -e '.[dev,dask,ray,docs]'
 	touch $(DOCS_STAMP)
 
 # Debian's Fashion-MNIST (IDX files in /usr/share/datasets/fashion-mnist).

@@ -121,7 +121,7 @@ def build_parser():
     p_demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     p_demo.add_argument("--num-samples", type=_positive, default=10, help="MC dropout samples (default: 10)")
     p_demo.add_argument("--ensemble-size", type=_positive, default=10, help="ensemble members (default: 10)")
-    p_demo.add_argument("--jobs", type=_positive, default=2, help="processes for the ensemble (default: 2)")
+    p_demo.add_argument("--jobs", type=_positive, default=2, help="tasks at once, in local processes (default: 2)")
     p_demo.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     from .experiments.compare import DATASETS, METHODS
@@ -137,7 +137,18 @@ def build_parser():
     p_cmp.add_argument("--ablation", action="store_true",
                        help="instead of the methods: spectral normalisation off/on x softmax, GP, DDU and "
                             "last-layer Laplace heads, each scored by its own uncertainty (SNGP taken apart)")
-    p_cmp.add_argument("--jobs", type=_positive, default=2, help="processes for the ensemble members (default: 2)")
+    p_cmp.add_argument("--jobs", type=_positive, default=2,
+                       help="tasks at once: local processes (loky), or the workers of --cluster local (default: 2)")
+    p_cmp.add_argument("--backend", choices=("loky", "dask", "ray"), default=None,
+                       help="where the tasks (one per group of methods and seed) run: loky (local processes), "
+                            "dask (with --scheduler or --cluster) or ray (default: loky, or dask when --scheduler "
+                            "or --cluster is given)")
+    p_cmp.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="a running Dask scheduler, e.g. tcp://host:8786 (default: none)")
+    p_cmp.add_argument("--cluster", choices=("local",), default=None,
+                       help="local: start a Dask LocalCluster of --jobs one-thread workers for the run (default: none)")
+    p_cmp.add_argument("--ray-address", metavar="ADDRESS", default=None,
+                       help="a running Ray cluster for --backend ray (default: start Ray on this machine)")
     p_cmp.add_argument("--epochs", type=_positive, default=None,
                        help="training epochs (default: the data set's: moons 100, digits28 40, fashion-mnist 10)")
     p_cmp.add_argument("--fast", action="store_true", help="few epochs and small sets, for a smoke test (default: off)")
@@ -201,21 +212,19 @@ def prepare(args):
         from .experiments.compare import CompareConfig, load_comparison_data
         from .experiments.data import load_dataset
         if args.command == "demo":        # the SNGP seed's comparison, with EDL as a fifth method
-            config = CompareConfig(dataset="moons", first_seed=args.seed, epochs=args.epochs, jobs=args.jobs,
+            config = CompareConfig(dataset="moons", first_seed=args.seed, epochs=args.epochs,
                                    mc_samples=args.num_samples, ensemble_size=args.ensemble_size)
         elif args.ablation:
             from .experiments.ablation import DEFAULT_SEEDS, AblationConfig
             config = AblationConfig(dataset=args.dataset, seeds=args.seeds or DEFAULT_SEEDS, epochs=args.epochs,
-                                    fast=args.fast)
+                                    fast=args.fast)     # jobs None: the engine's (--jobs, --scheduler, ...)
             load_dataset(config.dataset, 0, config.fast)              # missing data fails here, before training
-            check_out_folder(args.out)
-            return config
         else:
             config = CompareConfig(dataset=args.dataset, methods=tuple(m.strip() for m in args.methods.split(",")),
-                                   seeds=args.seeds or 1, jobs=args.jobs, epochs=args.epochs, fast=args.fast)
-        load_comparison_data(config.dataset, 0, config.fast)      # missing data fails here, before training
+                                   seeds=args.seeds or 1, epochs=args.epochs, fast=args.fast)
+            load_comparison_data(config.dataset, 0, config.fast)      # missing data fails here, before training
         check_out_folder(args.out)
-        return config
+        return config, make_engine(args)
     from .experiments.evidential import EvidentialConfig
     if args.evaluate is not None and not os.path.isfile(args.evaluate):
         raise FileNotFoundError(f"--evaluate {args.evaluate!r} is not a file")
@@ -227,9 +236,23 @@ def prepare(args):
     return prepare_evidential(config, args.evaluate, args.mnist_path)
 
 
+def make_engine(args):
+    """The ``numpyuq.tasks.Engine`` of the compare / demo options, started: a scheduler that does not
+    answer is a usage error (exit 2) before any work."""
+    from .tasks import Engine
+    backend = getattr(args, "backend", None)
+    scheduler, cluster = getattr(args, "scheduler", None), getattr(args, "cluster", None)
+    if backend is None:
+        backend = "dask" if scheduler is not None or cluster is not None else "loky"
+    return Engine(backend, jobs=args.jobs, scheduler=scheduler, cluster=cluster,
+                  ray_address=getattr(args, "ray_address", None)).start()
+
+
 def run(args, prepared):
     if args.command in ("demo", "compare"):
-        compare(prepared, args.out, progress=not args.no_progress)
+        config, engine = prepared
+        with engine:
+            compare(config, args.out, progress=not args.no_progress)
     else:
         evidential(prepared[0], args.out, baseline=args.baseline, evaluate_path=args.evaluate,
                    mnist_path=args.mnist_path, progress=not args.no_progress, prepared=prepared)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..tasks import check_n_jobs, run_tasks
 from ..uncertainty import DDU, LastLayerLaplace
 from ..validation import check_choice, check_positive_int
 from .compare import DATASET_DEFAULTS, format_cell, score
@@ -32,6 +33,7 @@ from .data import load_dataset
 from .methods import Run, Trained, fit_post_hoc, train_gp_head
 
 HEADS = {"softmax": "softmax", "gp": "GP", "ddu": "DDU density", "laplace": "last-layer Laplace"}
+HEAD_GROUPS = (("softmax", "ddu", "laplace"), ("gp",))      # the heads of one group share a trained network
 FEATURE_MAPS = {False: "plain", True: "spectrally normalised"}
 DEFAULT_SEEDS = 5
 
@@ -47,12 +49,14 @@ TRAIN_HEAD = {"softmax": train_softmax, "gp": train_gp_head,
 @dataclass
 class AblationConfig:
     """The ablation's data set, seeds first_seed .. first_seed + seeds - 1, epochs (None: the data
-    set's default) and ``fast`` (a smoke run: few epochs, small sets)."""
+    set's default), ``fast`` (a smoke run: few epochs, small sets) and ``jobs`` (tasks at once;
+    None: the caller's joblib context, see ``numpyuq.tasks``)."""
     dataset: str = "moons"
     seeds: int = DEFAULT_SEEDS
     first_seed: int = 0
     epochs: int = None
     fast: bool = False
+    jobs: int = None
 
     def __post_init__(self):
         check_choice(self.dataset, "dataset", tuple(DATASET_DEFAULTS))
@@ -62,6 +66,7 @@ class AblationConfig:
         if self.epochs is None:
             self.epochs = defaults["fast_epochs" if self.fast else "epochs"]
         check_positive_int(self.epochs, "epochs")
+        self.jobs = check_n_jobs(self.jobs, "jobs")
 
 
 @dataclass
@@ -78,19 +83,36 @@ class Ablation:
                       for k in rows[0]} for key, rows in self.rows.items()}
 
 
+def ablation_task(dataset, seed, fast, epochs, spectral_norm, heads):
+    """One task (``numpyuq.tasks``): the heads of one group on one feature map and seed, trained
+    and scored.  Returns ({head: row}, the OOD set names)."""
+    data = load_dataset(dataset, seed, fast, held_out_classes=5 if dataset == "digits28" else None)
+    run = Run(data, seed, epochs, DATASET_DEFAULTS[dataset]["batch_size"])
+    rows = {}
+    for head in heads:
+        model, seconds = TRAIN_HEAD[head](run, spectral_norm)
+        rows[head] = score(Trained(head, model, seconds), data)[0]
+    return rows, tuple(data.ood)
+
+
 def run_ablation(config, progress=False, log=print):
-    """Train the four networks and fit the eight heads for every seed; score each.  Returns an Ablation."""
+    """Train the four networks and fit the eight heads for every seed, every (seed, feature map,
+    group of heads) one task of ``numpyuq.tasks.run_tasks``; score each.  Returns an Ablation."""
     ablation = Ablation(config, {(sn, head): [] for sn in FEATURE_MAPS for head in HEADS})
-    held_out = 5 if config.dataset == "digits28" else None
-    for seed in range(config.first_seed, config.first_seed + config.seeds):
-        data = load_dataset(config.dataset, seed, config.fast, held_out_classes=held_out)
-        run = Run(data, seed, config.epochs, DATASET_DEFAULTS[config.dataset]["batch_size"], progress=progress)
-        for (spectral_norm, head), rows in ablation.rows.items():
-            model, seconds = TRAIN_HEAD[head](run, spectral_norm)
-            rows.append(score(Trained(head, model, seconds), data)[0])
-        ablation.ood = tuple(data.ood)
-        log(f"seed {seed}: " + ", ".join(f"{'SN' if sn else 'plain'} {head} {rows[-1]['accuracy']:.3f}"
-                                         for (sn, head), rows in ablation.rows.items()))
+    seeds = range(config.first_seed, config.first_seed + config.seeds)
+    keys = [(seed, sn, heads) for seed in seeds for sn in FEATURE_MAPS for heads in HEAD_GROUPS]
+    tasks = [(f"({FEATURE_MAPS[sn]}: {', '.join(heads)}; seed {seed})",
+              (config.dataset, seed, config.fast, config.epochs, sn, heads)) for seed, sn, heads in keys]
+    results = run_tasks(ablation_task, tasks, n_jobs=config.jobs, progress=progress, desc="ablation tasks")
+    by_seed = {}
+    for (seed, sn, _), (rows, ood) in zip(keys, results):
+        by_seed.setdefault(seed, {}).update({(sn, head): row for head, row in rows.items()})
+        ablation.ood = ood
+    for seed, rows in sorted(by_seed.items()):
+        for key in ablation.rows:
+            ablation.rows[key].append(rows[key])
+        log(f"seed {seed}: " + ", ".join(f"{'SN' if sn else 'plain'} {head} {rows[(sn, head)]['accuracy']:.3f}"
+                                         for sn, head in ablation.rows))
     return ablation
 
 

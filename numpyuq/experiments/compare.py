@@ -26,6 +26,7 @@ uncertainty, for each OOD set:
 ``CompareConfig(fast=True)`` shrinks epochs and sets for tests and CI: a smoke run, and every
 output it writes says so.
 """
+import functools
 import os
 import time
 import warnings
@@ -37,9 +38,10 @@ from ..calibration import NoFiniteTemperature, TemperatureScaling
 from ..conformal import SplitConformal
 from ..metrics import (aurc, classification_metrics, expected_calibration_error, max_probability_uncertainty, nll,
                        ood_aupr, ood_auroc)
+from ..tasks import check_n_jobs, run_tasks
 from ..validation import check_choice, check_positive_int
 from .data import load_dataset
-from .methods import METHODS, Run, train_method
+from .methods import METHODS, Run, method_groups, train_method
 
 DATASETS = ("moons", "digits28", "fashion-mnist")
 IN_DOMAIN_CLASSES = 5          # digits28: train on 0-4, hold 5-9 out as near-OOD
@@ -53,7 +55,7 @@ class CompareConfig:
     dataset: str = "moons"
     seeds: int = 1
     first_seed: int = 0
-    jobs: int = 2
+    jobs: int = None                  # tasks at once: None, the caller's joblib.parallel_config (numpyuq.tasks)
     methods: tuple = tuple(METHODS)
     epochs: int = None
     ensemble_size: int = None
@@ -72,7 +74,7 @@ class CompareConfig:
             raise ValueError(f"methods must be a non-empty subset of {tuple(METHODS)}, got {self.methods!r}")
         check_positive_int(self.seeds, "seeds")
         check_positive_int(self.first_seed, "first_seed", minimum=0)
-        check_positive_int(self.jobs, "jobs")
+        self.jobs = check_n_jobs(self.jobs, "jobs")
         check_positive_int(self.mc_samples, "mc_samples")
         defaults = DATASET_DEFAULTS[self.dataset]
         if self.epochs is None:
@@ -131,13 +133,6 @@ def decision_metrics(cal_probs, cal_labels, probs, labels, own):
             "AURC own": aurc(probs, labels, own)}
 
 
-def train_methods(config, data, seed, progress=False):
-    """Every method of ``config`` trained on ``data`` from ``seed``: {method: methods.Trained}."""
-    run = Run(data, seed, config.epochs, DATASET_DEFAULTS[config.dataset]["batch_size"], config.ensemble_size,
-              config.mc_samples, config.jobs, progress)
-    return {name: train_method(name, run) for name in config.methods}
-
-
 def score(trained, data):
     """One method's row: in-domain metrics, OOD AUROC / AUPR by max probability and by its own
     uncertainty for each OOD set, train and predict seconds.  Returns (row dict, predictions)."""
@@ -160,15 +155,89 @@ def score(trained, data):
     return row, outputs
 
 
+# ---- the tasks: one (group of methods, seed) each, run wherever joblib sends them ------------------
+@dataclass(frozen=True)
+class CompareTask:
+    """One task: the methods of one group (those that share a trained network; every other method
+    alone) trained and scored on one seed. Settings only, so it pickles to any worker; ``keep``
+    (the first seed) also returns what the figures need and the models' state dicts."""
+    dataset: str
+    seed: int
+    fast: bool
+    methods: tuple
+    epochs: int
+    batch_size: int
+    ensemble_size: int
+    mc_samples: int
+    keep: bool = False
+
+    @property
+    def label(self):
+        return f"({', '.join(self.methods)}; seed {self.seed})"
+
+
+@dataclass
+class MethodResult:
+    """What a task returns for one method: its table row, and for the kept seed its outputs
+    {"test" or OOD set: (probs, own)}, its figure arrays and its state dict (None without one)."""
+    row: dict
+    outputs: dict = None
+    figure: dict = None
+    state: dict = None
+
+
+@functools.lru_cache(maxsize=8)
+def cached_comparison_data(dataset, seed, fast):
+    """``load_comparison_data``, once per process: a worker loads each data set (and seed) once,
+    however many tasks it runs, and no data travel with the tasks."""
+    return load_comparison_data(dataset, seed, fast)
+
+
+def figure_arrays(name, trained, data):
+    """What the figures need of one fitted method, as arrays: moons, its (probs, own) on the grid;
+    images, its rotation curve (with u = K / S for EDL)."""
+    from ..evaluation import rotation_curve
+    if data.grid is not None:
+        return {"grid": trained.predict(data.grid)}
+    own = (lambda x: trained.predict(x)[1]) if name == "edl" else None
+    return {"rotation": rotation_curve(lambda x: trained.predict(x)[0], data.rotation_image, uncertainty=own)}
+
+
+def run_compare_task(task):
+    """Train and score the methods of ``task``: {method: MethodResult}."""
+    data = cached_comparison_data(task.dataset, task.seed, task.fast)
+    run = Run(data, task.seed, task.epochs, task.batch_size, task.ensemble_size, task.mc_samples, jobs=1)
+    results = {}
+    for name in task.methods:
+        trained = train_method(name, run)
+        row, outputs = score(trained, data)
+        results[name] = MethodResult(row)
+        if task.keep:
+            state_dict = getattr(trained.model, "state_dict", None)
+            results[name] = MethodResult(row, outputs, figure_arrays(name, trained, data),
+                                         state_dict() if callable(state_dict) else None)
+    return results
+
+
+def compare_tasks(config):
+    """Every (group, seed) task of ``config``, as one flat list: a cluster sees all the work at once."""
+    batch_size = DATASET_DEFAULTS[config.dataset]["batch_size"]
+    return [CompareTask(config.dataset, seed, config.fast, group, config.epochs, batch_size, config.ensemble_size,
+                        config.mc_samples, keep=seed == config.first_seed)
+            for seed in range(config.first_seed, config.first_seed + config.seeds)
+            for group in method_groups(config.methods)]
+
+
 @dataclass
 class Comparison:
-    """Per-seed rows {method: [row per seed]}, and the first seed's data, fitted methods and outputs
-    (for the figures)."""
+    """Per-seed rows {method: [row per seed]}; for the first seed, its data and each method's
+    outputs {"test" or OOD set: (probs, own)}, figure arrays and state dict."""
     config: CompareConfig
     rows: dict = field(default_factory=dict)
     data: object = None
-    trained: dict = None
     outputs: dict = None
+    figures: dict = None
+    states: dict = None
 
     def summary(self):
         """{method: {metric: (mean, std over seeds)}}."""
@@ -177,19 +246,25 @@ class Comparison:
 
 
 def run_compare(config, progress=True, log=print):
-    """Train and score every method for every seed.  Returns a Comparison."""
+    """Train and score every method for every seed: every (group of methods, seed) one task of
+    ``numpyuq.tasks.run_tasks``, ``config.jobs`` at a time (None: the caller's joblib context).
+    Returns a Comparison; the same bits whichever engine ran the tasks."""
+    tasks = compare_tasks(config)
+    results = run_tasks(run_compare_task, [(task.label, (task,)) for task in tasks], n_jobs=config.jobs,
+                        progress=progress, desc=f"compare {config.dataset}: tasks")
+    by_seed = {}
+    for task, result in zip(tasks, results):
+        by_seed.setdefault(task.seed, {}).update(result)
     comparison = Comparison(config, {m: [] for m in config.methods})
-    for seed in range(config.first_seed, config.first_seed + config.seeds):
-        data = load_comparison_data(config.dataset, seed, config.fast)
-        trained = train_methods(config, data, seed, progress=progress)
-        outputs = {}
-        for method, fitted in trained.items():
-            row, outputs[method] = score(fitted, data)
-            comparison.rows[method].append(row)
-        if seed == config.first_seed:
-            comparison.data, comparison.trained, comparison.outputs = data, trained, outputs
-        log(f"seed {seed}: " + ", ".join(f"{METHODS[m].title} acc {comparison.rows[m][-1]['accuracy']:.3f}"
+    for seed, result in sorted(by_seed.items()):
+        for method in config.methods:
+            comparison.rows[method].append(result[method].row)
+        log(f"seed {seed}: " + ", ".join(f"{METHODS[m].title} acc {result[m].row['accuracy']:.3f}"
                                          for m in config.methods))
+    first = by_seed[config.first_seed]
+    comparison.data = cached_comparison_data(config.dataset, config.first_seed, config.fast)
+    comparison.outputs, comparison.figures, comparison.states = (
+        {m: getattr(first[m], part) for m in config.methods} for part in ("outputs", "figure", "state"))
     return comparison
 
 
@@ -269,32 +344,30 @@ def write_csv(comparison, path):
 def write_figures(comparison, out_dir):
     """moons: the probability and uncertainty surfaces of every method; images: rotation curves,
     entropy CDFs on each OOD set, reliability diagrams.  Returns the paths written."""
-    from ..evaluation import entropy_cdf, rotation_curve
+    from ..evaluation import entropy_cdf
     from ..plotting import (plot_entropy_cdfs, plot_own_uncertainty_surfaces, plot_reliability, plot_rotation_curves,
                             plot_surfaces)
 
-    data, trained, outputs = comparison.data, comparison.trained, comparison.outputs
-    names = [METHODS[m].title for m in trained]
-    paths = [plot_reliability([(n, outputs[m]["test"][0]) for n, m in zip(names, trained)], data.y_test,
+    data, outputs, figures = comparison.data, comparison.outputs, comparison.figures
+    methods = list(outputs)
+    names = [METHODS[m].title for m in methods]
+    paths = [plot_reliability([(n, outputs[m]["test"][0]) for n, m in zip(names, methods)], data.y_test,
                               os.path.join(out_dir, f"{data.name}_reliability.png"))]
     if data.grid is not None:
-        on_grid = [fitted.predict(data.grid) for fitted in trained.values()]
         n_grid = int(round(len(data.grid) ** 0.5))
-        paths.append(plot_surfaces([(n, probs[:, 0]) for n, (probs, _) in zip(names, on_grid)], data.x_train,
+        paths.append(plot_surfaces([(n, figures[m]["grid"][0][:, 0]) for n, m in zip(names, methods)], data.x_train,
                                    data.y_train, data.ood["blob"], os.path.join(out_dir, "moons_surfaces.png"),
                                    n_grid=n_grid))
-        own = [(f"{n}: {METHODS[m].own_uncertainty}", grid_own) for n, m, (_, grid_own) in zip(names, trained, on_grid)]
+        own = [(f"{n}: {METHODS[m].own_uncertainty}", figures[m]["grid"][1]) for n, m in zip(names, methods)]
         paths.append(plot_own_uncertainty_surfaces(own, data.x_train, data.y_train, data.ood["blob"],
                                                    os.path.join(out_dir, "moons_own_uncertainty.png"), n_grid=n_grid))
         return paths
-    curves = [(n, rotation_curve(lambda x, f=fitted: f.predict(x)[0], data.rotation_image,
-                                 uncertainty=(lambda x, f=fitted: f.predict(x)[1]) if m == "edl" else None))
-              for n, (m, fitted) in zip(names, trained.items())]
+    curves = [(n, figures[m]["rotation"]) for n, m in zip(names, methods)]
     paths.append(plot_rotation_curves(curves, os.path.join(out_dir, f"{data.name}_rotation.png"),
                                       uncertainty_label="u = K / S (EDL)"))
     for ood_name in data.ood:
         slug = ood_name.replace(" ", "_").replace("/", "_")
-        paths.append(plot_entropy_cdfs([(n, entropy_cdf(outputs[m][ood_name][0])) for n, m in zip(names, trained)],
+        paths.append(plot_entropy_cdfs([(n, entropy_cdf(outputs[m][ood_name][0])) for n, m in zip(names, methods)],
                                        os.path.join(out_dir, f"{data.name}_entropy_cdf_{slug}.png"),
                                        title=f"{ood_name} (out of distribution)"))
     return paths

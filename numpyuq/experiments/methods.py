@@ -77,7 +77,7 @@ class Run:
     batch_size: int
     ensemble_size: int = 10
     mc_samples: int = 10
-    jobs: int = 1
+    jobs: int = 1                     # the ensemble's n_jobs (1 inside a task: the task is the unit of parallelism)
     progress: bool = False
     shared: dict = field(default_factory=dict)    # what methods share (the deterministic network)
 
@@ -162,17 +162,29 @@ class Method:
     own_uncertainty: str
     train: object                     # (Run) -> (fitted model, training seconds)
     post_hoc_on: str = None           # None: trained for itself
+    network: str = None               # the Run.shared network it uses: methods that share one train together
 
 
 METHODS = {
-    "deterministic": Method("Deterministic", "Dempster-Shafer", train_deterministic),
-    "mc_dropout": Method("MC dropout", "mutual information", train_mc_dropout, "the deterministic network"),
+    "deterministic": Method("Deterministic", "Dempster-Shafer", train_deterministic, network="network"),
+    "mc_dropout": Method("MC dropout", "mutual information", train_mc_dropout, "the deterministic network",
+                         "network"),
     "ensemble": Method("Deep ensemble", "mutual information", train_ensemble),
     "edl": Method("EDL", "u = K / S", train_edl),
     "sngp": Method("SNGP", "GP variance", train_sngp),
-    "ddu": Method("DDU", "-log feature density", train_ddu, "a spectrally normalised softmax network"),
-    "laplace": Method("Last-layer Laplace", "predictive entropy", train_laplace, "the deterministic network"),
+    "ddu": Method("DDU", "-log feature density", train_ddu, "a spectrally normalised softmax network", "sn_network"),
+    "laplace": Method("Last-layer Laplace", "predictive entropy", train_laplace, "the deterministic network",
+                      "network"),
 }
+
+
+def method_groups(methods):
+    """``methods`` split into the groups that train together (those sharing a network; every other
+    method alone), in first-appearance order: the comparison's tasks per seed."""
+    groups = {}
+    for name in methods:
+        groups.setdefault(METHODS[name].network or name, []).append(name)
+    return [tuple(group) for group in groups.values()]
 
 
 @dataclass

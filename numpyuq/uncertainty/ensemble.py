@@ -1,12 +1,12 @@
 """Deep ensembles (Lakshminarayanan et al. 2017): independently trained members, averaged softmax."""
 import numpy as np
-from joblib import Parallel, delayed
 
 from ..backend import get_array_module
 from ..losses import SoftmaxCrossEntropy, softmax
 from ..metrics import classification_metrics, mutual_information
 from ..nn.module import check_state
 from ..optim import keras_adam
+from ..tasks import check_n_jobs, run_tasks
 from ..training import check_data, fit, predict_logits, progress_bar
 from ..validation import as_labels, check_positive_int
 
@@ -15,11 +15,13 @@ def _default_optimizer(params):
     return keras_adam(params, lr=1e-4)
 
 
-def _train_member(make_member, make_optimizer, seed, x, y, epochs, batch_size):
+def train_member(make_member, make_optimizer, seed, x, y, epochs, batch_size):
+    """One member, trained from ``seed``: a task (``numpyuq.tasks``) that returns its state dict and
+    history, which pickle the same from any worker."""
     model = make_member(seed)
     history = fit(model, SoftmaxCrossEntropy(), make_optimizer(model.parameters()), x, y,
                   epochs=epochs, batch_size=batch_size, seed=seed, progress=False)
-    return model, history
+    return model.state_dict(), history
 
 
 class DeepEnsemble:
@@ -46,26 +48,35 @@ class DeepEnsemble:
         self.make_member, self.size, self.make_optimizer, self.seed = make_member, size, make_optimizer, seed
         self.members, self.histories = [], []
 
-    def fit(self, x, y, epochs=100, batch_size=128, n_jobs=1, progress=True):
-        """Train every member; ``n_jobs`` > 1 trains them in parallel processes (joblib).
+    def fit(self, x, y, epochs=100, batch_size=128, n_jobs=None, progress=True):
+        """Train every member, each one a task of ``numpyuq.tasks.run_tasks`` (BLAS on one thread,
+        its own seed, its state dict returned), through ``joblib.Parallel``.
 
-        x, y and every size are checked on a first member before any training starts.
+        ``n_jobs``: None (default) follows the caller's ``joblib.parallel_config`` (one process
+        when nothing is set; ``backend="dask"`` or ``"ray"`` sends the members to that cluster),
+        a positive integer is that many local processes, -1 every core. The members are the same
+        bits whichever runs them. x, y and every size are checked on a first member before any
+        training starts. ``make_member`` and ``make_optimizer`` must pickle (top-level functions
+        or ``functools.partial`` of them) unless the run stays in this process.
         """
         check_positive_int(epochs, "epochs")
         check_positive_int(batch_size, "batch_size")
-        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
-            raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
+        n_jobs = check_n_jobs(n_jobs)
         first = self.make_member(self.seed)
         check_data(first, SoftmaxCrossEntropy(), x, y, ("x", "y"))
-        if first.xp is not np:
-            n_jobs = 1              # device arrays stay in this process: no CUDA context per worker
-        tasks = [(self.make_member, self.make_optimizer, self.seed + i, x, y, epochs, batch_size)
+        tasks = [(f"(ensemble member {i}, seed {self.seed + i})",
+                  (self.make_member, self.make_optimizer, self.seed + i, x, y, epochs, batch_size))
                  for i in range(self.size)]
-        if n_jobs == 1:
-            results = [_train_member(*task) for task in progress_bar(tasks, progress, desc="ensemble")]
+        if first.xp is not np:      # device arrays stay in this process: no CUDA context per worker
+            results = [train_member(*args) for _, args in progress_bar(tasks, progress, desc="ensemble")]
         else:
-            results = Parallel(n_jobs=n_jobs)(delayed(_train_member)(*task) for task in tasks)
-        self.members = [model for model, _ in results]
+            results = run_tasks(train_member, tasks, n_jobs=n_jobs, progress=progress, desc="ensemble members")
+        members = []
+        for i, (state, _) in enumerate(results):
+            member = first if i == 0 else self.make_member(self.seed + i)
+            member.load_state_dict(state)
+            members.append(member)
+        self.members = members
         self.histories = [history for _, history in results]
         return self
 

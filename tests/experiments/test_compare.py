@@ -6,6 +6,16 @@ from numpyuq.experiments.compare import (METHODS, SMOKE_NOTE, CompareConfig, for
                                          load_comparison_data, run_compare, write_results)
 
 
+def rebuilt(comparison, method):
+    """The first seed's fitted ``method`` model, rebuilt from the state dict its task returned."""
+    from numpyuq.experiments.methods import make_sngp
+    assert method == "sngp"
+    config = comparison.config
+    model = make_sngp(config.dataset, comparison.data.num_classes, config.first_seed)
+    model.load_state_dict(comparison.states[method])
+    return model
+
+
 @pytest.mark.slow
 def test_moons_full_configuration():
     """Every method >= 99% accurate; SNGP's own uncertainty tells the OOD blob apart (>= 0.95),
@@ -20,7 +30,7 @@ def test_moons_full_configuration():
     # distance awareness: SNGP's variance on the blob exceeds every in-domain test point's
     (_, test_variance), (_, blob_variance) = (comparison.outputs["sngp"][k] for k in ("test", "blob"))
     assert blob_variance.min() > test_variance.max()
-    norms = true_norms(comparison.trained["sngp"].model)
+    norms = true_norms(rebuilt(comparison, "sngp"))
     assert len(norms) == 6 and max(norms) <= 0.9 * 1.01, norms
 
 
@@ -59,7 +69,7 @@ def test_config_refuses_bad_values():
         CompareConfig(methods=("sngp", "bayes"))
     with pytest.raises(ValueError, match="seeds must be >= 1"):
         CompareConfig(seeds=0)
-    with pytest.raises(ValueError, match="jobs must be >= 1"):
+    with pytest.raises(ValueError, match="jobs must be None"):
         CompareConfig(jobs=0)
 
 
@@ -79,7 +89,7 @@ def true_norms(model):
 def test_every_normalised_layer_keeps_its_bound_after_training():
     config = CompareConfig(dataset="digits28", methods=("sngp",), epochs=10, jobs=1)
     comparison = run_compare(config, progress=False, log=lambda *a: None)
-    norms = true_norms(comparison.trained["sngp"].model)
+    norms = true_norms(rebuilt(comparison, "sngp"))
     print(norms)
     assert len(norms) == 3 and max(norms) <= 3.0 * 1.02, norms
 
