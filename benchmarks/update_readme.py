@@ -32,6 +32,7 @@ BLOCKS = {
     "ablation-moons": [PY, "-m", "numpyuq.cli", "compare", "--ablation", "--dataset", "moons", "--seeds", "5",
                        "--out", "docs/figures", "--no-progress"],
     "rounding": [PY, "benchmarks/rounding.py"],
+    "bench-cluster": [PY, "benchmarks/cluster.py"],
 }
 PAGES = ("README.md", "docs/performance.md")         # where the blocks live
 # Blocks that show the Markdown table and the figures the command wrote, instead of its output.
@@ -47,7 +48,7 @@ FIGURES = {
 
 # The speed benchmarks run with the BLAS kernels OpenBLAS picks for the CPU: some machines here set
 # OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) for older OpenBLAS builds, which slows a current one.
-NATIVE_BLAS = ("bench-moons", "bench-lenet", "bench-evidential")
+NATIVE_BLAS = ("bench-moons", "bench-lenet", "bench-evidential", "bench-cluster")
 FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 

@@ -41,9 +41,11 @@ def check_n_jobs(n_jobs, name="n_jobs"):
     return int(n_jobs)
 
 
-def run_pinned(function, index, label, args):
+def run_pinned(function, index, label, *args):
     """What every task runs in: BLAS on one thread; a failure re-raised as TaskError naming the task.
-    Returns (index, result) so that results finishing in any order find their place."""
+    Returns (index, result) so that results finishing in any order find their place. The arguments
+    come one by one (not as one tuple) so that joblib sees an array shared by every task as one
+    object: loky memory-maps it once, Dask scatters it to the cluster once per run."""
     with threadpool_limits(limits=1):
         try:
             return index, function(*args)
@@ -69,13 +71,13 @@ def run_tasks(function, tasks, n_jobs=None, progress=False, desc="tasks"):
     n_jobs = check_n_jobs(n_jobs)
     tasks = list(tasks)
     results = [None] * len(tasks)
-    jobs = (delayed(run_pinned)(function, i, label, args) for i, (label, args) in enumerate(tasks))
+    jobs = (delayed(run_pinned)(function, i, label, *args) for i, (label, args) in enumerate(tasks))
     try:
         finished = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
     except ValueError as err:           # Ray's joblib backend returns lists only: joblib's own count
         if "does not support return_as" not in str(err):
             raise
-        jobs = (delayed(run_pinned)(function, i, label, args) for i, (label, args) in enumerate(tasks))
+        jobs = (delayed(run_pinned)(function, i, label, *args) for i, (label, args) in enumerate(tasks))
         finished = Parallel(n_jobs=n_jobs, verbose=10 if progress else 0)(jobs)
         progress = False
     with progress_bar(None, progress, total=len(tasks), desc=desc) as bar:

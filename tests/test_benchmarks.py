@@ -25,6 +25,13 @@ def test_benchmark_quick_produces_numbers(script, expected):
     assert expected in out.stdout and any(ch.isdigit() for ch in out.stdout)
 
 
+@pytest.mark.slow
+def test_the_cluster_benchmark_runs_three_engines_and_checks_their_bits():
+    pytest.importorskip("dask.distributed", reason="dask.distributed is not installed (numpyuq[dask])")
+    out = run_benchmark("cluster.py", "--quick").stdout
+    assert out.count("same bits as sequential: yes") == 6 and out.count("Dask / loky") == 2
+
+
 def test_compare_checkouts_runs_on_one_checkout_against_itself():
     root = str(BENCHMARKS.parent)
     out = run_benchmark("compare_checkouts.py", "--before", root, "--after", root, "--rounds", "1", "--only", "NCHW conv")
