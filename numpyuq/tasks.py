@@ -25,6 +25,14 @@ from threadpoolctl import threadpool_limits
 
 BACKENDS = ("loky", "dask", "ray")
 CONNECT_TIMEOUT = 5            # seconds to wait for a Dask scheduler or a Ray cluster to answer
+# Dask workers for compute-bound NumPy tasks (measured with benchmarks/cluster.py, 2 cores: a moons
+# ensemble member took 0.99 s on a default LocalCluster worker, 0.76 s in a loky process, 0.78 s
+# with these). Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which fixes glibc's
+# mmap threshold at 128 KiB, so every large temporary array is a fresh mmap and page faults; the
+# statistical profiler samples the task's thread every 10 ms.
+DASK_WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
+                      "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": str(256 << 20),
+                                                              "MALLOC_MMAP_THRESHOLD_": str(32 << 20)}}
 
 
 class TaskError(RuntimeError):
@@ -53,7 +61,7 @@ def run_pinned(function, index, label, *args):
             raise TaskError(f"task {label} failed: {type(err).__name__}: {err}") from None
 
 
-def run_tasks(function, tasks, n_jobs=None, progress=False, desc="tasks"):
+def run_tasks(function, tasks, n_jobs=None, progress=False, desc="tasks", on_result=None):
     """Run ``function(*args)`` for every ``(label, args)`` of ``tasks`` through ``joblib.Parallel``.
 
     Args:
@@ -61,6 +69,8 @@ def run_tasks(function, tasks, n_jobs=None, progress=False, desc="tasks"):
         tasks: list of (label, args tuple); the label names the task in errors.
         n_jobs: None (the caller's ``joblib.parallel_config``), a positive integer or -1.
         progress: a bar of tasks done / total as they finish.
+        on_result: None, or called here as ``on_result(index, result)`` as each task finishes
+            (e.g. to save it, so that an interrupted run keeps what finished).
     Returns:
         the results, in the order of ``tasks``.
     Raises:
@@ -83,6 +93,8 @@ def run_tasks(function, tasks, n_jobs=None, progress=False, desc="tasks"):
     with progress_bar(None, progress, total=len(tasks), desc=desc) as bar:
         for index, result in finished:
             results[index] = result
+            if on_result is not None:
+                on_result(index, result)
             bar.update()
     return results
 
@@ -137,9 +149,11 @@ class Engine:
         except ImportError:
             raise ValueError("the dask backend needs dask.distributed: pip install numpyuq[dask]") from None
         if self.cluster == "local":
-            cluster = self.stack.enter_context(LocalCluster(n_workers=max(self.jobs or 1, 1), threads_per_worker=1,
-                                                            processes=True, host="127.0.0.1",
-                                                            dashboard_address=None))
+            import dask
+            with dask.config.set(DASK_WORKER_CONFIG):
+                cluster = self.stack.enter_context(LocalCluster(n_workers=max(self.jobs or 1, 1), threads_per_worker=1,
+                                                                processes=True, host="127.0.0.1",
+                                                                dashboard_address=None))
             client = self.stack.enter_context(Client(cluster))
         else:
             try:

@@ -235,3 +235,10 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_seconds(tmp_path, caps
     message = capsys.readouterr().err
     assert address in message and "no Dask scheduler answered" in message
     assert not (tmp_path / "never").exists()
+
+
+def test_on_result_sees_every_task_as_it_finishes():
+    seen = []
+    results = run_tasks(slow_identity, [(f"t{i}", (i,)) for i in range(5)], n_jobs=2,
+                        on_result=lambda index, result: seen.append((index, result)))
+    assert results == list(range(5)) and sorted(seen) == [(i, i) for i in range(5)]

@@ -38,7 +38,7 @@ from ..kernels.im2col import col2im_reference, conv_output_size, im2col_referenc
 from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
 from ..seeding import as_generator
 from ..validation import check_choice, check_features, check_float_dtype, check_positive_int, check_upstream
-from .init import torch_uniform
+from .init import glorot_uniform, torch_uniform
 from .module import Module, Parameter
 
 
@@ -203,7 +203,9 @@ def conv2d_pair(data_format="NCHW"):
 class Conv2D(Module):
     """Convolution layer.  x: (N, C, H, W) -> y: (N, F, OH, OW), OH = (H + 2p - K) // s + 1.
 
-    Weights (F, C, KH, KW) and bias are initialised as PyTorch's defaults: U(+-1/sqrt(C KH KW)).
+    Weights (F, C, KH, KW) and bias are initialised as PyTorch's defaults: U(+-1/sqrt(C KH KW))
+    (``init="torch"``), or as Keras' (``init="glorot_uniform"``: U(+-sqrt(6 / (C KH KW + F KH KW)))
+    kernels, zero bias).
     ``input_grad=False`` makes ``backward`` skip dx (returning None): for a network's first layer
     it saves a GEMM and the col2im scatter, the costliest pass of LeNet's first convolution.
     ``data_format="NHWC"`` takes and returns channels-last arrays (N, H, W, C), which saves the
@@ -216,7 +218,7 @@ class Conv2D(Module):
     splittable = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, activation=None,
-                 input_grad=True, data_format="NCHW", seed=0, dtype=np.float32, pool=None):
+                 input_grad=True, data_format="NCHW", seed=0, dtype=np.float32, pool=None, init="torch"):
         conv2d_pair(data_format)                                  # validates data_format
         check_choice(activation, "activation", (None, "relu"))
         if isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 2:
@@ -230,13 +232,18 @@ class Conv2D(Module):
         dtype = check_float_dtype(dtype, "dtype")
         if pool is not None:
             check_positive_int(pool, "pool")
+        check_choice(init, "init", ("torch", "glorot_uniform"))
         rng = as_generator(seed)
         fan_in = in_channels * kh * kw
         self.data_format, self.activation = data_format, activation
         self.in_channels, self.stride, self.padding, self.input_grad = in_channels, stride, padding, input_grad
         self.pool = pool
-        self.w = Parameter(asarray(torch_uniform(rng, fan_in, (out_channels, in_channels, kh, kw), dtype)))
-        self.b = Parameter(asarray(torch_uniform(rng, fan_in, (out_channels,), dtype)))
+        shape = (out_channels, in_channels, kh, kw)
+        if init == "torch":
+            w, b = torch_uniform(rng, fan_in, shape, dtype), torch_uniform(rng, fan_in, (out_channels,), dtype)
+        else:
+            w, b = glorot_uniform(rng, fan_in, out_channels * kh * kw, shape, dtype), np.zeros(out_channels, dtype)
+        self.w, self.b = Parameter(asarray(w)), Parameter(asarray(b))
 
     def check_input(self, x):
         channel_axis = 1 if self.data_format == "NCHW" else 3
