@@ -8,6 +8,7 @@ own process (numba and PyTorch share the OpenMP runtime), the competitors altern
 medians are compared. Also prints the achieved GFLOP/s against this machine's float32 GEMM peak.
 
     python benchmarks/lenet.py [--rounds 3] [--threads 2] [--quick] [--profile] [--backend cupy]
+    python benchmarks/lenet.py --model lenet5      # uncertainty-baselines' LeNet5, batch 256 (Keras' Adam)
 
 numpyuq is measured two ways: ``numpyuq`` splits each batch over the threads, with BLAS
 single-threaded (training: ``parallel.DataParallel``, as ``fit(threads=...)``; inference:
@@ -37,6 +38,10 @@ from machine import header  # noqa: E402
 FORWARD_FLOP = 2 * (20 * 25 * 576 + 50 * 500 * 64 + 800 * 500 + 500 * 10)
 # Backward is two GEMMs per layer (weights and inputs) except conv1, whose input gradient is not needed.
 TRAIN_FLOP = 3 * FORWARD_FLOP - 2 * 20 * 25 * 576
+# LeNet5 (SAME convolutions): conv1 2*6*25*28*28, conv2 2*16*150*14*14, conv3 2*120*400*7*7, fc 2*5880*84, 2*84*10.
+LENET5_FORWARD_FLOP = 2 * (6 * 25 * 784 + 16 * 150 * 196 + 120 * 400 * 49 + 5880 * 84 + 84 * 10)
+LENET5_TRAIN_FLOP = 3 * LENET5_FORWARD_FLOP - 2 * 6 * 25 * 784
+FLOP = {"lenet": (TRAIN_FLOP, FORWARD_FLOP), "lenet5": (LENET5_TRAIN_FLOP, LENET5_FORWARD_FLOP)}
 
 
 # Steps run before the clock starts, for both competitors: compilation, caches, and the heap, whose
@@ -80,11 +85,11 @@ def images_per_second(step, batch, steps, xp):
     return batch * steps / (time.perf_counter() - start)
 
 
-def numpyuq_worker(batch, steps, mode, split_threads=1, user_loop=False):
+def numpyuq_worker(batch, steps, mode, split_threads=1, user_loop=False, network="lenet"):
     from numpyuq.backend import array_in
     from numpyuq.losses import SoftmaxCrossEntropy
     from numpyuq.models import LeNet
-    from numpyuq.optim import Adam
+    from numpyuq.optim import Adam, keras_adam
     from numpyuq.parallel import DataParallel
     try:                                # compare_checkouts.py also runs this worker on checkouts from before the rename
         from numpyuq.training import predict_logits as predict
@@ -94,8 +99,13 @@ def numpyuq_worker(batch, steps, mode, split_threads=1, user_loop=False):
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
-    model, loss = LeNet(seed=0), SoftmaxCrossEntropy()       # on NUMPYUQ_BACKEND's device
-    optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    if network == "lenet5":
+        from numpyuq.models import LeNet5
+        model, loss = LeNet5(seed=0), SoftmaxCrossEntropy()
+        optimizer = keras_adam(model.parameters(), lr=1e-3)
+    else:
+        model, loss = LeNet(seed=0), SoftmaxCrossEntropy()       # on NUMPYUQ_BACKEND's device
+        optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
     x, y = model.as_input(x), array_in(y, model.xp)
 
     def train_step():
@@ -121,16 +131,23 @@ def numpyuq_worker(batch, steps, mode, split_threads=1, user_loop=False):
         return images_per_second(train_step, batch, steps, model.xp)
 
 
-def torch_worker(batch, steps, mode, threads, device="cpu"):
+def torch_worker(batch, steps, mode, threads, device="cpu", network="lenet"):
     import torch
     from torch import nn
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5),
-                          nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(),
-                          nn.Dropout(0.5), nn.Linear(500, 10)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    if network == "lenet5":
+        model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+                              nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+                              nn.Conv2d(16, 120, 5, padding=2), nn.ReLU(), nn.Flatten(), nn.Linear(5880, 84),
+                              nn.ReLU(), nn.Linear(84, 10)).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    else:
+        model = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5),
+                              nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(),
+                              nn.Dropout(0.5), nn.Linear(500, 10)).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
     x, y = torch.rand(batch, 1, 28, 28, device=device), torch.randint(0, 10, (batch,), device=device)
 
     def synchronize_torch():
@@ -158,12 +175,13 @@ def torch_worker(batch, steps, mode, threads, device="cpu"):
     return batch * steps / (time.perf_counter() - start)
 
 
-def measure(competitor, batch, steps, mode, threads, backend="numpy"):
+def measure(competitor, batch, steps, mode, threads, backend="numpy", network="lenet"):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                NUMBA_NUM_THREADS=str(threads), NUMPYUQ_BACKEND=backend)
     env["NUMPYUQ_KERNELS"] = "reference" if competitor == "numpyuq-reference" else "numba"
     out = subprocess.run([sys.executable, __file__, "--worker", competitor, "--batch", str(batch),
-                          "--steps", str(steps), "--mode", mode, "--threads", str(threads), "--backend", backend],
+                          "--steps", str(steps), "--mode", mode, "--threads", str(threads), "--backend", backend,
+                          "--model", network],
                          env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{competitor} worker failed:\n{out.stderr[-2000:]}")
@@ -192,7 +210,8 @@ def layer_flops(layer, x_shape, y_shape):
     if w.value.ndim == 4:                          # conv: every output pixel before pooling
         F, C, KH, KW = w.value.shape
         N, H, W = x_shape[0], x_shape[1], x_shape[2]
-        return 2 * N * (H - KH + 1) * (W - KW + 1) * F * C * KH * KW
+        pad = 2 * getattr(layer, "padding", 0)
+        return 2 * N * (H + pad - KH + 1) * (W + pad - KW + 1) * F * C * KH * KW
     return 2 * x_shape[0] * w.value.shape[0] * w.value.shape[1]
 
 
@@ -206,26 +225,29 @@ def best_ms(fn, n=10, blocks=7):
     return min(_timed(block) for _ in range(blocks)) / n * 1e3
 
 
-def training_setup(batch):
-    """(x, y, model, loss, optimizer): the benchmark's batch of random images and labels, LeNet,
-    softmax cross-entropy and Adam, as both profiles use them."""
+def training_setup(batch, network="lenet"):
+    """(x, y, model, loss, optimizer): the benchmark's batch of random images and labels, LeNet
+    (or LeNet5), softmax cross-entropy and Adam, as both profiles use them."""
     from numpyuq.losses import SoftmaxCrossEntropy
-    from numpyuq.models import LeNet
-    from numpyuq.optim import Adam
+    from numpyuq.models import LeNet, LeNet5
+    from numpyuq.optim import Adam, keras_adam
     rng = np.random.default_rng(0)
     x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
+    if network == "lenet5":
+        model = LeNet5(seed=0)
+        return x, y, model, SoftmaxCrossEntropy(), keras_adam(model.parameters(), lr=1e-3)
     model = LeNet(seed=0)
     return x, y, model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
 
 
-def profile(batch, peak, steps=60):
+def profile(batch, peak, steps=60, network="lenet"):
     """Per-layer milliseconds of LeNet at ``batch``, timed inside whole training steps (forward,
     loss, backward, Adam) and whole inference passes, medians over ``steps`` after WARMUP_STEPS,
     against the FLOP-bound time of each layer at the measured GEMM peak. Timed in place, each layer
     sees the caches and the heap as training leaves them: a layer timed alone in a loop measured up
     to 1.5x slower (fresh buffers fault their pages in) or faster (its operands stay in cache)."""
     from numpyuq.nn import without_caches
-    x, y, model, loss, optimizer = training_setup(batch)
+    x, y, model, loss, optimizer = training_setup(batch, network)
     layers = model.layers
     clock = time.perf_counter
     times = {kind: np.zeros((steps, len(layers))) for kind in ("infer", "forward", "backward")}
@@ -411,6 +433,8 @@ def main():
     parser.add_argument("--profile", action="store_true", help="also print the per-layer profile at batch 64 and 128")
     parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                         help="cupy: numpyuq on the GPU against PyTorch CUDA (default numpy)")
+    parser.add_argument("--model", choices=("lenet", "lenet5"), default="lenet",
+                        help="lenet (the EDL seed's, default) or lenet5 (uncertainty-baselines', batch 256)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="train", help=argparse.SUPPRESS)
@@ -418,13 +442,17 @@ def main():
     if args.worker:
         if args.worker == "torch":
             print(torch_worker(args.batch, args.steps, args.mode, args.threads,
-                               "cuda" if args.backend == "cupy" else "cpu"))
+                               "cuda" if args.backend == "cupy" else "cpu", network=args.model))
         else:
             split = args.threads if args.worker == "numpyuq" else 1
-            print(numpyuq_worker(args.batch, args.steps, args.mode, split, user_loop=args.worker == "numpyuq-user-loop"))
+            print(numpyuq_worker(args.batch, args.steps, args.mode, split, user_loop=args.worker == "numpyuq-user-loop",
+                                 network=args.model))
         return
     print(header())
-    batches, rounds, steps = ([64], 1, 3) if args.quick else ([64, 128], args.rounds, args.steps)
+    full_batches = [256] if args.model == "lenet5" else [64, 128]
+    batches, rounds, steps = ([full_batches[0]], 1, 3) if args.quick else (full_batches, args.rounds, args.steps)
+    if args.model == "lenet5":
+        steps = max(steps // 4, 3)           # batches 4x LeNet's 64: about the same images per run
     if args.backend == "cupy":
         gpu_main(batches, rounds, steps)
         return
@@ -435,8 +463,10 @@ def main():
     except ImportError:
         print("PyTorch is not installed: comparing numpyuq with its references only (see README).")
     peak = gemm_peak()
+    train_flop, forward_flop = FLOP[args.model]
     print(f"float32 GEMM peak (1024^3, {args.threads} threads): {peak:.0f} GFLOP/s; "
-          f"LeNet {TRAIN_FLOP / 1e6:.1f} MFLOP per training image, {FORWARD_FLOP / 1e6:.2f} per inference")
+          f"{'LeNet5' if args.model == 'lenet5' else 'LeNet'} {train_flop / 1e6:.1f} MFLOP per training image, "
+          f"{forward_flop / 1e6:.2f} per inference")
     for mode in ("train", "infer"):
         for batch in batches:
             # Two numpyuq variants: each batch split over the threads (BLAS single-threaded), or
@@ -445,19 +475,23 @@ def main():
             for r in range(rounds):
                 order = competitors if r % 2 == 0 else competitors[::-1]
                 for competitor in order:
-                    results[competitor].append(measure(competitor, batch, steps, mode, args.threads))
-            flop = TRAIN_FLOP if mode == "train" else FORWARD_FLOP
+                    results[competitor].append(measure(competitor, batch, steps, mode, args.threads,
+                                                       network=args.model))
+            flop = train_flop if mode == "train" else forward_flop
             print(f"\n{mode} batch {batch}: images/s (median of {rounds})")
             medians = {c: statistics.median(v) for c, v in results.items()}
             for c, v in medians.items():
                 print(f"  {c:18s} {v:9.0f}   {v * flop / 1e9:6.1f} GFLOP/s ({100 * v * flop / 1e9 / peak:4.1f}% of peak)")
             if "torch" in medians:
-                target = 2.0 if mode == "train" else 1.5
+                target = 2.0 if mode == "train" and args.model == "lenet" else 1.5
                 print(f"  ratio numpyuq / PyTorch: {medians['numpyuq'] / medians['torch']:.2f}  (target >= {target})")
                 print(f"  ratio numpyuq-user-loop / PyTorch: {medians['numpyuq-user-loop'] / medians['torch']:.2f}  "
                       f"(target >= {target})")
             print(f"  ratio numba / reference: {medians['numpyuq'] / medians['numpyuq-reference']:.2f}")
-    if args.profile:
+    if args.profile and args.model == "lenet5":
+        for batch in batches:
+            profile(batch, peak, network="lenet5")
+    elif args.profile:
         for batch in batches:
             profile(batch, peak)
         split_profile(64, args.threads)

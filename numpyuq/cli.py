@@ -124,8 +124,23 @@ def build_parser():
     p_demo.add_argument("--jobs", type=_positive, default=2, help="tasks at once, in local processes (default: 2)")
     p_demo.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    engine = Parser(add_help=False)      # where the tasks run: compare and reproduce
+    engine.add_argument("--jobs", type=_positive, default=2,
+                        help="tasks at once: local processes (loky), or the workers of --cluster local (default: 2)")
+    engine.add_argument("--backend", choices=("loky", "dask", "ray"), default=None,
+                        help="where the tasks (independent trainings) run: loky (local processes), "
+                             "dask (with --scheduler or --cluster) or ray (default: loky, or dask when --scheduler "
+                             "or --cluster is given)")
+    engine.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="a running Dask scheduler, e.g. tcp://host:8786 (default: none)")
+    engine.add_argument("--cluster", choices=("local",), default=None,
+                        help="local: start a Dask LocalCluster of --jobs one-thread workers for the run (default: none)")
+    engine.add_argument("--ray-address", metavar="ADDRESS", default=None,
+                        help="a running Ray cluster for --backend ray (default: start Ray on this machine)")
+
     from .experiments.compare import DATASETS, METHODS
-    p_cmp = sub.add_parser("compare", help="seven uncertainty methods on one data set, one table", parents=[common])
+    p_cmp = sub.add_parser("compare", help="seven uncertainty methods on one data set, one table",
+                           parents=[common, engine])
     p_cmp.add_argument("--dataset", "--task", dest="dataset", choices=DATASETS, default="moons",
                        help="moons (default), digits28 (train on 0-4; OOD: digits 5-9 and Fashion-MNIST) or "
                             "fashion-mnist (OOD: digits28); --task is its former name")
@@ -137,23 +152,21 @@ def build_parser():
     p_cmp.add_argument("--ablation", action="store_true",
                        help="instead of the methods: spectral normalisation off/on x softmax, GP, DDU and "
                             "last-layer Laplace heads, each scored by its own uncertainty (SNGP taken apart)")
-    p_cmp.add_argument("--jobs", type=_positive, default=2,
-                       help="tasks at once: local processes (loky), or the workers of --cluster local (default: 2)")
-    p_cmp.add_argument("--backend", choices=("loky", "dask", "ray"), default=None,
-                       help="where the tasks (one per group of methods and seed) run: loky (local processes), "
-                            "dask (with --scheduler or --cluster) or ray (default: loky, or dask when --scheduler "
-                            "or --cluster is given)")
-    p_cmp.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                       help="a running Dask scheduler, e.g. tcp://host:8786 (default: none)")
-    p_cmp.add_argument("--cluster", choices=("local",), default=None,
-                       help="local: start a Dask LocalCluster of --jobs one-thread workers for the run (default: none)")
-    p_cmp.add_argument("--ray-address", metavar="ADDRESS", default=None,
-                       help="a running Ray cluster for --backend ray (default: start Ray on this machine)")
     p_cmp.add_argument("--epochs", type=_positive, default=None,
                        help="training epochs (default: the data set's: moons 100, digits28 40, fashion-mnist 10)")
     p_cmp.add_argument("--fast", action="store_true", help="few epochs and small sets, for a smoke test (default: off)")
     p_cmp.add_argument("--out", default="compare_output", help="folder for the table and figures (default: compare_output)")
     p_cmp.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown on a terminal)")
+
+    from .experiments.reproduce import TARGET
+    p_rep = sub.add_parser("reproduce", help="reproduce a published table (uncertainty-baselines' LeNet5 on "
+                           "Fashion-MNIST), with numpyuq's methods added", parents=[common, engine])
+    p_rep.add_argument("target", choices=(TARGET,), help=f"the table to reproduce ({TARGET}; default: none)")
+    p_rep.add_argument("--fast", action="store_true", help="a smoke run: a subset, one epoch, two members (default: off)")
+    p_rep.add_argument("--out", default="reproduce_output",
+                       help="folder for the trained models (resumed from), the settings and the table "
+                            "(default: reproduce_output)")
+    p_rep.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown on a terminal)")
 
     p_edl = sub.add_parser("evidential", help="evidential deep learning with LeNet (the EDL seed)", parents=[common])
     p_edl.add_argument("--dataset", choices=EDL_DATASETS, default="digits28",
@@ -178,7 +191,7 @@ def build_parser():
                        help="evaluate a saved model (with its .json beside it) instead of training (default: train)")
     p_edl.add_argument("--out", default="evidential_output", help="folder for the model and figures (default: evidential_output)")
     p_edl.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.subcommands = {"demo": p_demo, "compare": p_cmp, "evidential": p_edl}   # for errors in their usage
+    parser.subcommands = {"demo": p_demo, "compare": p_cmp, "reproduce": p_rep, "evidential": p_edl}   # for errors in their usage
     return parser
 
 
@@ -225,6 +238,12 @@ def prepare(args):
             load_comparison_data(config.dataset, 0, config.fast)      # missing data fails here, before training
         check_out_folder(args.out)
         return config, make_engine(args)
+    if args.command == "reproduce":
+        from .experiments.reproduce import ReproduceConfig, load_data
+        config = ReproduceConfig(fast=args.fast)
+        load_data(config.train_size, config.calibration_size, config.test_size)   # missing data: exit 2
+        check_out_folder(args.out)
+        return config, make_engine(args)
     from .experiments.evidential import EvidentialConfig
     if args.evaluate is not None and not os.path.isfile(args.evaluate):
         raise FileNotFoundError(f"--evaluate {args.evaluate!r} is not a file")
@@ -248,8 +267,23 @@ def make_engine(args):
                   ray_address=getattr(args, "ray_address", None)).start()
 
 
+def reproduce(config, out_dir, progress=True):
+    """Reproduce the table of ``config`` (``experiments/reproduce.py``): train or resume, print and
+    write the table."""
+    from .experiments.reproduce import format_markdown, reproduce as reproduce_table, write_results
+    result = reproduce_table(config, out_dir, progress=progress)
+    print(format_markdown(result))
+    for path in write_results(result, out_dir):
+        print("wrote", path)
+    return result
+
+
 def run(args, prepared):
-    if args.command in ("demo", "compare"):
+    if args.command == "reproduce":
+        config, engine = prepared
+        with engine:
+            reproduce(config, args.out, progress=not args.no_progress)
+    elif args.command in ("demo", "compare"):
         config, engine = prepared
         with engine:
             compare(config, args.out, progress=not args.no_progress)

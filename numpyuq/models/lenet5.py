@@ -32,6 +32,8 @@ class LeNet5(Classifier, Sequential):
         spec_norm_bound: None (off) or c: every convolution and the hidden Dense layer spectrally
             normalised to norm <= c (a Lipschitz cap; the feature map of DDU and SNGP).
         seed: fixes every weight and dropout mask.
+        channels, num_hidden: (6, 16, 120) and 84 as published; smaller for whole-network gradient
+            checks.
         input_grad: False (default) skips the gradient with respect to the images.
     The layer hooks ``make_conv_layer``, ``make_dense_layer`` and ``make_output_layer`` are the ones
     ``LeNet`` has; ``LeNet5SNGP`` overrides the last.
@@ -39,24 +41,29 @@ class LeNet5(Classifier, Sequential):
 
     input_shape = (1, 28, 28)
 
-    def __init__(self, num_classes=10, dropout_rate=0.0, spec_norm_bound=None, seed=0, input_grad=False,
-                 dtype=np.float32):
+    def __init__(self, num_classes=10, dropout_rate=0.0, spec_norm_bound=None, seed=0, channels=CHANNELS,
+                 num_hidden=HIDDEN, input_grad=False, dtype=np.float32):
         check_positive_int(num_classes, "num_classes", minimum=2)
+        check_positive_int(num_hidden, "num_hidden")
+        if not (isinstance(channels, (tuple, list)) and len(channels) == 3):
+            raise ValueError(f"channels must be a triple (c1, c2, c3), got {channels!r}")
+        for c in channels:
+            check_positive_int(c, "channels")
         check_probability(dropout_rate, "dropout_rate")
         if spec_norm_bound is not None:
             check_real(spec_norm_bound, "spec_norm_bound", above=0)
         rng = as_generator(seed)
         self.spec_norm_bound, self._dtype, self.dropout_rate = spec_norm_bound, dtype, dropout_rate
-        c1, c2, c3 = CHANNELS
+        c1, c2, c3 = channels
         layers = [ChannelsLast(),                                                      # (N, 28, 28, 1)
                   self.make_conv_layer(1, c1, 28, rng, pool=2, input_grad=input_grad),   # (N, 14, 14, 6)
                   self.make_conv_layer(c1, c2, 14, rng, pool=2),                         # (N, 7, 7, 16)
                   self.make_conv_layer(c2, c3, 7, rng),                                  # (N, 7, 7, 120)
                   Flatten(),                                                             # (N, 5880), Keras' order
-                  self.make_dense_layer(7 * 7 * c3, HIDDEN, rng)]
+                  self.make_dense_layer(7 * 7 * c3, num_hidden, rng)]
         if dropout_rate > 0:
             layers.append(Dropout(dropout_rate, rng.spawn(1)[0]))
-        layers.append(self.make_output_layer(HIDDEN, num_classes, rng))
+        layers.append(self.make_output_layer(num_hidden, num_classes, rng))
         self.num_classes = num_classes
         super().__init__(*layers)
 
