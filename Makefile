@@ -8,7 +8,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 OUT    ?= demo_output
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-gpu docs docs-test chromium bench setup fashion-mnist evidential evidential-fashion readme-results clean
+.PHONY: reproduce demo test test-gpu docs docs-test chromium bench setup fashion-mnist evidential evidential-fashion readme-results clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,10 @@ demo: $(STAMP)
 
 evidential: $(STAMP)
 	$(VENV)/bin/numpyuq evidential --baseline --out evidential_output
+
+# uncertainty-baselines' LeNet5 table on Fashion-MNIST (models in reproduce_output/, resumed if interrupted).
+reproduce: $(STAMP) fashion-mnist
+	$(VENV)/bin/numpyuq reproduce uncertainty-baselines --out reproduce_output
 
 evidential-fashion: $(STAMP) fashion-mnist
 	$(VENV)/bin/numpyuq evidential --dataset fashion-mnist --baseline --out evidential_output

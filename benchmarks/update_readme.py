@@ -33,6 +33,9 @@ BLOCKS = {
                        "--out", "docs/figures", "--no-progress"],
     "rounding": [PY, "benchmarks/rounding.py"],
     "bench-cluster": [PY, "benchmarks/cluster.py"],
+    "reproduce-ub": [PY, "-m", "numpyuq.cli", "reproduce", "uncertainty-baselines", "--out", "reproduce_output",
+                     "--no-progress"],
+    "bench-lenet5": [PY, "benchmarks/lenet.py", "--model", "lenet5", "--rounds", "3", "--profile"],
 }
 PAGES = ("README.md", "docs/performance.md")         # where the blocks live
 # Blocks that show the Markdown table and the figures the command wrote, instead of its output.
@@ -40,6 +43,7 @@ FIGURES = {
     "compare-moons": ("docs/figures/compare_moons.md", ["moons_surfaces.png", "moons_own_uncertainty.png",
                                                         "moons_reliability.png"]),
     "ablation-moons": ("docs/figures/ablation_moons.md", ["ablation_moons.png"]),
+    "reproduce-ub": ("docs/figures/reproduce_uncertainty_baselines.md", []),
     "compare-digits28": ("docs/figures/compare_digits28.md",
                          ["digits28_rotation.png", "digits28_entropy_cdf_digits_5-9.png",
                           "digits28_entropy_cdf_Fashion-MNIST.png", "digits28_reliability.png"]),
@@ -48,7 +52,10 @@ FIGURES = {
 
 # The speed benchmarks run with the BLAS kernels OpenBLAS picks for the CPU: some machines here set
 # OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) for older OpenBLAS builds, which slows a current one.
-NATIVE_BLAS = ("bench-moons", "bench-lenet", "bench-evidential", "bench-cluster")
+NATIVE_BLAS = ("bench-moons", "bench-lenet", "bench-evidential", "bench-cluster", "bench-lenet5")
+# Tables a command writes outside docs/figures (beside model files that are never committed): copied
+# there, where the README and the site build read them.
+COPIES = {"reproduce-ub": "reproduce_output/reproduce_uncertainty_baselines.md"}
 FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
@@ -83,6 +90,8 @@ def run(name, page="README.md"):
     unset = " ".join(f"-u {k}" for k in FORCING if k in os.environ and k not in env)
     shown = f"env {unset} {shown}" if unset else shown
     header = f"`{shown}` on {start:%Y-%m-%d}, {machine(env)} ({minutes:.1f} min):\n\n"
+    if name in COPIES:
+        (ROOT / FIGURES[name][0]).write_text((ROOT / COPIES[name]).read_text())
     if name in FIGURES:
         table, images = FIGURES[name]
         folder = "figures" if page.startswith("docs/") else "docs/figures"      # relative to the page
