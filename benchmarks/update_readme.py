@@ -90,8 +90,10 @@ def run(name, page="README.md"):
     unset = " ".join(f"-u {k}" for k in FORCING if k in os.environ and k not in env)
     shown = f"env {unset} {shown}" if unset else shown
     header = f"`{shown}` on {start:%Y-%m-%d}, {machine(env)} ({minutes:.1f} min):\n\n"
-    if name in COPIES:
-        (ROOT / FIGURES[name][0]).write_text((ROOT / COPIES[name]).read_text())
+    if name in COPIES:                   # the site reads the copy: it carries the header too
+        copy = header + (ROOT / COPIES[name]).read_text().strip() + "\n"
+        (ROOT / FIGURES[name][0]).write_text(copy)
+        return copy.strip()
     if name in FIGURES:
         table, images = FIGURES[name]
         folder = "figures" if page.startswith("docs/") else "docs/figures"      # relative to the page

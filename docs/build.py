@@ -131,6 +131,11 @@ def write_results():
     shown = " ".join(["numpyuq"] + [str(c) for c in command[3:]]).replace(str(out), "results")
     sections.append(f"## SNGP taken apart (the ablation)\n\n`{shown}`\n\n" + (out / "ablation_moons.md").read_text()
                     + "\n\n![ablation_moons](results/ablation_moons.png)")
+    published = DOCS / "figures" / "reproduce_uncertainty_baselines.md"
+    if published.exists():              # a long run (about an hour): written by update_readme.py, not by the build
+        sections.append("## A published table, reproduced: uncertainty-baselines' LeNet5 on Fashion-MNIST\n\n"
+                        "Written by `python benchmarks/update_readme.py reproduce-ub` (the command, date and machine "
+                        "head the table).\n\n" + published.read_text())
     benchmarks = [["benchmarks/moons.py", "--quick"], ["benchmarks/lenet.py", "--quick"]] if FAST else \
         [["benchmarks/moons.py", "--rounds", "3"], ["benchmarks/lenet.py", "--rounds", "3", "--profile"]]
     for command in benchmarks:

@@ -29,6 +29,12 @@ from numpyuq.callbacks import EarlyStopping, ModelCheckpoint
 from numpyuq.experiments.data import load_dataset
 from numpyuq.nn import ReLU, Sequential
 from numpyuq.uncertainty import MCDropout, mean_field_logits, uncertainty_mass_from_logits
+from numpyuq.uncertainty import DDU, LastLayerLaplace
+from numpyuq.models import LeNet5
+from numpyuq.data import make_ring_data
+from numpyuq.tasks import run_tasks
+from numpyuq.experiments.ablation import AblationConfig
+from numpyuq.experiments.reproduce import ReproduceConfig
 from tests.tiny_models import tiny_lenet, tiny_resnet, tiny_sngp
 from numpyuq.uncertainty import DeepEnsemble, dirichlet_uncertainty, mc_dropout_predict, refit_covariance, sample_logits
 
@@ -330,7 +336,7 @@ def build_face(make_model, x):
     """A model (or method wrapper) with the one face: (objects to snapshot, kwargs)."""
     def build():
         model = make_model()
-        owner = model.model if isinstance(model, MCDropout) else model
+        owner = getattr(model, "model", model)          # a wrapper (MC dropout, DDU, Laplace): its network
         return [owner], dict(x=x, _model=model)
     return build
 
@@ -351,7 +357,10 @@ def build_wrapped(make):
 
 FACES = [("resnet", lambda: small_resnet(), X), ("sngp", lambda: small_sngp(), X), ("lenet", small_lenet, IMAGES),
          ("edl", lambda: EvidentialClassifier(small_resnet()), X),
-         ("mc dropout", lambda: MCDropout(tiny_resnet(num_classes=K, in_features=D, dropout_rate=0.3), 3), X)]
+         ("mc dropout", lambda: MCDropout(tiny_resnet(num_classes=K, in_features=D, dropout_rate=0.3), 3), X),
+         ("ddu", lambda: DDU(small_resnet()).fit(X, Y), X),
+         ("laplace", lambda: LastLayerLaplace(small_resnet()).fit(X, Y), X),
+         ("lenet5", lambda: LeNet5(channels=(2, 2, 2), num_hidden=4, num_classes=K, seed=0), IMAGES)]
 for label, make, data in FACES:
     for method, check in (("predict_proba", outputs_are_probabilities), ("uncertainty", outputs_are_finite),
                           ("predict_with_uncertainty", lambda r: (outputs_are_probabilities(r[0]),
@@ -387,6 +396,35 @@ CASES_LIST += [
     Case("DeepEnsemble", lambda: ([], dict(make_member=ensemble_member, size=2)), lambda o, **kw: DeepEnsemble(**kw),
          {"make_member": st.one_of(tagged("class", st.just(DeepResNet)), tagged("model", st.just(small_resnet()))),
           "size": bad_sizes()}),
+    Case("LeNet5", lambda: ([], dict(num_classes=10, num_hidden=4, channels=(2, 2, 2), dropout_rate=0.0)),
+         lambda o, **kw: LeNet5(**kw),
+         {"num_classes": st.one_of(bad_sizes(), tagged("one", st.just(1))), "num_hidden": bad_sizes(),
+          "channels": st.one_of(tagged("zero", st.just((0, 2, 2))), tagged("pair", st.just((2, 3)))),
+          "dropout_rate": st.one_of(bad_reals().filter(lambda t: t[0] != "zero"), tagged("one", st.just(1.0))),
+          "spec_norm_bound": st.one_of(tagged("zero", st.just(0.0)), tagged("negative", st.just(-1.0)),
+                                       tagged("string", st.just("3")))}),
+    Case("make_ring_data", lambda: ([], dict(sample_size=10, radii=(1.0, 2.0), seed=0)),
+         lambda o, **kw: make_ring_data(**kw),
+         {"sample_size": bad_sizes(), "radii": st.one_of(tagged("reversed", st.just((2.0, 1.0))),
+                                                         tagged("single", st.just((1.0,))))},
+         check=outputs_are_finite),
+    Case("DDU.fit", lambda: ([], dict(x=X, y=Y, _ddu=DDU(small_resnet()))), lambda o, _ddu, **kw: _ddu.fit(**kw),
+         {"y": st.one_of(tagged("absent class", st.just(np.zeros(N, np.int64))),
+                         tagged("short", st.just(Y[:-1])), tagged("out of range", st.just(Y + K)))}),
+    Case("LastLayerLaplace.fit", lambda: ([], dict(x=X, y=Y, _laplace=LastLayerLaplace(small_resnet()))),
+         lambda o, _laplace, **kw: _laplace.fit(**kw),
+         {"y": st.one_of(tagged("short", st.just(Y[:-1])), tagged("out of range", st.just(Y + K)))}),
+    Case("run_tasks", lambda: ([], dict(function=abs, tasks=[("a", (-1,))], n_jobs=1)),
+         lambda o, **kw: run_tasks(**kw),
+         {"n_jobs": st.one_of(tagged("zero", st.just(0)), tagged("negative", st.integers(-9, -2)),
+                              tagged("float", st.just(1.5)), tagged("bool", st.just(True)))}),
+    Case("AblationConfig", lambda: ([], dict(dataset="moons", seeds=1, jobs=None)), lambda o, **kw: AblationConfig(**kw),
+         {"dataset": tagged("unknown", st.sampled_from(["cifar", ""])), "seeds": bad_sizes(),
+          "jobs": st.one_of(tagged("zero", st.just(0)), tagged("string", st.just("2")))}),
+    Case("ReproduceConfig", lambda: ([], dict(epochs=1, batch_size=8, extensions=("laplace",))),
+         lambda o, **kw: ReproduceConfig(**kw),
+         {"epochs": bad_sizes(), "batch_size": bad_sizes(),
+          "extensions": tagged("unknown", st.just(("bayes",)))}),
 ]
 
 

@@ -222,7 +222,7 @@ def check_resumable(config, out_dir):
 
 def train_all(config, out_dir, progress=True, log=print):
     """Train what is not on disk yet (tasks through joblib), saving each state as it arrives.
-    Returns {(kind, seed): (state, seconds)}."""
+    Returns ({(kind, seed): (state, seconds)}, how many were loaded from disk)."""
     check_resumable(config, out_dir)
     recorded = config.recorded()
     done = {run: load_state(model_path(out_dir, *run)) for run in trainings(config)
@@ -238,8 +238,9 @@ def train_all(config, out_dir, progress=True, log=print):
     results = run_tasks(train_one, [(f"({kind}, seed {seed})", (kind, seed, recorded, sequential and progress))
                                     for kind, seed in todo],
                         n_jobs=config.jobs, progress=progress, desc="models", on_result=arrived)
+    loaded = len(done)
     done.update(zip(todo, results))
-    return done
+    return done, loaded
 
 
 # ---- evaluation ---------------------------------------------------------------------------------------
@@ -329,7 +330,7 @@ class Reproduction:
     config: ReproduceConfig
     rows: dict = field(default_factory=dict)     # title: (per-seed rows, train seconds)
     wall_seconds: float = 0.0
-    machine: str = ""
+    resumed: int = 0                             # models loaded from an earlier, interrupted run
 
 
 def cell(values, digits=3, percent=False):
@@ -371,8 +372,10 @@ def format_markdown(result):
     smoke = ("**Smoke run (--fast): a subset, one epoch; the numbers check the pipeline, not the protocol.**\n\n"
              if config.fast else "")
     settings = ", ".join(f"{k} {v}" for k, v in config.recorded().items() if k != "fast")
+    resumed = (f" (resumed: {result.resumed} of its models came from an earlier, interrupted run, whose time is "
+               "not counted)" if result.resumed else "")
     return (f"{smoke}uncertainty-baselines' LeNet5 on Fashion-MNIST ({SOURCE}), reproduced: "
-            f"{result.wall_seconds / 60:.1f} min wall time on {result.machine or 'this machine'}. "
+            f"{result.wall_seconds / 60:.1f} min wall time{resumed}. "
             "Deterministic: mean ± std over its seeds; one seed for the other rows. UB = uncertainty-baselines' "
             "convention. T = temperature fitted on the calibration split (the 10,000 training images the "
             "models never see). Train s: the sum of the trainings' seconds (the ensemble's 10, for its row).\n\n"
@@ -400,6 +403,6 @@ def reproduce(config, out_dir, progress=True, log=print):
     """Train (or resume), evaluate, and return the Reproduction."""
     start = time.perf_counter()
     load_data(config.train_size, config.calibration_size, config.test_size)     # missing data fails first
-    trained = train_all(config, out_dir, progress=progress, log=log)
+    trained, loaded = train_all(config, out_dir, progress=progress, log=log)
     rows = evaluate(config, trained, log=log)
-    return Reproduction(config, rows, time.perf_counter() - start)
+    return Reproduction(config, rows, time.perf_counter() - start, loaded)

@@ -123,7 +123,7 @@ class DDU:
         for k in range(num_classes):
             members = features[labels == k]
             if len(members) < 2:
-                raise ValueError(f"class {k} has {len(members)} training point(s): DDU fits a Gaussian per class "
+                raise ValueError(f"y has {len(members)} point(s) of class {k}: DDU fits a Gaussian per class "
                                  "and needs at least 2 of every class")
             covariance = np.cov(members, rowvar=False).reshape(features.shape[1], features.shape[1])
             factor, jitter = cholesky_with_jitter(covariance, f"class {k}")
