@@ -99,10 +99,13 @@ from hypothesis import strategies as st  # noqa: E402
 NOT_INTEGERS = st.sampled_from(["two", "1.5", "", "1e3", "0x10", "--", "nan"])
 POSITIVE_INTEGER_OPTIONS = {"demo": ["--epochs", "--num-samples", "--ensemble-size", "--jobs"],
                             "compare": ["--seeds", "--jobs", "--epochs"],
+                            "reproduce": ["--jobs"],
                             "evidential": ["--epochs", "--batch-size", "--threads"]}
-SEED_OPTIONS = {"demo": ["--seed"], "compare": [], "evidential": ["--seed"]}
-CHOICE_OPTIONS = {"demo": [], "compare": ["--dataset", "--task"],
+SEED_OPTIONS = {"demo": ["--seed"], "compare": [], "reproduce": [], "evidential": ["--seed"]}
+CHOICE_OPTIONS = {"demo": [], "compare": ["--dataset", "--task", "--backend", "--cluster"],
+                  "reproduce": ["--backend", "--cluster"],
                   "evidential": ["--dataset", "--loss", "--evidence", "--schedule"]}
+POSITIONAL = {"reproduce": ["uncertainty-baselines"]}
 
 
 @st.composite
@@ -140,7 +143,7 @@ def test_every_subcommand_refuses_bad_arguments_with_one_line_and_writes_nothing
     out = tmp_path_factory.mktemp("cli") / "out"
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
-        main([command, *argv, "--out", str(out), "--no-progress"])
+        main([command, *POSITIONAL.get(command, []), *argv, "--out", str(out), "--no-progress"])
     message = stderr.getvalue()
     assert exit_info.value.code == 2, (command, argv, message)
     assert message.count("\n") == 1 and "Traceback" not in message and "error:" in message, message

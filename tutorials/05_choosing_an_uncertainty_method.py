@@ -153,9 +153,12 @@ if not FAST:
 # ## 3. What each costs
 #
 # The `train s` and `predict s` columns are measured on this machine, in this run. The ensemble
-# trains $M$ networks (in parallel processes with `--jobs`), MC dropout runs $S$ forward passes per
-# prediction, EDL and the deterministic network cost one training and one pass, and SNGP adds power
-# iterations on each training step and a triangular solve per prediction (the variance).
+# trains $M$ networks (one after another inside its task; `--jobs` runs the comparison's tasks side
+# by side), MC dropout runs $S$ forward passes per prediction, EDL and the deterministic network cost
+# one training and one pass, and SNGP adds power iterations on each training step and a triangular
+# solve per prediction (the variance). DDU and last-layer Laplace cost their network's training plus
+# a fit after it (class covariances; a Hessian and its eigenvalues), and at prediction a density or
+# a logit covariance per input.
 
 # %%
 for comparison in (moons, digits):

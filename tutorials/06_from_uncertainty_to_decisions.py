@@ -79,17 +79,17 @@ def newton_temperature(logits, labels, steps=20):
     return 1 / beta
 
 
-print(f"{'method':14s} {'T by hand':>10s} {'numpyuq T':>10s} {'NLL before':>11s} {'after':>7s}")
+print(f"{'method':18s} {'T by hand':>10s} {'numpyuq T':>10s} {'NLL before':>11s} {'after':>7s}")
 for name, ((cal_probs, _), (test_probs, _)) in outputs.items():
     cal_logits, test_logits = np.log(np.maximum(cal_probs, 1e-300)), np.log(np.maximum(test_probs, 1e-300))
     try:
         scaling = TemperatureScaling().fit(cal_logits, y_cal)
     except NoFiniteTemperature as err:        # e.g. every calibration prediction right
-        print(f"{METHODS[name].title:14s} {err}")
+        print(f"{METHODS[name].title:18s} {err}")
         continue
     scaled = scaling.predict_proba(test_logits)
     by_hand = newton_temperature(cal_logits, y_cal)
-    print(f"{METHODS[name].title:14s} {by_hand:10.4f} {scaling.temperature_:10.4f} "
+    print(f"{METHODS[name].title:18s} {by_hand:10.4f} {scaling.temperature_:10.4f} "
           f"{metrics.nll(test_probs, y_eval):11.4f} {metrics.nll(scaled, y_eval):7.4f}")
     assert abs(by_hand - scaling.temperature_) < 1e-6 * scaling.temperature_
     assert (scaled.argmax(axis=1) == test_probs.argmax(axis=1)).all()          # accuracy unchanged
@@ -109,7 +109,7 @@ for name, (_, (test_probs, own)) in outputs.items():
     ax.plot(coverage, risk, label=f"{METHODS[name].title} (AURC {metrics.aurc(test_probs, y_eval, own):.4f})")
     errors = test_probs.argmax(axis=1) != y_eval
     kept = np.argsort(own, kind="stable")[:len(own) // 2]                         # by hand: the half kept
-    print(f"{METHODS[name].title:14s} error, all inputs {errors.mean():.4f}; the most certain half {errors[kept].mean():.4f}")
+    print(f"{METHODS[name].title:18s} error, all inputs {errors.mean():.4f}; the most certain half {errors[kept].mean():.4f}")
     if not FAST:
         assert errors[kept].mean() <= errors.mean()
 ax.set_xlabel("coverage (fraction of inputs kept)")
@@ -141,7 +141,7 @@ for name, ((cal_probs, _), (test_probs, _)) in outputs.items():
     conformal = SplitConformal("lac").fit(cal_probs, y_cal, alpha)
     assert (conformal.predict_sets(test_probs) == sets_by_hand).all()
     result = conformal.evaluate(test_probs, y_eval)
-    print(f"{METHODS[name].title:14s} coverage {result['coverage']:.3f}, mean set size {result['mean_set_size']:.3f}")
+    print(f"{METHODS[name].title:18s} coverage {result['coverage']:.3f}, mean set size {result['mean_set_size']:.3f}")
     if not FAST:
         assert result["coverage"] >= 1 - alpha - 0.05       # the guarantee, up to this test set's sampling error
 
@@ -157,7 +157,7 @@ for name, ((cal_probs, _), (test_probs, _)) in outputs.items():
 
 # %%
 for name, (_, (test_probs, _)) in outputs.items():
-    print(f"{METHODS[name].title:14s} ECE {metrics.expected_calibration_error(test_probs, y_eval):.4f}, "
+    print(f"{METHODS[name].title:18s} ECE {metrics.expected_calibration_error(test_probs, y_eval):.4f}, "
           f"adaptive {metrics.expected_calibration_error(test_probs, y_eval, binning='mass'):.4f}, "
           f"uncertainty-baselines' {metrics.expected_calibration_error(test_probs, y_eval, 10, closed='left', top='none'):.4f}")
 path = plot_reliability([(METHODS[name].title, test_probs) for name, (_, (test_probs, _)) in outputs.items()],
