@@ -161,3 +161,22 @@ def test_a_run_that_fails_once_started_exits_1_with_one_line(tmp_path, capsys, m
     assert exit_info.value.code == 1 and err.count("\n") == 1 and "training loss became nan" in err
     with pytest.raises(FloatingPointError):          # --debug shows the traceback instead
         main(["compare", "--fast", "--debug", "--out", str(tmp_path / "out"), "--no-progress"])
+
+
+def test_a_failing_task_is_named_and_nothing_is_written(tmp_path, capsys, monkeypatch):
+    """One (method, seed) task raises: the run stops with one line naming it and the cause, and
+    writes no table or figure (--jobs 1 runs the tasks in this process, where the patch holds)."""
+    import dataclasses
+
+    from numpyuq.experiments import methods
+    def boom(run):
+        raise RuntimeError("the evidence overflowed")
+    monkeypatch.setitem(methods.METHODS, "edl", dataclasses.replace(methods.METHODS["edl"], train=boom))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--fast", "--epochs", "1", "--methods", "deterministic,edl", "--seeds", "2", "--jobs", "1",
+              "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and err.count("\n") == 1, err
+    assert "task (edl; seed 0) failed: RuntimeError: the evidence overflowed" in err
+    assert not out.exists() or not any(out.iterdir())
