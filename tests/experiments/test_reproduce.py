@@ -52,7 +52,7 @@ def test_smoke_run_table_resume_and_settings(tmp_path):
     assert any("resuming: 3 model(s) already trained" in line and "1 to go" in line for line in logs)
     for title, (rows, _) in first.rows.items():
         for key, _ in rep.COLUMNS:
-            assert [r[key] for r in rows] == [r[key] for r in again.rows[title]], (title, key)
+            assert [r[key] for r in rows] == [r[key] for r in again.rows[title][0]], (title, key)
     paths = rep.write_results(again, str(tmp_path))
     assert [os.path.basename(p) for p in paths] == ["reproduce_uncertainty_baselines.md",
                                                     "reproduce_uncertainty_baselines.csv"]
@@ -69,3 +69,18 @@ def test_bad_settings_are_refused():
         rep.ReproduceConfig(epochs=0)
     with pytest.raises(ValueError, match="train_size \\+ calibration_size must be"):
         rep.load_data(55000, 10000, 100)
+
+
+@pytest.mark.slow
+def test_the_command_smoke_run_writes_the_table(tmp_path, capsys):
+    """What CI runs: the command with --fast (a subset, one epoch, two members): every published
+    and extended row, every column, the settings; the numbers are not checked."""
+    from numpyuq.cli import main
+    main(["reproduce", "uncertainty-baselines", "--fast", "--jobs", "2", "--out", str(tmp_path), "--no-progress"])
+    table = (tmp_path / "reproduce_uncertainty_baselines.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith(("| method", "| ---"))]
+    assert len(rows) == 4 + 2 + len(rep.EXTENSIONS)          # published, numpyuq's two, the extensions
+    assert all(row.count("|") == len(rep.COLUMNS) + 4 for row in rows)
+    assert "Settings: train_size 2000" in table and (tmp_path / "config.json").exists()
+    assert len(list((tmp_path / "models").iterdir())) == 1 + 2 + 4   # deterministic, members, extensions
+    assert "wrote" in capsys.readouterr().out
