@@ -91,3 +91,20 @@ class GaussianProcessClassifier(Classifier):
             parts = [self.classifier.predict(self.features(x[start:start + batch_size]))
                      for start in range(0, x.shape[0], batch_size)]
         return xp.concatenate([p[0] for p in parts]), xp.concatenate([p[1] for p in parts])
+
+
+class SequentialGaussianProcessClassifier(GaussianProcessClassifier):
+    """Mixin for SNGP models that are a ``Sequential`` whose last layer is the ``RandomFeatureGP``
+    (``LeNetSNGP``, ``LeNet5SNGP``): the features are every layer but the last."""
+
+    @property
+    def classifier(self):
+        """The GP output layer."""
+        return self.layers[-1]
+
+    def features(self, x, training=False):
+        """The hidden representation the GP sees: (N, ...) -> (N, hidden)."""
+        self.check_input(x)
+        for layer in self.layers[:-1]:
+            x = layer(x, training=training)
+        return x

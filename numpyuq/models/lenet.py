@@ -5,7 +5,7 @@ from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, RandomFeatureGP,
 from ..seeding import as_generator
 from ..validation import (check_choice, check_features, check_positive_int, check_probability, check_real,
                           renamed_arguments)
-from .classifier import Classifier, GaussianProcessClassifier
+from .classifier import Classifier, SequentialGaussianProcessClassifier
 
 
 class LeNet(Classifier, Sequential):
@@ -112,7 +112,7 @@ class LeNet(Classifier, Sequential):
         return super().forward(x, training=training)
 
 
-class LeNetSNGP(LeNet, GaussianProcessClassifier):
+class LeNetSNGP(LeNet, SequentialGaussianProcessClassifier):
     """SNGP on LeNet (Liu et al. 2020): spectrally normalised convolutions and hidden Dense layer,
     and a random-feature GP output layer.   x: (N, 1, 28, 28) -> logits (N, num_classes).
 
@@ -145,15 +145,3 @@ class LeNetSNGP(LeNet, GaussianProcessClassifier):
     def make_output_layer(self, hidden, num_classes, rng):
         gp_kwargs = {"kernel_scale": float(hidden), **self.gp_kwargs}
         return RandomFeatureGP(hidden, num_classes, seed=rng, dtype=self._dtype, **gp_kwargs)
-
-    @property
-    def classifier(self):
-        """The GP output layer."""
-        return self.layers[-1]
-
-    def features(self, x, training=False):
-        """The hidden representation the GP sees: (N, 1, 28, 28) -> (N, hidden)."""
-        self.check_input(x)
-        for layer in self.layers[:-1]:
-            x = layer(x, training=training)
-        return x

@@ -16,7 +16,7 @@ import numpy as np
 from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, RandomFeatureGP, Sequential, SpectralNorm
 from ..seeding import as_generator
 from ..validation import check_features, check_positive_int, check_probability, check_real
-from .classifier import Classifier, GaussianProcessClassifier
+from .classifier import Classifier, SequentialGaussianProcessClassifier
 
 CHANNELS = (6, 16, 120)
 HIDDEN = 84
@@ -98,7 +98,7 @@ class LeNet5(Classifier, Sequential):
         return super().forward(x, training=training)
 
 
-class LeNet5SNGP(LeNet5, GaussianProcessClassifier):
+class LeNet5SNGP(LeNet5, SequentialGaussianProcessClassifier):
     """SNGP on LeNet5 (Liu et al. 2020): spectrally normalised convolutions and hidden layer (bound
     3, as ``LeNetSNGP``) and a random-feature GP output layer whose input is LayerNormed and scaled
     by 1 / sqrt(84) (``kernel_scale = 84``), as ``LeNetSNGP`` explains."""
@@ -110,15 +110,3 @@ class LeNet5SNGP(LeNet5, GaussianProcessClassifier):
     def make_output_layer(self, hidden, num_classes, rng):
         return RandomFeatureGP(hidden, num_classes, seed=rng, dtype=self._dtype,
                                **{"kernel_scale": float(hidden), **self.gp_kwargs})
-
-    @property
-    def classifier(self):
-        """The GP output layer."""
-        return self.layers[-1]
-
-    def features(self, x, training=False):
-        """The hidden representation the GP sees: (N, 1, 28, 28) -> (N, 84)."""
-        self.check_input(x)
-        for layer in self.layers[:-1]:
-            x = layer(x, training=training)
-        return x
