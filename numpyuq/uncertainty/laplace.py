@@ -3,8 +3,9 @@ https://arxiv.org/abs/2106.14806): a Gaussian posterior on the weights of a trai
 (Dense, softmax) layer, centred on the trained weights, with the curvature of the loss as precision.
 
 Notation: features phi_n (D,) of the penultimate layer, extended with a 1 for the bias:
-u_n = [phi_n, 1] (D + 1,); the last layer's parameters Theta = [[W], [b]] (D + 1, K), flattened row
-by row, theta_(i, k) = Theta[i, k] (P = (D + 1) K entries); logits z_n = u_n Theta; p_n = softmax(z_n).
+u_n = [phi_n, 1] (D + 1,); the last layer's parameters Theta = [W; b] (D + 1, K), the rows of W and
+then b, flattened row by row, theta_(i, k) = Theta[i, k] (P = (D + 1) K entries); logits
+z_n = u_n Theta; p_n = softmax(z_n).
 
 The Hessian of the summed negative log-likelihood in theta. dz_nk / dTheta_il = u_ni [k = l], and
 the Hessian of -log softmax(z)_y in z is Lambda_n = diag(p_n) - p_n p_n^T, so
@@ -133,7 +134,7 @@ class LastLayerLaplace:
         self.predictive, self.num_samples, self.seed = predictive, num_samples, seed
 
     def theta(self):
-        """The trained last-layer parameters Theta = [[W], [b]]: (D + 1, K) float64."""
+        """The trained last-layer parameters Theta = [W; b] (the rows of W, then b): (D + 1, K) float64."""
         return np.vstack([to_numpy(self.layer.w.value), to_numpy(self.layer.b.value)[None, :]]).astype(np.float64)
 
     def fit(self, x, y, max_iter=100, tol=1e-8):
