@@ -7,7 +7,7 @@ in an NHWC image, so each copy is one run of KW * C floats (100 for LeNet's seco
 with no layout pass.
 
 With padding, the compiled path pads the input once (a copy of N (H + 2p) (W + 2p) C floats) and
-runs the padding-free loops, instead of testing every window against the border: a SAME 5 x 5
+runs loops that know no padding, instead of testing every window against the border: a SAME 5 x 5
 convolution has a border band two pixels wide, and on 28 x 28 images with one channel (LeNet5's
 first layer) the per-element border loop took most of the pass (4.0 ms of im2col at batch 256,
 against 1.1 ms padded first; col2im the same way, into a padded buffer cut to size).
@@ -52,88 +52,59 @@ def col2im_nhwc_reference(cols, x_shape, KH, KW, stride, padding):
     return dxpad[:, padding:padding + H, padding:padding + W, :]
 
 
-def _im2col_nhwc_loops(x, KH, KW, stride, padding, cols):
-    """Fill cols (N*OH*OW, KH*KW*C) from x (N, H, W, C); zeros where the window leaves the image.
+def _im2col_nhwc_loops(x, KH, KW, stride, cols):
+    """Fill cols (N*OH*OW, KH*KW*C) from x (N, H, W, C), no padding (the dispatcher pads first).
 
-    For a window inside the image, each of its KH rows is one contiguous run of KW*C values of x
-    (pixels ow*s .. ow*s + KW - 1 of image row ih, all channels), copied as a single loop.
+    Each of a window's KH rows is one contiguous run of KW*C values of x (pixels ow*s .. ow*s + KW - 1
+    of image row ih, all channels), copied as a single loop. Kernel row kh of the windows ow = 0, 1,
+    ... of output row oh reads image row oh*s + kh, so sweeping ow inside kh reads that row while it
+    is in L1 (measured 1.3x faster than one window at a time at LeNet's first layer, 1.05x at its
+    second). No border test sits in this loop: one cost 0.1 ms there.
     """
     N, H, W, C = x.shape
-    OH = (H + 2 * padding - KH) // stride + 1
-    OW = (W + 2 * padding - KW) // stride + 1
-    run, image_row = np.uint64(KW * C), np.uint64(W * C)
+    OH = (H - KH) // stride + 1
+    OW = (W - KW) // stride + 1
+    run = np.uint64(KW * C)
     src, dst = x.reshape(-1), cols.reshape(-1)
-    if padding == 0:
-        # Every window is inside the image (LeNet's case). Kernel row kh of the windows ow = 0, 1,
-        # ... of output row oh reads image row oh*s + kh, so sweeping ow inside kh reads that row
-        # while it is in L1 (measured 1.3x faster than one window at a time at LeNet's first
-        # layer, 1.05x at its second). No border test sits in this loop: one cost 0.1 ms there.
-        row_len, step = np.uint64(KH * KW * C), np.uint64(stride * C)
-        for n in numba.prange(N):
-            for oh in range(OH):
-                for kh in range(KH):
-                    out = np.uint64((n * OH + oh) * OW) * row_len + np.uint64(kh) * run   # cols[(n, oh, 0), kh]
-                    start = np.uint64(((n * H + oh * stride + kh) * W) * C)             # x[n, oh s + kh, 0, 0]
-                    for ow in range(OW):
-                        for j in range(run):
-                            dst[out + j] = src[start + j]
-                        out += row_len
-                        start += step
-        return
+    row_len, step = np.uint64(KH * KW * C), np.uint64(stride * C)
     for n in numba.prange(N):
         for oh in range(OH):
-            ih0 = oh * stride - padding
-            for ow in range(OW):
-                row = (n * OH + oh) * OW + ow
-                iw0 = ow * stride - padding
-                if ih0 >= 0 and ih0 + KH <= H and iw0 >= 0 and iw0 + KW <= W:
-                    start = np.uint64(((n * H + ih0) * W + iw0) * C)       # x[n, ih0, iw0, 0]
-                    out = np.uint64(row * KH * KW * C)                    # cols[row, 0]
-                    for kh in range(KH):
-                        for j in range(run):
-                            dst[out + j] = src[start + j]
-                        start += image_row
-                        out += run
-                    continue
-                for kh in range(KH):                                      # a window on the border
-                    ih = ih0 + kh
-                    for kw in range(KW):
-                        iw = iw0 + kw
-                        inside = 0 <= ih < H and 0 <= iw < W
-                        for c in range(C):
-                            cols[row, (kh * KW + kw) * C + c] = x[n, ih, iw, c] if inside else 0
+            for kh in range(KH):
+                out = np.uint64((n * OH + oh) * OW) * row_len + np.uint64(kh) * run   # cols[(n, oh, 0), kh]
+                start = np.uint64(((n * H + oh * stride + kh) * W) * C)             # x[n, oh s + kh, 0, 0]
+                for ow in range(OW):
+                    for j in range(run):
+                        dst[out + j] = src[start + j]
+                    out += row_len
+                    start += step
 
 
-def _col2im_nhwc_loops(cols, KH, KW, stride, padding, dx):
-    """dx (N, H, W, C) <- every cols entry added back at the pixel it was read from."""
+def _col2im_nhwc_loops(cols, KH, KW, stride, dx):
+    """dx (N, H, W, C) <- every cols entry added back at the pixel it was read from (no padding:
+    the dispatcher sums into a padded buffer and cuts it to size)."""
     N, H, W, C = dx.shape
-    OH = (H + 2 * padding - KH) // stride + 1
-    OW = (W + 2 * padding - KW) // stride + 1
+    OH = (H - KH) // stride + 1
+    OW = (W - KW) // stride + 1
     run, image_row = np.uint64(KW * C), np.uint64(W * C)
     src, dst = cols.reshape(-1), dx.reshape(-1)
     for n in numba.prange(N):          # each n owns its image: no write races in parallel mode
         dx[n] = 0
         for oh in range(OH):
-            ih0 = oh * stride - padding
             for ow in range(OW):
-                row = (n * OH + oh) * OW + ow
-                iw0 = ow * stride - padding
-                if ih0 >= 0 and ih0 + KH <= H and iw0 >= 0 and iw0 + KW <= W:
-                    start = np.uint64(((n * H + ih0) * W + iw0) * C)       # dx[n, ih0, iw0, 0]
-                    at = np.uint64(row * KH * KW * C)                     # cols[row, 0]
-                    for kh in range(KH):
-                        for j in range(run):
-                            dst[start + j] += src[at + j]
-                        start += image_row
-                        at += run
-                    continue
-                for kh in range(KH):                                      # a window on the border
-                    ih = ih0 + kh
-                    for kw in range(KW):
-                        iw = iw0 + kw
-                        if 0 <= ih < H and 0 <= iw < W:
-                            for c in range(C):
-                                dx[n, ih, iw, c] += cols[row, (kh * KW + kw) * C + c]
+                start = np.uint64(((n * H + oh * stride) * W + ow * stride) * C)    # dx[n, oh s, ow s, 0]
+                at = np.uint64(((n * OH + oh) * OW + ow) * KH * KW * C)             # cols[row, 0]
+                for kh in range(KH):
+                    for j in range(run):
+                        dst[start + j] += src[at + j]
+                    start += image_row
+                    at += run
+
+
+def pad_nhwc(x, padding):
+    """x (N, H, W, C) with ``padding`` zeros on every side of H and W (x itself when 0)."""
+    if not padding:
+        return x
+    return np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
 
 
 _im2col_nhwc_numba = compiled(_im2col_nhwc_loops, parallel=True)
@@ -161,9 +132,7 @@ def im2col_nhwc(x, KH, KW, stride=1, padding=0, out=None):
     if not use_numba(x):
         return written(im2col_nhwc_reference(x, KH, KW, stride, padding), out)
     cols = np.empty((N * OH * OW, KH * KW * C), x.dtype) if out is None else out
-    if padding:                 # pad once: every window then takes the contiguous-run path
-        x = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    _im2col_nhwc_numba(np.ascontiguousarray(x), KH, KW, stride, 0, cols)
+    _im2col_nhwc_numba(np.ascontiguousarray(pad_nhwc(x, padding)), KH, KW, stride, cols)   # pad once
     return cols
 
 
@@ -184,9 +153,9 @@ def col2im_nhwc(cols, x_shape, KH, KW, stride=1, padding=0, out=None):
     if out is None:
         out = np.empty(x_shape, cols.dtype)
     if not padding:
-        _col2im_nhwc_numba(np.ascontiguousarray(cols), KH, KW, stride, 0, out)
+        _col2im_nhwc_numba(np.ascontiguousarray(cols), KH, KW, stride, out)
         return out
     padded = np.empty((N, H + 2 * padding, W + 2 * padding, C), cols.dtype)    # summed into, then cut to size
-    _col2im_nhwc_numba(np.ascontiguousarray(cols), KH, KW, stride, 0, padded)
+    _col2im_nhwc_numba(np.ascontiguousarray(cols), KH, KW, stride, padded)
     out[...] = padded[:, padding:padding + H, padding:padding + W, :]
     return out

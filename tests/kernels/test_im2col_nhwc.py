@@ -16,17 +16,20 @@ COL2IM = [mod._col2im_nhwc_loops, mod._col2im_nhwc_numba]
 
 
 def run_im2col(fn, x, kh, kw, s, p):
+    """The loops know no padding: they run on the input padded as the dispatcher pads it."""
     N, H, W, C = x.shape
     rows = N * conv_output_size(H, kh, s, p) * conv_output_size(W, kw, s, p)
     cols = np.full((rows, kh * kw * C), np.nan, x.dtype)
-    fn(x, kh, kw, s, p, cols)
+    fn(mod.pad_nhwc(x, p), kh, kw, s, cols)
     return cols
 
 
 def run_col2im(fn, cols, shape, kh, kw, s, p):
-    dx = np.full(shape, np.nan, cols.dtype)
-    fn(cols, kh, kw, s, p, dx)
-    return dx
+    """Summed into a padded buffer, cut to size, as the dispatcher does."""
+    N, H, W, C = shape
+    dx = np.full((N, H + 2 * p, W + 2 * p, C), np.nan, cols.dtype)
+    fn(cols, kh, kw, s, dx)
+    return dx[:, p:p + H, p:p + W, :]
 
 
 @pytest.mark.parametrize("fn", IM2COL, ids=["loops", "numba"])
