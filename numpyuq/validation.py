@@ -64,6 +64,16 @@ def check_positive_int(value, name, minimum=1):
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
+def check_positive_ints(values, name, count):
+    """Raise unless ``values`` is a tuple or list of ``count`` integers >= 1 (a network's widths)."""
+    if not (isinstance(values, (tuple, list)) and len(values) == count):
+        words = {2: "a pair", 3: "a triple"}.get(count, f"{count} integers")
+        example = ", ".join(f"c{i + 1}" for i in range(count))
+        raise ValueError(f"{name} must be {words} ({example}), got {values!r}")
+    for value in values:
+        check_positive_int(value, name)
+
+
 def check_probability(value, name, allow_zero=True):
     """Raise unless ``0 <= value < 1`` (``0 < value < 1`` when ``allow_zero`` is False)."""
     check_real(value, name)

@@ -74,3 +74,16 @@ def test_a_float32_model_takes_float64_data_as_keras_does(rng):
     lenet = LeNet(channels=(2, 3), num_hidden=8)
     assert lenet(images).dtype == np.float32
     np.testing.assert_array_equal(lenet(images), lenet(images.astype(np.float32)))
+
+
+def test_check_positive_ints_names_the_argument_and_the_count():
+    from numpyuq.validation import check_positive_ints
+    check_positive_ints((6, 16, 120), "channels", 3)
+    with pytest.raises(ValueError, match=r"channels must be a triple \(c1, c2, c3\), got \(6, 16\)"):
+        check_positive_ints((6, 16), "channels", 3)
+    with pytest.raises(ValueError, match="channels must be a pair"):
+        check_positive_ints([2], "channels", 2)
+    with pytest.raises(ValueError, match="channels must be >= 1"):
+        check_positive_ints((2, 0), "channels", 2)
+    with pytest.raises(TypeError, match="channels must be an integer"):
+        check_positive_ints((2, 1.5), "channels", 2)

@@ -3,9 +3,28 @@ import numpy as np
 
 from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, RandomFeatureGP, Sequential, SpectralNorm
 from ..seeding import as_generator
-from ..validation import (check_choice, check_features, check_positive_int, check_probability, check_real,
-                          renamed_arguments)
+from ..validation import (check_choice, check_features, check_positive_int, check_positive_ints, check_probability,
+                          check_real, renamed_arguments)
 from .classifier import Classifier, SequentialGaussianProcessClassifier
+
+
+def check_images(x, name):
+    """Raise unless x is a batch of NCHW 28 x 28 one-channel images (N, 1, 28, 28), with a hint for
+    the usual mistakes (channels last, no channel axis, flat rows, another size)."""
+    check_features(x, name, ndim=x.ndim if hasattr(x, "ndim") else 4)
+    shape = tuple(x.shape)
+    if shape[1:] == (1, 28, 28):
+        return
+    hint = ""
+    if shape[1:] == (28, 28, 1):
+        hint = ": these look channels-last (NHWC); pass x.transpose(0, 3, 1, 2)"
+    elif shape[1:] == (28, 28):
+        hint = ": add the channel axis with x[:, None]"
+    elif shape[1:] == (784,):
+        hint = ": reshape flat rows with x.reshape(-1, 1, 28, 28)"
+    elif len(shape) == 4:
+        hint = " (its Dense layer is sized for 28 x 28 images; resize or pad them)"
+    raise ValueError(f"{name} must be NCHW images of shape (N, 1, 28, 28), got {shape}{hint}")
 
 
 class LeNet(Classifier, Sequential):
@@ -41,10 +60,7 @@ class LeNet(Classifier, Sequential):
         check_probability(dropout_rate, "dropout_rate")
         check_positive_int(num_classes, "num_classes", minimum=2)
         check_positive_int(num_hidden, "num_hidden")
-        if not (isinstance(channels, (tuple, list)) and len(channels) == 2):
-            raise ValueError(f"channels must be a pair (c1, c2), got {channels!r}")
-        for c in channels:
-            check_positive_int(c, "channels")
+        check_positive_ints(channels, "channels", 2)
         check_choice(data_format, "data_format", ("NCHW", "NHWC"))
         self.spec_norm = None
         if spec_norm_bound is not None:
@@ -91,20 +107,7 @@ class LeNet(Classifier, Sequential):
 
     def check_input(self, x):
         """x must be NCHW images (N, 1, 28, 28): the first Dense layer is sized for 28 x 28."""
-        check_features(x, "LeNet input x", ndim=x.ndim if hasattr(x, "ndim") else 4)
-        shape = tuple(x.shape)
-        if shape[1:] == self.input_shape:
-            return
-        hint = ""
-        if shape[1:] == (28, 28, 1):
-            hint = ": these look channels-last (NHWC); pass x.transpose(0, 3, 1, 2)"
-        elif shape[1:] == (28, 28):
-            hint = ": add the channel axis with x[:, None]"
-        elif shape[1:] == (784,):
-            hint = ": reshape flat rows with x.reshape(-1, 1, 28, 28)"
-        elif len(shape) == 4:
-            hint = " (its Dense layer is sized for 28 x 28 images; resize or pad them)"
-        raise ValueError(f"LeNet input x must be NCHW images of shape (N, 1, 28, 28), got {shape}{hint}")
+        check_images(x, "LeNet input x")
 
     def forward(self, x, training=False):
         """x: (N, 1, 28, 28) -> logits (N, num_classes)."""

@@ -15,8 +15,9 @@ import numpy as np
 
 from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, RandomFeatureGP, Sequential, SpectralNorm
 from ..seeding import as_generator
-from ..validation import check_features, check_positive_int, check_probability, check_real
+from ..validation import check_positive_int, check_positive_ints, check_probability, check_real
 from .classifier import Classifier, SequentialGaussianProcessClassifier
+from .lenet import check_images
 
 CHANNELS = (6, 16, 120)
 HIDDEN = 84
@@ -45,10 +46,7 @@ class LeNet5(Classifier, Sequential):
                  num_hidden=HIDDEN, input_grad=False, dtype=np.float32):
         check_positive_int(num_classes, "num_classes", minimum=2)
         check_positive_int(num_hidden, "num_hidden")
-        if not (isinstance(channels, (tuple, list)) and len(channels) == 3):
-            raise ValueError(f"channels must be a triple (c1, c2, c3), got {channels!r}")
-        for c in channels:
-            check_positive_int(c, "channels")
+        check_positive_ints(channels, "channels", 3)
         check_probability(dropout_rate, "dropout_rate")
         if spec_norm_bound is not None:
             check_real(spec_norm_bound, "spec_norm_bound", above=0)
@@ -88,9 +86,8 @@ class LeNet5(Classifier, Sequential):
         return Dense(hidden, num_classes, seed=rng, dtype=self._dtype)
 
     def check_input(self, x):
-        check_features(x, "LeNet5 input x", ndim=4, size=1, axis=1)
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"LeNet5 input x must be NCHW images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+        """x must be NCHW images (N, 1, 28, 28)."""
+        check_images(x, "LeNet5 input x")
 
     def forward(self, x, training=False):
         """x: (N, 1, 28, 28) -> logits (N, num_classes)."""
