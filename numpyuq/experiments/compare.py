@@ -115,17 +115,17 @@ def load_comparison_data(dataset, seed=0, fast=False):
     return data
 
 
-def decision_metrics(cal_probs, cal_labels, probs, labels, own):
+def decision_metrics(cal_probs, cal_labels, probs, labels, own, ece=expected_calibration_error):
     """Temperature scaling fitted on the calibration split (on log-probabilities, which are logits
-    for every method: softmax(log p) = p), NLL and ECE after it, split-conformal LAC sets at 90%
-    fitted on the calibration split (coverage and mean size on the test set), and the AURC of the
-    method's own uncertainty."""
+    for every method: softmax(log p) = p), NLL and ECE after it (``ece(probs, labels)``: numpyuq's
+    convention unless given), split-conformal LAC sets at 90% fitted on the calibration split
+    (coverage and mean size on the test set), and the AURC of the method's own uncertainty."""
     log_cal, log_test = (np.log(np.maximum(p, 1e-300)) for p in (cal_probs, probs))
     try:
         scaling = TemperatureScaling().fit(log_cal, cal_labels)
         scaled = scaling.predict_proba(log_test)
         temperature = {"T": scaling.temperature_, "nll T-scaled": nll(scaled, labels),
-                       "ece T-scaled": expected_calibration_error(scaled, labels)}
+                       "ece T-scaled": ece(scaled, labels)}
     except NoFiniteTemperature:     # every calibration prediction right: shown as a dash
         temperature = {"T": float("nan"), "nll T-scaled": float("nan"), "ece T-scaled": float("nan")}
     sets = SplitConformal("lac").fit(cal_probs, cal_labels, CONFORMAL_ALPHA).evaluate(probs, labels)

@@ -44,11 +44,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..calibration import NoFiniteTemperature, TemperatureScaling
-from ..conformal import SplitConformal
 from ..metrics import accuracy, expected_calibration_error, nll, ood_auroc
 from ..tasks import check_n_jobs, run_tasks
 from ..validation import check_positive_int
+from .compare import decision_metrics
 
 TARGET = "uncertainty-baselines"
 PUBLISHED = {       # baselines/mnist/README.md, Fashion-MNIST: (NLL, accuracy, calibration error)
@@ -60,7 +59,6 @@ PUBLISHED = {       # baselines/mnist/README.md, Fashion-MNIST: (NLL, accuracy, 
 SOURCE = "https://github.com/google/uncertainty-baselines/blob/main/baselines/mnist/README.md"
 EXTENSIONS = ("mc_dropout", "edl", "sngp", "ddu", "laplace")
 UB_ECE = dict(num_bins=10, closed="left", top="none")        # uncertainty-baselines' ECE
-CONFORMAL_ALPHA = 0.1
 
 
 @dataclass
@@ -159,12 +157,12 @@ def build_model(kind, seed, config):
 
 def train_one(kind, seed, config, progress=False):
     """One training (a task): (state dict, seconds). ``config``: ``ReproduceConfig.recorded()``."""
-    from ..optim import Adam
+    from ..optim import keras_adam
     from ..training import fit
     from ..uncertainty import refit_covariance
     data = load_data(config["train_size"], config["calibration_size"], config["test_size"])
     model, loss = build_model(kind, seed, config)
-    optimizer = Adam(model.parameters(), lr=config["lr"], eps=config["adam_eps"], eps_placement="raw")
+    optimizer = keras_adam(model.parameters(), lr=config["lr"], eps=config["adam_eps"])
     start = time.perf_counter()
     fit(model, loss, optimizer, data.x_train, data.y_train, epochs=config["epochs"], batch_size=config["batch_size"],
         seed=seed, progress=progress)
@@ -250,52 +248,47 @@ def rebuilt(kind, seed, config, state):
     return model
 
 
+def ub_ece(probs, labels):
+    """ECE in uncertainty-baselines' convention."""
+    return expected_calibration_error(probs, labels, **UB_ECE)
+
+
 def metrics_row(probs, labels, cal_probs, cal_labels, own, ood_own):
-    """Every column of the table for one method."""
-    row = {"nll": nll(probs, labels), "accuracy": accuracy(probs, labels),
-           "ece ub": expected_calibration_error(probs, labels, **UB_ECE),
-           "ece": expected_calibration_error(probs, labels)}
-    log_cal, log_test = (np.log(np.maximum(p, 1e-300)) for p in (cal_probs, probs))
-    try:
-        scaled = TemperatureScaling().fit(log_cal, cal_labels).predict_proba(log_test)
-        row.update({"nll T": nll(scaled, labels), "ece ub T": expected_calibration_error(scaled, labels, **UB_ECE)})
-    except NoFiniteTemperature:
-        row.update({"nll T": float("nan"), "ece ub T": float("nan")})
-    row["set size 90%"] = SplitConformal("lac").fit(cal_probs, cal_labels, CONFORMAL_ALPHA).evaluate(
-        probs, labels)["mean_set_size"]
-    row["ood auroc"] = ood_auroc(own, ood_own)
-    return row
+    """Every column of the table for one method; the calibration columns are the comparison's
+    (``compare.decision_metrics``), with the ECE after temperature scaling in uncertainty-baselines'
+    convention."""
+    return {"nll": nll(probs, labels), "accuracy": accuracy(probs, labels), "ece ub": ub_ece(probs, labels),
+            "ece": expected_calibration_error(probs, labels),
+            **decision_metrics(cal_probs, cal_labels, probs, labels, own, ece=ub_ece),
+            "ood auroc": ood_auroc(own, ood_own)}
+
+
+def lenet5_member(seed):
+    """An ensemble member: uncertainty-baselines' LeNet5 from ``seed``."""
+    from ..models import LeNet5
+    return LeNet5(seed=seed)
 
 
 def evaluate(config, trained, log=print):
     """{row title: (list of per-seed rows, train seconds)} for every reproduced and extended method."""
-    from ..backend import to_numpy
-    from ..metrics import mutual_information
-    from ..uncertainty import DDU, LastLayerLaplace, MCDropout
+    from ..uncertainty import DDU, DeepEnsemble, LastLayerLaplace, MCDropout
+    from .methods import predict_outputs
     data = load_data(config.train_size, config.calibration_size, config.test_size)
 
-    def outputs(model, x):
-        probs, own = model.predict_with_uncertainty(x)
-        return to_numpy(probs).astype(np.float64), to_numpy(own).astype(np.float64)
-
     def row_of(model):
-        (probs, own), (cal_probs, _), (_, ood_own) = (outputs(model, x) for x in (data.x_test, data.x_cal, data.x_ood))
+        (probs, own), (cal_probs, _), (_, ood_own) = (predict_outputs(model, x)
+                                                       for x in (data.x_test, data.x_cal, data.x_ood))
         return metrics_row(probs, data.y_test, cal_probs, data.y_cal, own, ood_own)
 
     rows = {}
     deterministic = {s: rebuilt("deterministic", s, config, trained[("deterministic", s)][0]) for s in config.seeds}
     rows["Deterministic"] = ([row_of(m) for m in deterministic.values()],
                              [trained[("deterministic", s)][1] for s in config.seeds])
-    members = [rebuilt("member", config.ensemble_first_seed + i, config,
-                       trained[("member", config.ensemble_first_seed + i)][0]) for i in range(config.ensemble_size)]
-
-    def ensemble_outputs(x):
-        samples = np.stack([to_numpy(m.predict_proba(x)).astype(np.float64) for m in members])
-        return samples.mean(axis=0), mutual_information(samples)
-    (probs, own), (cal_probs, _), (_, ood_own) = (ensemble_outputs(x) for x in (data.x_test, data.x_cal, data.x_ood))
-    rows[f"Ensemble (size={config.ensemble_size})"] = (
-        [metrics_row(probs, data.y_test, cal_probs, data.y_cal, own, ood_own)],
-        [sum(trained[("member", config.ensemble_first_seed + i)][1] for i in range(config.ensemble_size))])
+    member_runs = [("member", config.ensemble_first_seed + i) for i in range(config.ensemble_size)]
+    ensemble = DeepEnsemble(lenet5_member, size=config.ensemble_size, seed=config.ensemble_first_seed)
+    ensemble.load_state_dict({f"members.{i}.{name}": value for i, run in enumerate(member_runs)
+                              for name, value in trained[run][0].items()})
+    rows[f"Ensemble (size={config.ensemble_size})"] = ([row_of(ensemble)], [sum(trained[run][1] for run in member_runs)])
     first = config.seeds[0]
     titles = {"mc_dropout": f"MC dropout (rate {config.mc_dropout_rate}, {config.mc_samples} samples)",
               "edl": "EDL", "sngp": "SNGP", "ddu": f"DDU (spectral norm {config.sn_bound})",
@@ -327,7 +320,8 @@ TARGETS = (("Deterministic", "accuracy", 0.910 - 0.007, 0.910 + 0.007), ("Determ
 BUDGET_MINUTES = 75
 
 COLUMNS = (("nll", "test NLL"), ("accuracy", "test accuracy"), ("ece ub", "ECE (UB: 10 bins [lo, hi))"),
-           ("ece", "ECE (numpyuq: 15 bins (lo, hi])"), ("nll T", "NLL after T"), ("ece ub T", "ECE (UB) after T"),
+           ("ece", "ECE (numpyuq: 15 bins (lo, hi])"), ("nll T-scaled", "NLL after T"),
+           ("ece T-scaled", "ECE (UB) after T"),
            ("set size 90%", "set size (90%)"), ("ood auroc", "OOD AUROC (digits28, own)"))
 
 

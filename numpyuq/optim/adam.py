@@ -49,9 +49,9 @@ class Adam(Optimizer):
                         self.weight_decay, self.decoupled, self.step_count, self.eps_placement)
 
 
-def keras_adam(params, lr=1e-4):
+def keras_adam(params, lr=1e-4, eps=1e-7):
     """The SNGP seed's optimizer: Keras' Adam defaults (eps 1e-7 added before the bias correction)."""
-    return Adam(params, lr=lr, eps=1e-7, eps_placement="raw")
+    return Adam(params, lr=lr, eps=eps, eps_placement="raw")
 
 
 def labml_adam(params, lr=1e-3, weight_decay=5e-3):
