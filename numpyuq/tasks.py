@@ -81,14 +81,14 @@ def run_tasks(function, tasks, n_jobs=None, progress=False, desc="tasks", on_res
     n_jobs = check_n_jobs(n_jobs)
     tasks = list(tasks)
     results = [None] * len(tasks)
-    jobs = (delayed(run_pinned)(function, i, label, *args) for i, (label, args) in enumerate(tasks))
+    def jobs():
+        return (delayed(run_pinned)(function, i, label, *args) for i, (label, args) in enumerate(tasks))
     try:
-        finished = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
+        finished = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs())
     except ValueError as err:           # Ray's joblib backend returns lists only: joblib's own count
         if "does not support return_as" not in str(err):
             raise
-        jobs = (delayed(run_pinned)(function, i, label, *args) for i, (label, args) in enumerate(tasks))
-        finished = Parallel(n_jobs=n_jobs, verbose=10 if progress else 0)(jobs)
+        finished = Parallel(n_jobs=n_jobs, verbose=10 if progress else 0)(jobs())
         progress = False
     with progress_bar(None, progress, total=len(tasks), desc=desc) as bar:
         for index, result in finished:

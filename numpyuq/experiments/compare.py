@@ -211,11 +211,12 @@ def run_compare_task(task):
     for name in task.methods:
         trained = train_method(name, run)
         row, outputs = score(trained, data)
-        results[name] = MethodResult(row)
-        if task.keep:
-            state_dict = getattr(trained.model, "state_dict", None)
-            results[name] = MethodResult(row, outputs, figure_arrays(name, trained, data),
-                                         state_dict() if callable(state_dict) else None)
+        if not task.keep:
+            results[name] = MethodResult(row)
+            continue
+        state_dict = getattr(trained.model, "state_dict", None)
+        results[name] = MethodResult(row, outputs, figure_arrays(name, trained, data),
+                                     state_dict() if callable(state_dict) else None)
     return results
 
 

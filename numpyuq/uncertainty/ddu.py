@@ -115,9 +115,9 @@ class DDU:
 
     def fit(self, x, y, num_classes=None):
         """x: the training inputs (N, ...); y: (N,) labels. Every class needs two points or more."""
-        features = penultimate_features(self.model, x)
+        features, logits = features_and_logits(self.model, x)
         labels = np.asarray(to_numpy(y)) if not isinstance(y, (list, tuple)) else np.asarray(y)
-        num_classes = num_classes or int(self.model.predict_logits(x[:1]).shape[1])
+        num_classes = num_classes or logits.shape[1]
         labels = to_numpy(as_labels(labels, "y", num_classes, len(features))).astype(np.int64)
         means, covariances, factors, jitters = [], [], [], []
         for k in range(num_classes):
