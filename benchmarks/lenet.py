@@ -306,14 +306,14 @@ def profile(batch, peak, steps=60, network="lenet"):
           f"(sums of medians; batches whole on BLAS's threads, as the numpyuq-user-loop rows)")
 
 
-def split_profile(batch, threads, steps=60):
+def split_profile(batch, threads, steps=60, network="lenet"):
     """Per-layer milliseconds of a training step with the batch split over ``threads`` (``fit``'s
     ``parallel.DataParallel``), timed on the first thread's slice (the model itself, batch / threads
     rows) inside whole steps, medians over ``steps`` after WARMUP_STEPS. The rest of the step: the
     loss and Adam on the whole batch, and the threads' meeting (waiting for the other slices, adding
     their gradients), so that the rows sum to the step."""
     from numpyuq.parallel import DataParallel
-    x, y, model, loss, optimizer = training_setup(batch)
+    x, y, model, loss, optimizer = training_setup(batch, network)
     clock = time.perf_counter
     layers = model.layers
     times = np.zeros((WARMUP_STEPS + steps, 2, len(layers)))   # [step, forward/backward, layer]
@@ -375,10 +375,11 @@ def conv_passes(batch, peak):
     its floor: its GEMM's FLOPs at the measured peak plus the bytes it moves at the copy bandwidth."""
     from numpyuq.kernels.bias_relu import bias_relu_forward, relu_bias_backward
     from numpyuq.kernels.conv_gemm import gemm_col2im, im2col_gemm_weights
+    from numpyuq.kernels.conv_single_channel import conv_single_channel, conv_single_channel_weights
     from numpyuq.kernels.im2col_nhwc import im2col_nhwc
     from numpyuq.kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
     from numpyuq.models import LeNet
-    from numpyuq.nn.conv import REBUILD_COLUMNS_FROM_RUN
+    from numpyuq.nn.conv import REBUILD_COLUMNS_FROM_RUN, uses_direct_kernels
     bandwidth = copy_bandwidth()
     model = LeNet(seed=0)
     rng = np.random.default_rng(0)
@@ -397,18 +398,25 @@ def conv_passes(batch, peak):
         g = rng.standard_normal(pooled.shape).astype(np.float32)
         dz = rng.standard_normal(z.shape).astype(np.float32)
         nbytes = lambda *arrays: sum(a.nbytes for a in arrays)       # noqa: E731
-        passes = [("im2col", lambda: im2col_nhwc(x, KH, KW), nbytes(x, cols), 0),
-                  ("GEMM cols w^T", lambda: cols @ w_mat.T, 0, 2 * z.size * cols.shape[1]),
-                  ("max-pool with winners", lambda: maxpool_nhwc_forward(z.reshape(N, OH, OW, F), 2, 2),
-                   nbytes(z, pooled, argmax), 0),
-                  ("bias + ReLU", lambda: bias_relu_forward(pooled.copy(), conv.b.value), 2 * pooled.nbytes, 0),
-                  ("backward: ReLU mask + bias sum", lambda: relu_bias_backward(g, pooled), 3 * g.nbytes, 0),
-                  ("backward: route to winners", lambda: maxpool_nhwc_backward(g.reshape(argmax.shape), argmax,
-                                                                             (N, OH, OW, F), 2, 2),
-                   nbytes(g, argmax, z), 0),
-                  ]
         gemm_flop = 2 * z.size * cols.shape[1]
-        if KW * C >= REBUILD_COLUMNS_FROM_RUN:      # the layer kept its input: columns rebuilt in chunks
+        direct = uses_direct_kernels(x, F, conv.stride)
+        if direct:                                  # one channel: direct loops instead of im2col + GEMM
+            images, kernels = x.reshape(N, *x.shape[1:3]), conv.w.value.reshape(F, KH, KW)
+            passes = [("direct convolution", lambda: conv_single_channel(images, kernels), nbytes(x, z), gemm_flop)]
+        else:
+            passes = [("im2col", lambda: im2col_nhwc(x, KH, KW), nbytes(x, cols), 0),
+                      ("GEMM cols w^T", lambda: cols @ w_mat.T, 0, gemm_flop)]
+        passes += [("max-pool with winners", lambda: maxpool_nhwc_forward(z.reshape(N, OH, OW, F), 2, 2),
+                    nbytes(z, pooled, argmax), 0),
+                   ("bias + ReLU", lambda: bias_relu_forward(pooled.copy(), conv.b.value), 2 * pooled.nbytes, 0),
+                   ("backward: ReLU mask + bias sum", lambda: relu_bias_backward(g, pooled), 3 * g.nbytes, 0),
+                   ("backward: route to winners", lambda: maxpool_nhwc_backward(g.reshape(argmax.shape), argmax,
+                                                                              (N, OH, OW, F), 2, 2),
+                    nbytes(g, argmax, z), 0)]
+        if direct:
+            passes.append(("backward: direct dw", lambda: conv_single_channel_weights(images, dz, KH, KW),
+                           nbytes(x, dz), gemm_flop))
+        elif KW * C >= REBUILD_COLUMNS_FROM_RUN:      # the layer kept its input: columns rebuilt in chunks
             passes.append(("backward: rebuild cols + GEMM dw", lambda: im2col_gemm_weights(x, dz, KH, KW),
                            nbytes(x, cols), gemm_flop))
         else:
@@ -491,6 +499,7 @@ def main():
     if args.profile and args.model == "lenet5":
         for batch in batches:
             profile(batch, peak, network="lenet5")
+            split_profile(batch, args.threads, network="lenet5")
     elif args.profile:
         for batch in batches:
             profile(batch, peak)

@@ -209,7 +209,10 @@ def test_a_short_fit_of_every_model_matches_numpy(device, name):
     assert_close(dev_probs, host_probs, rtol=1e-4, atol=1e-5)
     for (_, p), (_, p_dev) in zip(host.named_parameters(), dev.named_parameters()):
         assert_on_device(device, p_dev.value)
-        assert_close(p_dev.value, p.value, rtol=1e-4, atol=1e-5)
+        # atol 1e-4 = lr / 10: Adam divides each gradient by its own running size, so a weight whose
+        # float32 gradient is near zero (summed in another order by the host's direct convolution)
+        # moves by up to a fraction of lr either way; a wrong gradient moves it by about lr.
+        assert_close(p_dev.value, p.value, rtol=1e-4, atol=1e-4)
 
 
 # ---- the uncertainty procedures ------------------------------------------------------------------

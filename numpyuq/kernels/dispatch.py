@@ -53,12 +53,14 @@ def numba_cache_dir(path):
         numba.config.CACHE_DIR = saved
 
 
-def compiled(loops, parallel=False):
+def compiled(loops, parallel=False, fastmath=False):
     """The numba twin of the plain-Python loop function ``loops``.
 
     ``error_model="numpy"`` drops the per-element ZeroDivisionError check, which is what lets LLVM
     vectorise the loops; ``parallel`` takes effect only under ``NUMPYUQ_PARALLEL_KERNELS=1``;
     ``nogil`` lets Python threads run twins concurrently (``benchmarks/lenet.py`` measures that).
+    ``fastmath`` is numba's set of LLVM flags, for a loop that must vectorise a floating-point sum
+    (``{"reassoc"}``: the sum may be reordered, which changes its rounding only).
 
     numba's cache key holds the signature but not ``parallel``: a serial twin cached by one process
     would be loaded by another that asked for a parallel one (and the reverse). The two kinds are
@@ -66,7 +68,7 @@ def compiled(loops, parallel=False):
     """
     parallel = parallel and PARALLEL
     with numba_cache_dir(os.path.join(cache_dir(), "parallel" if parallel else "serial")):
-        twin = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=parallel)(loops)
+        twin = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=parallel, fastmath=fastmath)(loops)
     COMPILED.append(twin)
     return twin
 

@@ -110,6 +110,7 @@ def _maxpool_nhwc_backward_loops(dy, argmax, size, stride, dx):
         # the others 0), with the channel loop innermost; only a cropped border needs zeros.
         # Flat views with unsigned offsets, as in the forward pass.
         grad, arg, dst = dy.reshape(-1), argmax.reshape(-1), dx.reshape(-1)
+        zero = dx.dtype.type(0)
         for n in numba.prange(N):
             if OH * size != H or OW * size != W:
                 dx[n] = 0
@@ -121,7 +122,11 @@ def _maxpool_nhwc_backward_loops(dy, argmax, size, stride, dx):
                             k = ki * size + kj
                             out = np.uint64(((n * H + oh * size + ki) * W + ow * size + kj) * C)
                             for c in range(np.uint64(C)):
-                                dst[out + c] = grad[at + c] if arg[at + c] == k else 0
+                                # Both operands loaded first: a select, not a branch on the data
+                                # (winners fall at random; the branch made LeNet5's first layer,
+                                # C = 6, too short to vectorise, 1.3 ms instead of 0.3 at batch 128).
+                                g = grad[at + c]
+                                dst[out + c] = g if arg[at + c] == k else zero
         return
     for n in numba.prange(N):
         dx[n] = 0

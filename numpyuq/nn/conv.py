@@ -16,7 +16,10 @@ gives the tables):
 * ReLU and s x s max-pooling fused into the bias add, so the full activation is never written back;
 * im2col + GEMM and GEMM + col2im in chunks of images that stay in cache (``kernels/conv_gemm.py``);
 * for layers whose im2col rows are long runs, the input is kept and the columns rebuilt in the
-  backward pass instead of keeping N OH OW KH KW C floats alive.
+  backward pass instead of keeping N OH OW KH KW C floats alive;
+* a single-channel input at stride 1 (a first layer on grayscale images) skips im2col altogether:
+  direct loops (``kernels/conv_single_channel.py``) produce the same rows and the weight gradient
+  from the kept input.
 
 Together they make a training step of LeNet's second layer (batch 64, float32) about 3x faster
 than the textbook pair followed by a plain ReLU and max-pooling; ``tutorials/02_convolution_by_hand.py``
@@ -34,6 +37,8 @@ import numpy as np
 from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from ..kernels.conv_gemm import gemm_col2im, im2col_gemm, im2col_gemm_weights
+from ..kernels.conv_single_channel import DIRECT_UP_TO_FILTERS, conv_single_channel, conv_single_channel_weights
+from ..kernels.dispatch import use_numba
 from ..kernels.im2col import col2im_reference, conv_output_size, im2col_reference
 from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
 from ..seeding import as_generator
@@ -105,7 +110,8 @@ class ConvCache(NamedTuple):
     pool: int = None        # fused max-pooling window (= stride), or None
     argmax: object = None   # (N, PH, PW, F) int8 winner of each window
     pooled_from: tuple = None   # (N, OH, OW, F): the GEMM output's shape before pooling
-    x: object = None        # (N, H, W, C) the input, kept instead of cols (long im2col runs)
+    x: object = None        # (N, H, W, C) the input, kept instead of cols (long im2col runs, or direct)
+    direct: bool = False    # run by the single-channel direct kernels instead of im2col + GEMM
 
 
 def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None, keep_cache=True):
@@ -122,8 +128,13 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     F, _, KH, KW = w.shape
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, -1)                # (F, KH*KW*C), a small copy
-    keep_input = keep_cache and KW * C >= REBUILD_COLUMNS_FROM_RUN
-    cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, keep_cols=keep_cache and not keep_input)
+    direct = uses_direct_kernels(x, F, stride)
+    if direct:                                                    # one channel: no im2col, keep x
+        keep_input, cols = keep_cache, None
+        y = conv_single_channel(x.reshape(N, H, W), w.reshape(F, KH, KW), padding)
+    else:
+        keep_input = keep_cache and KW * C >= REBUILD_COLUMNS_FROM_RUN
+        cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, keep_cols=keep_cache and not keep_input)
     argmax, pooled_from = None, None
     if pool is not None:
         # Pool first, then add the bias and apply the ReLU to the pooled quarter only: the bias is
@@ -138,8 +149,14 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     else:
         y += b
     cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, y if activation else None, pool, argmax,
-                       pooled_from, x if keep_input else None) if keep_cache else None)
+                       pooled_from, x if keep_input else None, direct) if keep_cache else None)
     return y.reshape(N, OH, OW, F), cache
+
+
+def uses_direct_kernels(x, filters, stride):
+    """Whether a convolution of x (N, H, W, C) runs ``kernels/conv_single_channel.py``'s direct loops:
+    one channel, stride 1, at most DIRECT_UP_TO_FILTERS filters, NumPy arrays with kernels on."""
+    return x.shape[3] == 1 and stride == 1 and filters <= DIRECT_UP_TO_FILTERS and use_numba(x)
 
 
 def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
@@ -162,7 +179,10 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
                                        cache.pool, cache.pool).reshape(-1, F)
     dw = None
     if param_grads:
-        if cache.cols is not None:
+        if cache.direct:
+            N, H, W, _ = cache.x_shape
+            dw_mat = conv_single_channel_weights(cache.x.reshape(N, H, W), dy_mat, KH, KW, cache.padding).reshape(F, -1)
+        elif cache.cols is not None:
             # dot, not matmul: NumPy's matmul holds the GIL on this tall transposed product
             # (18,432 x 20 by 18,432 x 25 at LeNet's first layer), and DataParallel's threads wait
             dw_mat = get_array_module(dy_mat).dot(cache.cols.T, dy_mat).T

@@ -222,8 +222,9 @@ def textbook_composition(x, w, b, stride, padding, activation, pool):
 @pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("pool", [None, 2])
 @pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1), (1, 2)])
-@pytest.mark.parametrize("channels", [2, 6])          # K W C = 6 keeps the columns, 18 rebuilds them
+@pytest.mark.parametrize("channels", [1, 2, 6])   # 1: direct at stride 1; K W C = 6 keeps the columns, 18 rebuilds them
 def test_fused_pairs_equal_the_textbook_composition(rng, data_format, activation, pool, stride, padding, channels):
+    from numpyuq.kernels.dispatch import KERNELS
     from numpyuq.nn.conv import REBUILD_COLUMNS_FROM_RUN
     x = rng.standard_normal((3, channels, 9, 8))
     w, b = rng.standard_normal((4, channels, 3, 3)) * 0.3, rng.standard_normal(4)
@@ -238,7 +239,8 @@ def test_fused_pairs_equal_the_textbook_composition(rng, data_format, activation
         y = y.transpose(0, 3, 1, 2)
         dx, dw, db = conv2d_nhwc_backward(dy.transpose(0, 2, 3, 1).copy(), cache)
         grads = (dx.transpose(0, 3, 1, 2), dw, db)
-    assert (cache.x is not None) == (3 * channels >= REBUILD_COLUMNS_FROM_RUN)   # both column paths are run
+    assert cache.direct == (channels == 1 and stride == 1 and KERNELS == "numba")     # every path is run
+    assert (cache.x is not None) == (cache.direct or 3 * channels >= REBUILD_COLUMNS_FROM_RUN)
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
     for name, got, want in zip(("dx", "dw", "db"), grads, expected_grads):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11, err_msg=name)

@@ -1,0 +1,156 @@
+"""Direct single-channel convolution: the loops (plain Python) and their numba twins against the
+plain pair, the plain pair against im2col + GEMM, and the same errors on both paths."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numpyuq.kernels import conv_single_channel as mod
+from numpyuq.kernels.conv_gemm import im2col_gemm_reference
+from numpyuq.kernels.im2col_nhwc import im2col_nhwc_reference
+
+CASES = [((2, 6, 7), 3, 3, 3, 0), ((1, 5, 5), 2, 5, 5, 2), ((3, 8, 6), 4, 2, 3, 1), ((1, 4, 9), 1, 1, 1, 0),
+         ((2, 9, 9), 6, 5, 5, 2)]
+
+
+def run_loops(x, w, padding, compiled):
+    """What the dispatcher does, with the plain loops or their twins."""
+    N, H, W = x.shape
+    F, KH, KW = w.shape
+    OH, OW = mod.output_size(H, W, KH, KW, padding)
+    xpad, L = mod.padded_for_loops(x, KH, KW, padding), mod.plane_length(H, W, KH, KW, padding)
+    forward = mod.twins(KH, KW)[0] if compiled else mod._forward_loops(KH, KW)
+    weights = mod.twins(KH, KW)[1] if compiled else mod._weights_loops(KH, KW)
+    z = np.full((N * OH * OW, F), np.nan, x.dtype)
+    forward(xpad, OH, OW, w, z, np.full((F, L), np.nan, x.dtype))
+    dz = np.cos(np.arange(z.size, dtype=x.dtype)).reshape(z.shape)
+    dw = np.full(w.shape, np.nan, x.dtype)
+    weights(xpad, OH, OW, dz, dw, np.zeros((F, L), x.dtype))
+    return z, dz, dw
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["loops", "numba"])
+@pytest.mark.parametrize("shape, F, KH, KW, padding", CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_loops_equal_the_plain_pair(rng, compiled, shape, F, KH, KW, padding, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((F, KH, KW)).astype(dtype)
+    z, dz, dw = run_loops(x, w, padding, compiled)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(z, mod.conv_single_channel_reference(x, w, padding), rtol=tol, atol=tol)
+    np.testing.assert_allclose(dw, mod.conv_single_channel_weights_reference(x, dz, KH, KW, padding),
+                               rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("shape, F, KH, KW, padding", CASES)
+def test_plain_pair_is_im2col_times_the_kernel(rng, shape, F, KH, KW, padding):
+    """The direct formulas compute what the im2col GEMM computes: z = cols w^T, dw = dz^T cols."""
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((F, KH, KW))
+    cols, z = im2col_gemm_reference(x[..., None], w.reshape(F, -1), KH, KW, 1, padding)
+    np.testing.assert_allclose(mod.conv_single_channel_reference(x, w, padding), z, rtol=1e-12, atol=1e-12)
+    dz = rng.standard_normal(z.shape)
+    np.testing.assert_allclose(mod.conv_single_channel_weights_reference(x, dz, KH, KW, padding).reshape(F, -1),
+                               dz.T @ cols, rtol=1e-12, atol=1e-12)
+
+
+def test_dispatchers_run_the_twins(monkeypatch, rng):
+    from numpyuq.kernels import dispatch
+    if dispatch.KERNELS == "reference":
+        pytest.skip("NUMPYUQ_KERNELS=reference: the dispatcher runs no compiled code to test")
+    calls = []
+    real = mod.twins
+
+    def counted(KH, KW):
+        calls.append((KH, KW))
+        return real(KH, KW)
+    monkeypatch.setattr(mod, "twins", counted)
+    x, w = rng.standard_normal((3, 10, 9)), rng.standard_normal((4, 5, 3))
+    z = mod.conv_single_channel(x, w, 2)
+    dz = rng.standard_normal(z.shape)
+    dw = mod.conv_single_channel_weights(x, dz, 5, 3, 2)
+    assert calls == [(5, 3), (5, 3)] and all(hasattr(t, "signatures") for t in real(5, 3))
+    np.testing.assert_allclose(z, mod.conv_single_channel_reference(x, w, 2), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, mod.conv_single_channel_weights_reference(x, dz, 5, 3, 2), rtol=1e-12)
+
+
+@pytest.mark.slow                     # compiles a pair of twins for each kernel size drawn
+@settings(max_examples=25, deadline=None)
+@given(N=st.integers(1, 3), H=st.integers(1, 11), W=st.integers(1, 11), F=st.integers(1, 4),
+       KH=st.integers(1, 5), KW=st.integers(1, 5), padding=st.integers(0, 2))
+def test_dispatchers_equal_the_plain_pair_on_any_geometry(N, H, W, F, KH, KW, padding):
+    if H + 2 * padding < KH or W + 2 * padding < KW:
+        return
+    rng = np.random.default_rng(H * 100 + W)
+    x, w = rng.standard_normal((N, H, W)), rng.standard_normal((F, KH, KW))
+    z = mod.conv_single_channel(x, w, padding)
+    np.testing.assert_allclose(z, mod.conv_single_channel_reference(x, w, padding), rtol=1e-12, atol=1e-12)
+    dz = rng.standard_normal(z.shape)
+    np.testing.assert_allclose(mod.conv_single_channel_weights(x, dz, KH, KW, padding),
+                               mod.conv_single_channel_weights_reference(x, dz, KH, KW, padding),
+                               rtol=1e-11, atol=1e-11)
+
+
+def test_extreme_values_stay_finite_and_agree(rng):
+    """float32 near its largest: products overflow nowhere the reference does not."""
+    x = (rng.uniform(-1, 1, (2, 7, 7)) * 1e18).astype(np.float32)
+    w = (rng.uniform(-1, 1, (3, 3, 3)) * 1e18).astype(np.float32)
+    z = mod.conv_single_channel(x, w, 1)
+    assert np.isfinite(z).all()
+    np.testing.assert_allclose(z, mod.conv_single_channel_reference(x, w, 1), rtol=1e-4)
+
+
+def test_non_finite_pixels_give_the_plain_pairs_results(rng):
+    """An infinite pixel in the first column: the weight taps that never read it stay finite."""
+    x, w = rng.standard_normal((2, 6, 6)), rng.standard_normal((2, 3, 3))
+    x[1, 2, 0], x[0, 4, 5] = np.inf, np.nan
+    z = mod.conv_single_channel(x, w, 0)
+    np.testing.assert_allclose(z, mod.conv_single_channel_reference(x, w, 0), rtol=1e-12)
+    dz = rng.standard_normal(z.shape)
+    dw = mod.conv_single_channel_weights(x, dz, 3, 3, 0)
+    np.testing.assert_allclose(dw, mod.conv_single_channel_weights_reference(x, dz, 3, 3, 0), rtol=1e-12)
+    assert np.isfinite(dw).any() and not np.isfinite(dw).all()
+
+
+@pytest.mark.parametrize("kernels", ["numba", "reference"])
+def test_bad_arguments_give_the_same_errors_on_both_paths(monkeypatch, rng, kernels):
+    from numpyuq.kernels import dispatch
+    monkeypatch.setattr(dispatch, "KERNELS", kernels)
+    x, w = rng.standard_normal((2, 6, 6)), rng.standard_normal((3, 3, 3))
+    with pytest.raises(ValueError, match="x must have 3 dimensions"):
+        mod.conv_single_channel(x[..., None], w)
+    with pytest.raises(TypeError, match="w must have dtype float64"):
+        mod.conv_single_channel(x, w.astype(np.float32))
+    with pytest.raises(ValueError, match="padding must be an integer >= 0"):
+        mod.conv_single_channel(x, w, -1)
+    with pytest.raises(ValueError, match="window does not fit"):
+        mod.conv_single_channel(x[:, :2], w)
+    dz = rng.standard_normal((2 * 16, 3))
+    with pytest.raises(ValueError, match=r"dz must have shape \(32, 3\)"):
+        mod.conv_single_channel_weights(x, dz[:-1], 3, 3)
+    with pytest.raises(TypeError, match="dz must have dtype float64"):
+        mod.conv_single_channel_weights(x, dz.astype(np.float32), 3, 3)
+    with pytest.raises(ValueError, match="kernel width must be an integer >= 1"):
+        mod.conv_single_channel_weights(x, dz, 3, 0)
+
+
+def test_padded_loop_input_keeps_every_read_inside_its_image():
+    """The rows added below each image cover the loops' reads past the last output pixel."""
+    for H, W, KH, KW, padding in ((28, 28, 5, 5, 2), (24, 24, 5, 5, 0), (1, 9, 1, 3, 0), (5, 5, 5, 5, 0)):
+        x = np.zeros((1, H, W))
+        xpad = mod.padded_for_loops(x, KH, KW, padding)
+        WP = W + 2 * padding
+        assert xpad.shape[2] == WP and xpad.shape[1] >= H + 2 * padding
+        last_read = (KH - 1) * WP + KW - 1 + mod.plane_length(H, W, KH, KW, padding) - 1
+        assert last_read < xpad.shape[1] * WP
+        assert mod.plane_length(H, W, KH, KW, padding) % mod.STEP == 0
+
+
+def test_im2col_rows_match_the_direct_output_order(rng):
+    """z's rows are (n, oh, ow) like im2col's, so pooling and the bias run on either alike."""
+    x = rng.standard_normal((2, 5, 4))
+    w = np.zeros((1, 3, 3))
+    w[0, 1, 1] = 1                                                  # the identity tap
+    z = mod.conv_single_channel_reference(x, w, 1)
+    np.testing.assert_array_equal(z[:, 0], x.reshape(-1))
+    assert im2col_nhwc_reference(x[..., None], 3, 3, 1, 1).shape[0] == z.shape[0]
