@@ -18,13 +18,16 @@ dw 2.3 ms, against a FLOP bound of 0.13 ms. The direct loops read each image in 
   the taps and vectorises across 16 output pixels: one store per 25 multiply-adds. Then the planes
   are transposed to channels-last rows.
 * weight gradient: dz is transposed to planes (zeros in the dropped pixels), then every tap is one
-  dot product over the plane, vectorised as a reduction (``fastmath={"reassoc"}``: the sums are
-  reordered, which changes rounding only).
-Measured on LeNet5's first layer at batch 256 (``benchmarks/lenet.py --profile`` times the layer in
-the network): forward 1.3 ms, weight gradient 1.6 ms. With F filters the direct loops cost F times
-one filter's, while im2col + GEMM costs about the same for any F: at F = 20 (LeNet's first layer,
-no padding) the GEMM path is the faster, and ``Conv2D`` takes the direct one only up to
-``DIRECT_UP_TO_FILTERS``.
+  dot product over the plane, vectorised as a reduction (``fastmath={"reassoc", "contract"}``: the
+  sums are reordered and fused into multiply-adds, which changes rounding only).
+The loops run over a plane length rounded up to a multiple of STEP floats, the vectorised loop's
+step (zero rows below each image keep the extra reads inside it): left as scalar tail iterations,
+the last ones cost as much as the vectorised body. Measured alone on one core (batch 128, LeNet5's
+layer: 28 x 28, SAME, F = 6): forward 0.5 ms and weight gradient 0.8 ms, against 1.7 ms for im2col +
+GEMM and 1.1 ms for the weight GEMM over kept columns. With F filters the direct loops cost F times
+one filter's while im2col + GEMM costs about the same for any F: at 32 filters the GEMM path was
+the faster alone; inside LeNet's training steps (20 filters) the two ran level, so ``Conv2D`` takes
+the direct loops up to ``DIRECT_UP_TO_FILTERS`` = 20 (``benchmarks/lenet.py --profile``).
 """
 import functools
 
