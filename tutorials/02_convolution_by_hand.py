@@ -4,7 +4,8 @@
 # **What you will learn.** How a convolution layer's forward and backward passes are derived, from
 # four nested loops to one matrix product; why the input gradient is the *adjoint* of the gather that
 # builds that matrix (and how to check it with one dot product); how numpyuq's gradient check proves
-# the pair; and what the fused layer that numpyuq trains with changes, with numbers you can reproduce.
+# the pair; what the fused layer that numpyuq trains with changes, with numbers you can reproduce; and
+# why a first layer on one-channel images skips im2col altogether.
 # It follows the treatment of cs231n's `conv_forward_naive` and `im2col` (https://cs231n.github.io/convolutional-networks/)
 # and reads best after `01_backprop_by_hand.py`.
 #
@@ -195,3 +196,67 @@ print(f"LeNet conv2 training step, batch 64: textbook {textbook_ms:.2f} ms, fuse
 # The fused layer is gradient-checked like every other (`tests/nn/test_conv.py` checks every option:
 # activation, pooling, stride, padding, kept and rebuilt columns, against the textbook composition
 # above). The plain pair stays in the library as the reference a reader can follow line by line.
+
+# %% [markdown]
+# ## 6. A first layer on grayscale: no im2col at all
+#
+# With one input channel, every im2col row is $K_H$ runs of only $K_W$ floats, and the GEMM's inner
+# dimension is $K_H K_W = 25$: a thin product that BLAS runs far below its peak, after a gather that
+# copies 5 floats at a time. `Conv2D` therefore runs single-channel inputs at stride 1 with *direct*
+# loops (`numpyuq/kernels/conv_single_channel.py`). The plain pair there is the definition read one
+# tap at a time, each tap a shifted copy of the image times one weight per filter:
+#
+# $$z_{n, o_h, o_w, f} = \sum_{k_h, k_w} w_{f k_h k_w}\, x^{\text{pad}}_{n,\, o_h + k_h,\, o_w + k_w},
+# \qquad dW_{f k_h k_w} = \sum_{n, o_h, o_w} dz_{n, o_h, o_w, f}\, x^{\text{pad}}_{n,\, o_h + k_h,\, o_w + k_w}.$$
+#
+# The compiled loops compute each output plane as one flat loop over the padded image at its row
+# stride, with the 25 taps unrolled inside it, so that the CPU's vector unit works on 16 output
+# pixels at a time. First, the plain pair against the four loops of section 1 (uncertainty-baselines'
+# LeNet5 first layer: 6 filters, 5 x 5, SAME padding):
+
+# %%
+from numpyuq.kernels.conv_single_channel import (conv_single_channel, conv_single_channel_reference,  # noqa: E402
+                                                  conv_single_channel_weights)
+from numpyuq.kernels.conv_gemm import im2col_gemm  # noqa: E402
+
+images = rng.standard_normal((3, 28, 28))
+kernels = rng.standard_normal((6, 5, 5))
+z_direct = conv_single_channel_reference(images, kernels, padding=2).reshape(3, 28, 28, 6)
+z_loops = conv_loops(images[:, None], kernels[:, None], np.zeros(6), stride=1, padding=2)
+print(f"direct plain pair vs the four loops: max |difference| {np.abs(z_direct.transpose(0, 3, 1, 2) - z_loops).max():.1e}")
+assert np.allclose(z_direct.transpose(0, 3, 1, 2), z_loops, rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
+# Then its time against im2col + GEMM, forward and weight gradient, at batch 128 in float32 (the
+# GEMM path keeps its columns for $dW = dz^\top \text{cols}$, as it would in training):
+
+# %%
+images32 = rng.random((128, 28, 28), dtype=np.float32)
+kernels32 = rng.standard_normal((6, 5, 5)).astype(np.float32)
+kernel_rows = kernels32.reshape(6, 25)
+dz32 = rng.standard_normal((128 * 28 * 28, 6)).astype(np.float32)
+
+
+def gemm_path():
+    cols, _ = im2col_gemm(images32[..., None], kernel_rows, 5, 5, 1, 2)
+    return np.dot(cols.T, dz32)
+
+
+def direct_path():
+    conv_single_channel(images32, kernels32, padding=2)
+    return conv_single_channel_weights(images32, dz32, 5, 5, padding=2)
+
+
+gemm_path(), direct_path()                          # warm up (compiles the loops for 5 x 5 once)
+dw_direct, dw_gemm = direct_path().reshape(6, 25), gemm_path().T
+relative = np.abs(dw_direct - dw_gemm).max() / np.abs(dw_gemm).max()
+print(f"dW, direct vs GEMM in float32: max |difference| / max |dW| = {relative:.1e} (sums in another order)")
+assert relative < 1e-5
+gemm_ms, direct_ms = median_ms(gemm_path, repeats), median_ms(direct_path, repeats)
+print(f"first layer, batch 128, forward + dW: im2col + GEMM {gemm_ms:.2f} ms, direct {direct_ms:.2f} ms "
+      f"({gemm_ms / direct_ms:.1f}x)")
+
+# %% [markdown]
+# The direct loops cost grows with the number of filters, while im2col + GEMM costs about the same
+# for any: `Conv2D` takes the direct path up to 20 filters (LeNet's first layer has 20, LeNet5's 6),
+# where it measured as fast or faster inside whole training steps.

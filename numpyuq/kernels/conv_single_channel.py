@@ -34,7 +34,7 @@ import functools
 import numpy as np
 
 from ..backend import get_array_module
-from .dispatch import check_arrays, check_shape, compiled, use_numba
+from .dispatch import check_arrays, check_shape, check_window, compiled, use_numba
 
 DIRECT_UP_TO_FILTERS = 20
 STEP = 64        # floats a vectorised loop iteration covers (16-float vectors, 4 interleaved)
@@ -155,13 +155,9 @@ def twins(KH, KW):
 
 # ---- dispatchers --------------------------------------------------------------------------------
 def check_images(x, KH, KW, padding):
+    """x is an (N, H, W) float array that a KH x KW window fits with ``padding`` (as im2col checks)."""
     check_arrays(x, ndim=3, names=("x",))
-    for name, value, low in (("kernel height", KH, 1), ("kernel width", KW, 1), ("padding", padding, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if x.shape[1] + 2 * padding < KH or x.shape[2] + 2 * padding < KW:
-        raise ValueError(f"a {KH} x {KW} window does not fit a {x.shape[1]} x {x.shape[2]} image "
-                         f"with padding {padding}")
+    check_window(x.shape[1], x.shape[2], KH, KW, 1, padding)
 
 
 def plane_length(H, W, KH, KW, padding):
