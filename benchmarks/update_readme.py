@@ -36,6 +36,7 @@ BLOCKS = {
     "reproduce-ub": [PY, "-m", "numpyuq.cli", "reproduce", "uncertainty-baselines", "--out", "reproduce_output",
                      "--no-progress"],
     "bench-lenet5": [PY, "benchmarks/lenet.py", "--model", "lenet5", "--rounds", "3", "--profile"],
+    "reproduce-singles": [PY, "benchmarks/single_networks.py", "--out", "reproduce_output"],
 }
 PAGES = ("README.md", "docs/performance.md")         # where the blocks live
 # Blocks that show the Markdown table and the figures the command wrote, instead of its output.

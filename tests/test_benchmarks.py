@@ -60,3 +60,24 @@ def test_lenet_profile_tables_run():
 def test_the_subnormal_probe_runs_on_the_seeds_models(tmp_path):
     out = run_benchmark("subnormals.py", "--quick", cwd=tmp_path)
     assert out.stdout.startswith("# machine: ") and out.stdout.count("activations on one training pass") == 3
+
+
+@pytest.mark.slow
+def test_single_networks_reads_a_finished_reproduction(tmp_path):
+    """benchmarks/single_networks.py (the README's reproduce-singles block) evaluates every network of
+    the deterministic protocol that a (smoke) reproduction left on disk, and trains nothing."""
+    from numpyuq.experiments.reproduce import load_data
+    try:
+        load_data(2000, 500, 500)
+    except FileNotFoundError:
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    out = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "numpyuq.cli", "reproduce", "uncertainty-baselines", "--fast", "--jobs", "1",
+                    "--out", str(out), "--no-progress"], check=True, capture_output=True, timeout=600)
+    models = sorted(p.name for p in (out / "models").iterdir())
+    printed = run_benchmark("single_networks.py", "--out", str(out)).stdout
+    assert printed.startswith("# machine: ")
+    assert [line.split()[:2] for line in printed.splitlines() if line.startswith(("deterministic ", "member "))] == \
+        [["deterministic", "0"], ["member", "100"], ["member", "101"]]
+    assert "3 networks: test NLL mean" in printed
+    assert sorted(p.name for p in (out / "models").iterdir()) == models             # nothing retrained

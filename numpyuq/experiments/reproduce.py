@@ -312,6 +312,27 @@ def evaluate(config, trained, log=print):
     return rows
 
 
+def single_networks(out_dir):
+    """[(name, nll, accuracy, ece ub)] of every network the run in ``out_dir`` trained with the
+    deterministic protocol (its seeds and its ensemble members), each alone on the test set, from the
+    models on disk: the spread of one network's numbers, which the published Deterministic row (one
+    figure) has to be read against."""
+    with open(os.path.join(out_dir, "config.json")) as f:
+        config = ReproduceConfig(**json.load(f))          # the recorded settings are the config's fields
+    data = load_data(config.train_size, config.calibration_size, config.test_size)
+    runs = [run for run in trainings(config) if run[0] in ("deterministic", "member")]
+    missing = [model_path(out_dir, *run) for run in runs if not os.path.exists(model_path(out_dir, *run))]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} model(s) of the run in {out_dir!r} are not trained yet, "
+                                f"e.g. {missing[0]}: run the reproduction (it resumes) first")
+    networks = []
+    for kind, seed in runs:
+        probs = rebuilt(kind, seed, config, load_state(model_path(out_dir, kind, seed))[0]).predict_proba(data.x_test)
+        networks.append((f"{kind} {seed}", nll(probs, data.y_test), accuracy(probs, data.y_test),
+                         ub_ece(probs, data.y_test)))
+    return networks
+
+
 # ---- the table ----------------------------------------------------------------------------------------
 # The issue's targets: (row, metric, lowest, highest); accuracy as a fraction.
 TARGETS = (("Deterministic", "accuracy", 0.910 - 0.007, 0.910 + 0.007), ("Deterministic", "nll", 0.321 - 0.04, 0.321 + 0.04),

@@ -46,8 +46,15 @@ def test_smoke_run_table_resume_and_settings(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text()) == config.recorded()
     models = sorted(os.listdir(tmp_path / "models"))
     assert models == ["deterministic_seed0.npz", "mc_dropout_seed0.npz", "member_seed100.npz", "member_seed101.npz"]
+    # each network of the deterministic protocol alone: the seed's NLL is the table's Deterministic NLL
+    networks = rep.single_networks(str(tmp_path))
+    assert [n[0] for n in networks] == ["deterministic 0", "member 100", "member 101"]
+    assert networks[0][1] == pytest.approx(first.rows["Deterministic"][0][0]["nll"], rel=1e-12)
+    assert all(np.isfinite(n[1:]).all() for n in networks)
     # interrupted after three models: the rerun trains only the fourth, and gives the same table
     os.remove(tmp_path / "models" / "member_seed101.npz")
+    with pytest.raises(FileNotFoundError, match="1 model"):
+        rep.single_networks(str(tmp_path))
     again = rep.reproduce(config, str(tmp_path), progress=False, log=logs.append)
     assert any("resuming: 3 model(s) already trained" in line and "1 to go" in line for line in logs)
     for title, (rows, _) in first.rows.items():
