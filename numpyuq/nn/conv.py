@@ -233,6 +233,9 @@ class Conv2D(Module):
     ``activation="relu"`` applies a ReLU fused with the bias add; ``pool=s`` then max-pools s x s
     windows (stride s) in the same pass (LeNet's conv -> ReLU -> pool as one layer).
     An inference pass inside ``nn.without_caches(model)`` keeps nothing for a backward pass.
+    A single-channel input at stride 1 with at most 20 filters (a first layer on grayscale images)
+    runs the direct loops of ``kernels/conv_single_channel.py`` instead of im2col + GEMM: the same
+    function, summed in another order.
     """
 
     splittable = True
