@@ -4,7 +4,8 @@ Each block sits between ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` in R
 docs/performance.md (the benchmarks) and is replaced by the command's output, headed by the command, the date, the machine and the PyTorch
 version, so that no number in the README is typed by hand.
 
-    python benchmarks/update_readme.py                 # every block (about 50 minutes on 2 cores)
+    python benchmarks/update_readme.py                 # every block (about an hour on 2 cores; the
+                                                       # reproduction is 40 minutes of it)
     python benchmarks/update_readme.py edl-digits28    # one block
 """
 import datetime
