@@ -27,7 +27,21 @@ def check_images(x, name):
     raise ValueError(f"{name} must be NCHW images of shape (N, 1, 28, 28), got {shape}{hint}")
 
 
-class LeNet(Classifier, Sequential):
+class GrayscaleImageInput:
+    """Mixin of the networks of 28 x 28 one-channel images (``LeNet``, ``LeNet5`` and their SNGP
+    versions): every forward pass checks its input first, naming the network in the error."""
+
+    def check_input(self, x):
+        """x must be NCHW images (N, 1, 28, 28): the first Dense layer is sized for 28 x 28."""
+        check_images(x, f"{type(self).__name__} input x")
+
+    def forward(self, x, training=False):
+        """x: (N, 1, 28, 28) -> logits (N, num_classes)."""
+        self.check_input(x)
+        return super().forward(x, training=training)
+
+
+class LeNet(GrayscaleImageInput, Classifier, Sequential):
     """conv 1->20 k5, ReLU, max-pool 2, conv 20->50 k5, ReLU, max-pool 2, flatten (800),
     Dense 500 + ReLU, Dropout, Dense num_classes.   x: (N, 1, 28, 28) -> logits (N, num_classes).
 
@@ -104,15 +118,6 @@ class LeNet(Classifier, Sequential):
     def make_output_layer(self, hidden, num_classes, rng):
         """The output layer: Dense to the logits."""
         return Dense(hidden, num_classes, init="torch", seed=rng, dtype=self._dtype)
-
-    def check_input(self, x):
-        """x must be NCHW images (N, 1, 28, 28): the first Dense layer is sized for 28 x 28."""
-        check_images(x, "LeNet input x")
-
-    def forward(self, x, training=False):
-        """x: (N, 1, 28, 28) -> logits (N, num_classes)."""
-        self.check_input(x)
-        return super().forward(x, training=training)
 
 
 class LeNetSNGP(LeNet, SequentialGaussianProcessClassifier):

@@ -17,13 +17,13 @@ from ..nn import ChannelsLast, Conv2D, Dense, Dropout, Flatten, RandomFeatureGP,
 from ..seeding import as_generator
 from ..validation import check_positive_int, check_positive_ints, check_probability, check_real
 from .classifier import Classifier, SequentialGaussianProcessClassifier
-from .lenet import check_images
+from .lenet import GrayscaleImageInput
 
 CHANNELS = (6, 16, 120)
 HIDDEN = 84
 
 
-class LeNet5(Classifier, Sequential):
+class LeNet5(GrayscaleImageInput, Classifier, Sequential):
     """uncertainty-baselines' LeNet5.   x: (N, 1, 28, 28) in [0, 1] -> logits (N, num_classes).
 
     Args:
@@ -84,15 +84,6 @@ class LeNet5(Classifier, Sequential):
     def make_output_layer(self, hidden, num_classes, rng):
         """Dense to the logits."""
         return Dense(hidden, num_classes, seed=rng, dtype=self._dtype)
-
-    def check_input(self, x):
-        """x must be NCHW images (N, 1, 28, 28)."""
-        check_images(x, "LeNet5 input x")
-
-    def forward(self, x, training=False):
-        """x: (N, 1, 28, 28) -> logits (N, num_classes)."""
-        self.check_input(x)
-        return super().forward(x, training=training)
 
 
 class LeNet5SNGP(LeNet5, SequentialGaussianProcessClassifier):
