@@ -87,25 +87,13 @@ def images_per_second(step, batch, steps, xp):
 
 def numpyuq_worker(batch, steps, mode, split_threads=1, user_loop=False, network="lenet"):
     from numpyuq.backend import array_in
-    from numpyuq.losses import SoftmaxCrossEntropy
-    from numpyuq.models import LeNet
-    from numpyuq.optim import Adam, keras_adam
     from numpyuq.parallel import DataParallel
     try:                                # compare_checkouts.py also runs this worker on checkouts from before the rename
         from numpyuq.training import predict_logits as predict
     except ImportError:
         from numpyuq.training import predict
 
-    rng = np.random.default_rng(0)
-    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, batch)
-    if network == "lenet5":
-        from numpyuq.models import LeNet5
-        model, loss = LeNet5(seed=0), SoftmaxCrossEntropy()
-        optimizer = keras_adam(model.parameters(), lr=1e-3)
-    else:
-        model, loss = LeNet(seed=0), SoftmaxCrossEntropy()       # on NUMPYUQ_BACKEND's device
-        optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    x, y, model, loss, optimizer = training_setup(batch, network)    # the model on NUMPYUQ_BACKEND's device
     x, y = model.as_input(x), array_in(y, model.xp)
 
     def train_step():
@@ -229,11 +217,12 @@ def training_setup(batch, network="lenet"):
     """(x, y, model, loss, optimizer): the benchmark's batch of random images and labels, LeNet
     (or LeNet5), softmax cross-entropy and Adam, as both profiles use them."""
     from numpyuq.losses import SoftmaxCrossEntropy
-    from numpyuq.models import LeNet, LeNet5
+    from numpyuq.models import LeNet
     from numpyuq.optim import Adam, keras_adam
     rng = np.random.default_rng(0)
     x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
     if network == "lenet5":
+        from numpyuq.models import LeNet5       # imported here: compare_checkouts.py runs older checkouts
         model = LeNet5(seed=0)
         return x, y, model, SoftmaxCrossEntropy(), keras_adam(model.parameters(), lr=1e-3)
     model = LeNet(seed=0)
