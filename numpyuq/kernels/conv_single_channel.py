@@ -154,7 +154,7 @@ def twins(KH, KW):
 
 
 # ---- dispatchers --------------------------------------------------------------------------------
-def check_images(x, KH, KW, padding):
+def check_single_channel_input(x, KH, KW, padding):
     """x is an (N, H, W) float array that a KH x KW window fits with ``padding`` (as im2col checks)."""
     check_arrays(x, ndim=3, names=("x",))
     check_window(x.shape[1], x.shape[2], KH, KW, 1, padding)
@@ -179,7 +179,7 @@ def padded_for_loops(x, KH, KW, padding):
 def conv_single_channel(x, w, padding=0):
     """x: (N, H, W), w: (F, KH, KW) -> z: (N*OH*OW, F) channels-last rows, stride 1."""
     check_arrays(x, w, ndim=3, names=("x", "w"))
-    check_images(x, w.shape[1], w.shape[2], padding)
+    check_single_channel_input(x, w.shape[1], w.shape[2], padding)
     if not use_numba(x):
         return conv_single_channel_reference(x, w, padding)
     N, H, W = x.shape
@@ -198,7 +198,7 @@ def conv_single_channel_weights(x, dz, KH, KW, padding=0):
     check_arrays(dz, ndim=2, names=("dz",))
     if dz.dtype != x.dtype:
         raise TypeError(f"dz must have dtype {x.dtype} like x, got {dz.dtype}")
-    check_images(x, KH, KW, padding)
+    check_single_channel_input(x, KH, KW, padding)
     N, H, W = x.shape
     OH, OW = output_size(H, W, KH, KW, padding)
     check_shape(dz, (N * OH * OW, dz.shape[1]), "dz")
