@@ -222,7 +222,7 @@ def prepare(args):
     """Check every argument and input of the command, before any work: returns what ``run``
     needs. Raises ValueError / TypeError / FileNotFoundError (a usage error)."""
     if args.command in ("demo", "compare"):
-        from .experiments.compare import CompareConfig, load_comparison_data
+        from .experiments.compare import CompareConfig, cached_comparison_data
         from .experiments.data import load_dataset
         if args.command == "demo":        # the SNGP seed's comparison, with EDL as a fifth method
             config = CompareConfig(dataset="moons", first_seed=args.seed, epochs=args.epochs,
@@ -235,7 +235,8 @@ def prepare(args):
         else:
             config = CompareConfig(dataset=args.dataset, methods=tuple(m.strip() for m in args.methods.split(",")),
                                    seeds=args.seeds or 1, epochs=args.epochs, fast=args.fast)
-            load_comparison_data(config.dataset, 0, config.fast)      # missing data fails here, before training
+            # missing data fails here, before training; the figures reuse this load (cached per process)
+            cached_comparison_data(config.dataset, config.first_seed, config.fast)
         check_out_folder(args.out)
         return config, make_engine(args)
     if args.command == "reproduce":
