@@ -19,7 +19,10 @@ gives the tables):
   backward pass instead of keeping N OH OW KH KW C floats alive;
 * a single-channel input at stride 1 (a first layer on grayscale images) skips im2col altogether:
   direct loops (``kernels/conv_single_channel.py``) produce the same rows and the weight gradient
-  from the kept input.
+  from the kept input;
+* a padded convolution at stride 1 whose padding takes at least a tenth of the multiply-adds (SAME
+  padding on small maps: LeNet5's 14 x 14 and 7 x 7 layers) runs one GEMM per class of output
+  positions whose windows meet the same taps, skipping the zeros (``kernels/conv_tap_classes.py``).
 
 Together they make a training step of LeNet's second layer (batch 64, float32) about 3x faster
 than the textbook pair followed by a plain ReLU and max-pooling; ``tutorials/02_convolution_by_hand.py``
@@ -38,6 +41,7 @@ from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from ..kernels.conv_gemm import gemm_col2im, im2col_gemm, im2col_gemm_weights
 from ..kernels.conv_single_channel import DIRECT_UP_TO_FILTERS, conv_single_channel, conv_single_channel_weights
+from ..kernels.conv_tap_classes import conv_tap_classes, conv_tap_classes_backward, worth_tap_classes
 from ..kernels.dispatch import use_numba
 from ..kernels.im2col import col2im_reference, conv_output_size, im2col_reference
 from ..kernels.pooling_nhwc import maxpool_nhwc_backward, maxpool_nhwc_forward
@@ -112,6 +116,7 @@ class ConvCache(NamedTuple):
     pooled_from: tuple = None   # (N, OH, OW, F): the GEMM output's shape before pooling
     x: object = None        # (N, H, W, C) the input, kept instead of cols (long im2col runs, or direct)
     direct: bool = False    # run by the single-channel direct kernels instead of im2col + GEMM
+    tap_classes: bool = False   # run one GEMM per tap class, skipping the padding (x kept)
 
 
 def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None, keep_cache=True):
@@ -129,9 +134,13 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, -1)                # (F, KH*KW*C), a small copy
     direct = uses_direct_kernels(x, F, stride)
+    tap_classes = not direct and worth_tap_classes(x, KH, KW, stride, padding)
     if direct:                                                    # one channel: no im2col, keep x
         keep_input, cols = keep_cache, None
         y = conv_single_channel(x.reshape(N, H, W), w.reshape(F, KH, KW), padding)
+    elif tap_classes:                                             # padding skipped: keep x
+        keep_input, cols = keep_cache, None
+        y = conv_tap_classes(x, w_mat, KH, KW, padding)
     else:
         keep_input = keep_cache and KW * C >= REBUILD_COLUMNS_FROM_RUN
         cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, keep_cols=keep_cache and not keep_input)
@@ -149,7 +158,7 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     else:
         y += b
     cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, y if activation else None, pool, argmax,
-                       pooled_from, x if keep_input else None, direct) if keep_cache else None)
+                       pooled_from, x if keep_input else None, direct, tap_classes) if keep_cache else None)
     return y.reshape(N, OH, OW, F), cache
 
 
@@ -177,6 +186,11 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
     if cache.pool is not None:                                    # each window's winner gets its dy
         dy_mat = maxpool_nhwc_backward(dy_mat.reshape(cache.argmax.shape), cache.argmax, cache.pooled_from,
                                        cache.pool, cache.pool).reshape(-1, F)
+    if cache.tap_classes:
+        dx, dw_mat = conv_tap_classes_backward(cache.x, dy_mat, cache.w_mat, KH, KW, cache.padding,
+                                               input_grad, param_grads)
+        dw = None if dw_mat is None else dw_mat.reshape(F, KH, KW, C).transpose(0, 3, 1, 2)
+        return dx, dw, db if param_grads else None
     dw = None
     if param_grads:
         if cache.direct:
@@ -234,8 +248,9 @@ class Conv2D(Module):
     windows (stride s) in the same pass (LeNet's conv -> ReLU -> pool as one layer).
     An inference pass inside ``nn.without_caches(model)`` keeps nothing for a backward pass.
     A single-channel input at stride 1 with at most 20 filters (a first layer on grayscale images)
-    runs the direct loops of ``kernels/conv_single_channel.py`` instead of im2col + GEMM: the same
-    function, summed in another order.
+    runs the direct loops of ``kernels/conv_single_channel.py`` instead of im2col + GEMM, and a
+    padded one at stride 1 whose padding holds at least a tenth of the multiply-adds runs one GEMM
+    per class of ``kernels/conv_tap_classes.py``: the same function, summed in another order.
     """
 
     splittable = True
