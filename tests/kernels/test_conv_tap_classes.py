@@ -106,9 +106,13 @@ def test_dispatchers_run_the_twins_in_image_chunks(monkeypatch, rng):
         monkeypatch.setattr(mod, name, lambda *a, twin=twin, name=name: calls.append((name, a[1], a[2])) or twin(*a))
     monkeypatch.setattr(mod, "images_per_chunk", lambda pixels, K, itemsize: 2)   # chunks of 2 images
     x, w = draw(rng, (5, 7, 7, 3), 4, 5, 5)
-    y = mod.conv_tap_classes(x, w, 5, 5, 2)
-    dy = rng.standard_normal(y.shape)
-    dx, dw = mod.conv_tap_classes_backward(x, dy, w, 5, 5, 2)
+    mod.class_plan.cache_clear()                           # plans are cached by geometry
+    try:
+        y = mod.conv_tap_classes(x, w, 5, 5, 2)
+        dy = rng.standard_normal(y.shape)
+        dx, dw = mod.conv_tap_classes_backward(x, dy, w, 5, 5, 2)
+    finally:
+        mod.class_plan.cache_clear()
     want_y, want_dx, want_dw = textbook(x, w, 5, 5, 2, dy)
     np.testing.assert_allclose(y, want_y, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dx, want_dx, rtol=1e-12, atol=1e-12)
@@ -119,6 +123,18 @@ def test_dispatchers_run_the_twins_in_image_chunks(monkeypatch, rng):
     assert chunks == {(0, 2), (2, 4), (4, 5)}
     assert [name for name, _, _ in calls].count("_scatter_add_numba") == classes * 3
     assert [name for name, _, _ in calls].count("_gather_numba") == classes * 3 * 2   # forward, weights
+
+
+def test_buffers_fit_every_class_of_every_plan():
+    """The shared buffers hold each chunk's rows, columns and kernel crop, whichever class is largest."""
+    for shape in ((128, 14, 14, 6), (128, 7, 7, 16), (3, 9, 4, 2), (40, 30, 5, 1)):
+        plan, most_rows, largest, widest = mod.class_plan(*shape, 5, 5, 2, 4)
+        for rows, cols, chunks in plan:
+            K = (rows[3] - rows[2]) * (cols[3] - cols[2]) * shape[3]
+            for n0, n1 in chunks:
+                chunk_rows = (n1 - n0) * (rows[1] - rows[0]) * (cols[1] - cols[0])
+                assert chunk_rows <= most_rows and chunk_rows * K <= largest and K <= widest
+        assert [n for _, _, chunks in plan[:1] for pair in chunks for n in pair][-1] == shape[0]
 
 
 def test_skipped_gradients_are_none_and_the_rest_unchanged(rng):
