@@ -164,15 +164,20 @@ def maxpool_nhwc_forward(x, size, stride, with_argmax=True):
     return y, argmax
 
 
+def check_argmax(argmax, shape, size):
+    """argmax has ``shape`` and holds int8 offsets inside a size x size window."""
+    check_shape(argmax, shape, "argmax")
+    if argmax.dtype != np.int8 or argmax.size and not 0 <= int(argmax.min()) <= int(argmax.max()) < size * size:
+        raise ValueError(f"argmax must hold int8 window offsets in [0, {size * size})")
+
+
 def maxpool_nhwc_backward(dy, argmax, x_shape, size, stride):
     """dy: (N, OH, OW, C) -> dx: (N, H, W, C)."""
     check_arrays(dy, ndim=4, names=("dy",))
     N, H, W, C = x_shape
     check_window(H, W, size, size, stride, 0)
     check_shape(dy, (N, pool_output_size(H, size, stride), pool_output_size(W, size, stride), C), "dy")
-    check_shape(argmax, dy.shape, "argmax")
-    if argmax.dtype != np.int8 or argmax.size and not 0 <= int(argmax.min()) <= int(argmax.max()) < size * size:
-        raise ValueError(f"argmax must hold int8 window offsets in [0, {size * size})")
+    check_argmax(argmax, dy.shape, size)
     if use_cuda(dy):
         return cuda.maxpool_nhwc_backward(dy, argmax, tuple(x_shape), size, stride)
     if not use_numba(dy):

@@ -40,7 +40,8 @@ import numpy as np
 from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from ..kernels.conv_gemm import gemm_col2im, im2col_gemm, im2col_gemm_weights
-from ..kernels.conv_single_channel import DIRECT_UP_TO_FILTERS, conv_single_channel, conv_single_channel_weights
+from ..kernels.conv_single_channel import (DIRECT_UP_TO_FILTERS, conv_single_channel, conv_single_channel_pooled_weights,
+                                           conv_single_channel_weights)
 from ..kernels.conv_tap_classes import conv_tap_classes, conv_tap_classes_backward, worth_tap_classes
 from ..kernels.dispatch import use_numba
 from ..kernels.im2col import col2im_reference, conv_output_size, im2col_reference
@@ -183,6 +184,12 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
     else:
         # A ones-vector product: a BLAS matvec, 4x faster than sum(axis=0) on these tall arrays.
         db = get_array_module(dy_mat).ones(dy_mat.shape[0], dy_mat.dtype) @ dy_mat
+    if cache.direct and cache.pool is not None and param_grads and not input_grad:
+        # A first layer: only dw is needed, and the direct loops take the pooled gradient as it is.
+        N, H, W, _ = cache.x_shape
+        dw = conv_single_channel_pooled_weights(cache.x.reshape(N, H, W), dy_mat, cache.argmax.reshape(dy_mat.shape),
+                                                KH, KW, cache.padding, cache.pool)
+        return None, dw.reshape(F, C, KH, KW), db
     if cache.pool is not None:                                    # each window's winner gets its dy
         dy_mat = maxpool_nhwc_backward(dy_mat.reshape(cache.argmax.shape), cache.argmax, cache.pooled_from,
                                        cache.pool, cache.pool).reshape(-1, F)

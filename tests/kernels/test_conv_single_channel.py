@@ -25,7 +25,7 @@ def run_loops(x, w, padding, compiled):
     forward(xpad, OH, OW, w, z, np.full((F, L), np.nan, x.dtype))
     dz = np.cos(np.arange(z.size, dtype=x.dtype)).reshape(z.shape)
     dw = np.full(w.shape, np.nan, x.dtype)
-    weights(xpad, OH, OW, dz, dw, np.zeros((F, L), x.dtype))
+    weights(xpad, OH, OW, dz, np.zeros(0, np.int8), dw, np.zeros((F, L), x.dtype))
     return z, dz, dw
 
 
@@ -154,3 +154,82 @@ def test_im2col_rows_match_the_direct_output_order(rng):
     z = mod.conv_single_channel_reference(x, w, 1)
     np.testing.assert_array_equal(z[:, 0], x.reshape(-1))
     assert im2col_nhwc_reference(x[..., None], 3, 3, 1, 1).shape[0] == z.shape[0]
+
+
+# ---- the weight gradient taking a max-pooling's gradient (a first layer's conv -> pool) ----------
+POOLED = [((2, 8, 8), 3, 3, 3, 1, 2), ((1, 9, 7), 2, 2, 2, 0, 2), ((2, 10, 10), 4, 5, 5, 2, 3), ((3, 6, 6), 1, 1, 1, 0, 2)]
+
+
+def pooled_case(rng, shape, F, KH, KW, padding, pool, dtype=np.float64):
+    """x, the pooled gradient dp and winners argmax (from a real pooling), and the full-size dz."""
+    from numpyuq.kernels.pooling_nhwc import maxpool_nhwc_backward_reference, maxpool_nhwc_forward_reference
+    x = rng.standard_normal(shape).astype(dtype)
+    N, H, W = shape
+    OH, OW = mod.output_size(H, W, KH, KW, padding)
+    z = rng.standard_normal((N, OH, OW, F)).astype(dtype)
+    pooled, argmax = maxpool_nhwc_forward_reference(z, pool, pool)
+    dp = rng.standard_normal(pooled.shape).astype(dtype)
+    argmax = np.ascontiguousarray(argmax, dtype=np.int8)     # the reference returns a transposed view
+    dz = maxpool_nhwc_backward_reference(dp, argmax, z.shape, pool, pool)
+    return x, dp.reshape(-1, F), argmax.reshape(-1, F), np.ascontiguousarray(dz).reshape(-1, F)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["loops", "numba"])
+@pytest.mark.parametrize("shape, F, KH, KW, padding, pool", POOLED)
+def test_pooled_loops_are_the_poolings_backward_then_the_weight_gradient(rng, compiled, shape, F, KH, KW, padding, pool):
+    """Odd output sizes leave a cropped border that no window covers: its pixels stay 0."""
+    x, dp, argmax, dz = pooled_case(rng, shape, F, KH, KW, padding, pool)
+    weights = mod.pooled_weights_twin(KH, KW, pool) if compiled else mod._weights_loops(KH, KW, pool)
+    N, H, W = shape
+    OH, OW = mod.output_size(H, W, KH, KW, padding)
+    dw = np.full((F, KH, KW), np.nan)
+    weights(mod.padded_for_loops(x, KH, KW, padding), OH, OW, dp, argmax, dw,
+            np.zeros((F, mod.plane_length(H, W, KH, KW, padding))))
+    np.testing.assert_allclose(dw, mod.conv_single_channel_weights_reference(x, dz, KH, KW, padding),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, F, KH, KW, padding, pool", POOLED)
+def test_pooled_dispatcher_equals_the_unpooled_one_bit_for_bit(rng, shape, F, KH, KW, padding, pool):
+    """The same planes, so the same sums in the same order: equal, not only close."""
+    x, dp, argmax, dz = pooled_case(rng, shape, F, KH, KW, padding, pool, np.float32)
+    dw = mod.conv_single_channel_pooled_weights(x, dp, argmax, KH, KW, padding, pool)
+    np.testing.assert_array_equal(dw, mod.conv_single_channel_weights(x, dz, KH, KW, padding))
+
+
+def test_pooled_dispatcher_runs_its_twin(monkeypatch, rng):
+    from numpyuq.kernels import dispatch
+    if dispatch.KERNELS == "reference":
+        pytest.skip("NUMPYUQ_KERNELS=reference: the dispatcher runs no compiled code to test")
+    calls = []
+    real = mod.pooled_weights_twin
+    monkeypatch.setattr(mod, "pooled_weights_twin", lambda *key: calls.append(key) or real(*key))
+    x, dp, argmax, dz = pooled_case(rng, (2, 8, 8), 3, 3, 3, 1, 2)
+    dw = mod.conv_single_channel_pooled_weights(x, dp, argmax, 3, 3, 1, 2)
+    assert calls == [(3, 3, 2)] and hasattr(real(3, 3, 2), "signatures")
+    np.testing.assert_allclose(dw, mod.conv_single_channel_weights_reference(x, dz, 3, 3, 1), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")     # inf * 0 in the plain pair's sums
+def test_pooled_weights_with_non_finite_pixels_give_the_plain_pairs_results(rng):
+    x, dp, argmax, dz = pooled_case(rng, (2, 8, 8), 3, 3, 3, 0, 2)
+    x[1, 3, 0] = np.inf
+    dw = mod.conv_single_channel_pooled_weights(x, dp, argmax, 3, 3, 0, 2)
+    np.testing.assert_array_equal(dw, mod.conv_single_channel_weights_reference(x, dz, 3, 3, 0))
+
+
+@pytest.mark.parametrize("kernels", ["numba", "reference"])
+def test_pooled_weights_refuse_bad_arguments_alike_on_both_paths(monkeypatch, rng, kernels):
+    from numpyuq.kernels import dispatch
+    monkeypatch.setattr(dispatch, "KERNELS", kernels)
+    x, dp, argmax, _ = pooled_case(rng, (2, 8, 8), 3, 3, 3, 1, 2)
+    with pytest.raises(ValueError, match=r"dp must have shape \(32, 3\)"):
+        mod.conv_single_channel_pooled_weights(x, dp[1:], argmax, 3, 3, 1, 2)
+    with pytest.raises(TypeError, match="dp must have dtype float64"):
+        mod.conv_single_channel_pooled_weights(x, dp.astype(np.float32), argmax, 3, 3, 1, 2)
+    with pytest.raises(ValueError, match=r"argmax must have shape \(32, 3\)"):
+        mod.conv_single_channel_pooled_weights(x, dp, argmax[1:], 3, 3, 1, 2)
+    with pytest.raises(ValueError, match=r"argmax must hold int8 window offsets in \[0, 4\)"):
+        mod.conv_single_channel_pooled_weights(x, dp, argmax + 3, 3, 3, 1, 2)
+    with pytest.raises(ValueError, match="window does not fit"):
+        mod.conv_single_channel_pooled_weights(x, dp, argmax, 3, 3, 1, 9)

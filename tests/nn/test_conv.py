@@ -248,6 +248,25 @@ def test_fused_pairs_equal_the_textbook_composition(rng, data_format, activation
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11, err_msg=name)
 
 
+@pytest.mark.parametrize("padding", [0, 2])
+def test_a_pooled_first_layer_without_dx_gets_the_same_gradients(rng, padding):
+    """Conv -> ReLU -> pool on one channel with input_grad=False: the direct loops take the pooled
+    gradient (no full-size gradient in between) and give the weight gradient of the full path."""
+    x = rng.standard_normal((3, 9, 10, 1)).astype(np.float32)
+    w, b = rng.standard_normal((5, 1, 3, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
+    y, cache = conv2d_nhwc_forward(x, w, b, 1, padding, "relu", 2)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    full = conv2d_nhwc_backward(dy, cache)
+    dx, dw, db = conv2d_nhwc_backward(dy, cache, input_grad=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw, full[1])
+    np.testing.assert_array_equal(db, full[2])
+    expected, textbook_backward = textbook_composition(x.transpose(0, 3, 1, 2).astype(np.float64),
+                                                       w.astype(np.float64), b.astype(np.float64), 1, padding, "relu", 2)
+    np.testing.assert_allclose(dw, textbook_backward(dy.transpose(0, 3, 1, 2).astype(np.float64))[1], rtol=1e-4, atol=1e-4)
+    assert conv2d_nhwc_backward(dy, cache, input_grad=False, param_grads=False) == (None, None, None)
+
+
 def test_fused_pair_skips_the_gradients_it_is_told_to_skip(rng):
     x, w, b = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
     y, cache = conv2d_fused_forward(x, w, b, activation="relu")
