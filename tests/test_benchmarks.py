@@ -81,3 +81,10 @@ def test_single_networks_reads_a_finished_reproduction(tmp_path):
         [["deterministic", "0"], ["member", "100"], ["member", "101"]]
     assert "3 networks: test NLL mean" in printed
     assert sorted(p.name for p in (out / "models").iterdir()) == models             # nothing retrained
+
+
+def test_gemm_threads_compares_threads_with_processes():
+    """benchmarks/gemm_threads.py runs every row, its worker processes included, and ends them."""
+    out = run_benchmark("gemm_threads.py", "--size", "64", "--seconds", "0.05").stdout
+    for row in ("one thread alone", "Python threads", "pinned", "processes", "threads / processes"):
+        assert row in out

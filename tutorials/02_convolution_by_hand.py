@@ -260,3 +260,78 @@ print(f"first layer, batch 128, forward + dW: im2col + GEMM {gemm_ms:.2f} ms, di
 # The direct loops cost grows with the number of filters, while im2col + GEMM costs about the same
 # for any: `Conv2D` takes the direct path up to 20 filters (LeNet's first layer has 20, LeNet5's 6),
 # where it measured as fast or faster inside whole training steps.
+
+# %% [markdown]
+# ## 7. SAME padding on small maps: skip the zeros
+#
+# uncertainty-baselines' LeNet5 pads every convolution to keep its size ("SAME"). On its third layer
+# (7 x 7 maps, 5 x 5 kernels, padding 2) many im2col entries are the padding's zeros: along one axis,
+# output $o$ reads input $o + k - p$, a real pixel only for the taps
+#
+# $$k \in [\max(0, p - o),\ \min(K, S + p - o)),$$
+#
+# 3, 4, 5, 5, 5, 4, 3 taps for the seven outputs: 29 of 35. Over both axes only $(29/35)^2 = 0.69$ of
+# the multiply-adds meet a pixel, and the layer's GEMMs already run near the CPU's peak, so doing fewer
+# of them is what makes the layer faster. Outputs whose windows meet the *same* taps form a class
+# (each border row or column its own, the interior one); each class is an unpadded convolution of a
+# crop of the input by a crop of the kernel (`numpyuq/kernels/conv_tap_classes.py`):
+#
+# $$y[:, O_h, O_w] = \mathrm{im2col}(x_{\text{crop}})\; w[:, T_h, T_w]^\top .$$
+#
+# The classes of one axis, and the plain pair against the padded im2col + GEMM of section 2:
+
+# %%
+from numpyuq.kernels.conv_gemm import im2col_gemm_reference  # noqa: E402
+from numpyuq.kernels.conv_tap_classes import (conv_tap_classes, conv_tap_classes_backward,  # noqa: E402
+                                              conv_tap_classes_reference, real_fraction, tap_classes)
+
+for o0, o1, k0, k1 in tap_classes(7, 5, 2):
+    print(f"outputs {o0}..{o1 - 1}: taps {k0}..{k1 - 1}")
+print(f"share of the multiply-adds on real pixels: {real_fraction(7, 7, 5, 5, 2):.3f}")
+maps = rng.standard_normal((2, 7, 7, 16))
+kernel_rows = rng.standard_normal((120, 5 * 5 * 16))
+by_classes = conv_tap_classes_reference(maps, kernel_rows, 5, 5, 2)
+padded = im2col_gemm_reference(maps, kernel_rows, 5, 5, 1, 2)[1]
+print(f"tap classes vs padded im2col + GEMM: max |difference| {np.abs(by_classes - padded).max():.1e}")
+assert np.allclose(by_classes, padded, rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
+# Then the time of a training step's three products (forward, weight and input gradients) at batch
+# 128 in float32, on one core: one padded GEMM a pass against 25 smaller ones that skip the zeros.
+
+# %%
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from numpyuq.kernels.conv_gemm import gemm_col2im, im2col_gemm_weights  # noqa: E402
+
+maps32 = rng.standard_normal((128, 7, 7, 16)).astype(np.float32)
+rows32 = rng.standard_normal((120, 400)).astype(np.float32)
+dy32 = rng.standard_normal((128 * 49, 120)).astype(np.float32)
+
+
+def padded_pass():
+    im2col_gemm(maps32, rows32, 5, 5, 1, 2, keep_cols=False)
+    gemm_col2im(dy32, rows32, maps32.shape, 5, 5, 1, 2)
+    return im2col_gemm_weights(maps32, dy32, 5, 5, 1, 2)
+
+
+def classes_pass():
+    conv_tap_classes(maps32, rows32, 5, 5, 2)
+    return conv_tap_classes_backward(maps32, dy32, rows32, 5, 5, 2)[1]
+
+
+with threadpool_limits(1):
+    padded_pass(), classes_pass()                   # warm up
+    dw_classes, dw_padded = classes_pass(), padded_pass()
+    relative = np.abs(dw_classes - dw_padded).max() / np.abs(dw_padded).max()
+    print(f"dW, classes vs padded in float32: max |difference| / max |dW| = {relative:.1e}")
+    assert relative < 1e-5
+    padded_ms, classes_ms = median_ms(padded_pass, repeats), median_ms(classes_pass, repeats)
+print(f"7 x 7 layer, batch 128, three passes: padded {padded_ms:.2f} ms, tap classes {classes_ms:.2f} ms "
+      f"({padded_ms / classes_ms:.2f}x)")
+
+# %% [markdown]
+# The gain is less than the 31% of multiply-adds skipped: 25 smaller GEMMs each pack their crop of the
+# kernel, and the smallest (a corner: one output position per image) run below the peak. `Conv2D` takes
+# this path at stride 1 where at least a tenth of the multiply-adds meet the padding (LeNet5's second
+# and third layers; not its first, 28 x 28, at 8%).
