@@ -247,14 +247,19 @@ def direct_path():
     return conv_single_channel_weights(images32, dz32, 5, 5, padding=2)
 
 
-gemm_path(), direct_path()                          # warm up (compiles the loops for 5 x 5 once)
-dw_direct, dw_gemm = direct_path().reshape(6, 25), gemm_path().T
-relative = np.abs(dw_direct - dw_gemm).max() / np.abs(dw_gemm).max()
-print(f"dW, direct vs GEMM in float32: max |difference| / max |dW| = {relative:.1e} (sums in another order)")
-assert relative < 1e-5
-gemm_ms, direct_ms = median_ms(gemm_path, repeats), median_ms(direct_path, repeats)
-print(f"first layer, batch 128, forward + dW: im2col + GEMM {gemm_ms:.2f} ms, direct {direct_ms:.2f} ms "
-      f"({gemm_ms / direct_ms:.1f}x)")
+def race(label, old_name, old, new_name, new):
+    """Check that two paths give the same dW (float32: up to the order of the sums), then time both."""
+    old(), new()                                    # warm up (compiles the loops on first use)
+    dw_old, dw_new = old(), new()
+    relative = np.abs(dw_new - dw_old).max() / np.abs(dw_old).max()
+    print(f"dW, {new_name} vs {old_name} in float32: max |difference| / max |dW| = {relative:.1e}")
+    assert relative < 1e-5
+    old_ms, new_ms = median_ms(old, repeats), median_ms(new, repeats)
+    print(f"{label}: {old_name} {old_ms:.2f} ms, {new_name} {new_ms:.2f} ms ({old_ms / new_ms:.2f}x)")
+
+
+race("first layer, batch 128, forward + dW", "im2col + GEMM", lambda: gemm_path().T,
+     "direct", lambda: direct_path().reshape(6, 25))
 
 # %% [markdown]
 # The direct loops cost grows with the number of filters, while im2col + GEMM costs about the same
@@ -321,14 +326,7 @@ def classes_pass():
 
 
 with threadpool_limits(1):
-    padded_pass(), classes_pass()                   # warm up
-    dw_classes, dw_padded = classes_pass(), padded_pass()
-    relative = np.abs(dw_classes - dw_padded).max() / np.abs(dw_padded).max()
-    print(f"dW, classes vs padded in float32: max |difference| / max |dW| = {relative:.1e}")
-    assert relative < 1e-5
-    padded_ms, classes_ms = median_ms(padded_pass, repeats), median_ms(classes_pass, repeats)
-print(f"7 x 7 layer, batch 128, three passes: padded {padded_ms:.2f} ms, tap classes {classes_ms:.2f} ms "
-      f"({padded_ms / classes_ms:.2f}x)")
+    race("7 x 7 layer, batch 128, three passes", "padded", padded_pass, "tap classes", classes_pass)
 
 # %% [markdown]
 # The gain is less than the 31% of multiply-adds skipped: 25 smaller GEMMs each pack their crop of the
