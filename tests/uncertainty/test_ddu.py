@@ -47,7 +47,7 @@ def test_bad_input_is_refused(rng):
     model = tiny_resnet()
     with pytest.raises(RuntimeError, match="not fitted"):
         DDU(model).uncertainty(x)
-    with pytest.raises(ValueError, match="y has 0 point\(s\) of class 1"):
+    with pytest.raises(ValueError, match=r"y has 0 point\(s\) of class 1"):
         DDU(model).fit(x, np.zeros(50, int))
     with pytest.raises(ValueError, match=r"y must lie in \[0, 2\)"):
         DDU(model).fit(x, y + 2)
