@@ -117,7 +117,7 @@ class ConvCache(NamedTuple):
     pooled_from: tuple = None   # (N, OH, OW, F): the GEMM output's shape before pooling
     x: object = None        # (N, H, W, C) the input, kept instead of cols (long im2col runs, or direct)
     direct: bool = False    # run by the single-channel direct kernels instead of im2col + GEMM
-    tap_classes: bool = False   # run one GEMM per tap class, skipping the padding (x kept)
+    by_tap_classes: bool = False    # run one GEMM per tap class, skipping the padding (x kept)
 
 
 def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None, keep_cache=True):
@@ -135,11 +135,11 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, -1)                # (F, KH*KW*C), a small copy
     direct = uses_direct_kernels(x, F, stride)
-    tap_classes = not direct and worth_tap_classes(x, KH, KW, stride, padding)
+    by_tap_classes = not direct and worth_tap_classes(x, KH, KW, stride, padding)
     if direct:                                                    # one channel: no im2col, keep x
         keep_input, cols = keep_cache, None
         y = conv_single_channel(x.reshape(N, H, W), w.reshape(F, KH, KW), padding)
-    elif tap_classes:                                             # padding skipped: keep x
+    elif by_tap_classes:                                          # padding skipped: keep x
         keep_input, cols = keep_cache, None
         y = conv_tap_classes(x, w_mat, KH, KW, padding)
     else:
@@ -159,7 +159,7 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     else:
         y += b
     cache = (ConvCache(cols, w_mat, w.shape, x.shape, stride, padding, y if activation else None, pool, argmax,
-                       pooled_from, x if keep_input else None, direct, tap_classes) if keep_cache else None)
+                       pooled_from, x if keep_input else None, direct, by_tap_classes) if keep_cache else None)
     return y.reshape(N, OH, OW, F), cache
 
 
@@ -193,7 +193,7 @@ def conv2d_nhwc_backward(dy, cache, input_grad=True, param_grads=True):
     if cache.pool is not None:                                    # each window's winner gets its dy
         dy_mat = maxpool_nhwc_backward(dy_mat.reshape(cache.argmax.shape), cache.argmax, cache.pooled_from,
                                        cache.pool, cache.pool).reshape(-1, F)
-    if cache.tap_classes:
+    if cache.by_tap_classes:
         dx, dw_mat = conv_tap_classes_backward(cache.x, dy_mat, cache.w_mat, KH, KW, cache.padding,
                                                input_grad, param_grads)
         dw = None if dw_mat is None else dw_mat.reshape(F, KH, KW, C).transpose(0, 3, 1, 2)

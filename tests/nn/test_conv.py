@@ -241,8 +241,8 @@ def test_fused_pairs_equal_the_textbook_composition(rng, data_format, activation
         grads = (dx.transpose(0, 3, 1, 2), dw, db)
     assert cache.direct == (channels == 1 and stride == 1 and KERNELS == "numba")     # every path is run
     # 9 x 8 images, 3 x 3 kernels, padding 2: a third of the multiply-adds meet the padding
-    assert cache.tap_classes == (channels > 1 and stride == 1 and padding == 2 and KERNELS == "numba")
-    assert (cache.x is not None) == (cache.direct or cache.tap_classes or 3 * channels >= REBUILD_COLUMNS_FROM_RUN)
+    assert cache.by_tap_classes == (channels > 1 and stride == 1 and padding == 2 and KERNELS == "numba")
+    assert (cache.x is not None) == (cache.direct or cache.by_tap_classes or 3 * channels >= REBUILD_COLUMNS_FROM_RUN)
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
     for name, got, want in zip(("dx", "dw", "db"), grads, expected_grads):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11, err_msg=name)
