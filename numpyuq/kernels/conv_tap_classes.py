@@ -27,6 +27,7 @@ LeNet5's third layer's three GEMMs 7.3 ms -> 5.4 ms; its second (14 x 14 maps, 1
 SKIPPED_AT_LEAST of the multiply-adds are the padding's.
 """
 import functools
+import threading
 
 import numpy as np
 
@@ -198,6 +199,26 @@ def class_plan(N, H, W, C, KH, KW, padding, itemsize):
     return tuple(plan), most_rows, largest, widest
 
 
+_workspaces = threading.local()
+
+
+def workspace(*sizes, dtype):
+    """Flat scratch buffers of these sizes for this thread, kept from call to call (grown when too
+    small). Freed and allocated again each call, a thread's multi-megabyte buffers were handed back
+    to the OS and faulted in again: glibc trims a worker thread's heap eagerly, and in ``fit``'s
+    second thread that cost more page faults a step than anything else."""
+    kept = getattr(_workspaces, "buffers", None)
+    if kept is None:
+        kept = _workspaces.buffers = {}
+    buffers = []
+    for slot, size in enumerate(sizes):
+        buffer = kept.get((slot, np.dtype(dtype).char))
+        if buffer is None or buffer.size < size:
+            buffer = kept[slot, np.dtype(dtype).char] = np.empty(size, dtype)
+        buffers.append(buffer)
+    return buffers
+
+
 def view(buffer, rows, K):
     """The (rows, K) block at the front of the flat buffer."""
     return buffer[:rows * K].reshape(rows, K)
@@ -211,10 +232,10 @@ def conv_tap_classes(x, w_mat, KH, KW, padding):
     x = np.ascontiguousarray(x)
     F = w_mat.shape[0]
     y = np.zeros(output_shape(x.shape, KH, KW, padding) + (F,), x.dtype)
-    # One buffer each for every chunk's columns, outputs and kernel crop: large arrays allocated
-    # afresh are mapped afresh, and faulting their pages in had cost more than the GEMMs saved.
+    # One buffer each for every chunk's columns, outputs and kernel crop, kept by this thread from
+    # call to call (``workspace``): fresh multi-megabyte arrays meant fresh pages to fault in.
     plan, most_rows, largest, widest = class_plan(*x.shape, KH, KW, padding, x.itemsize)
-    blocks, outputs, crops = np.empty(largest, x.dtype), np.empty(most_rows * F, x.dtype), np.empty(F * widest, x.dtype)
+    blocks, outputs, crops = workspace(largest, most_rows * F, F * widest, dtype=x.dtype)
     for rows, cols, chunks in plan:
         w_class = kernel_crop(w_mat, KH, KW, rows, cols, out=crops)
         positions = (rows[1] - rows[0]) * (cols[1] - cols[0])
@@ -245,8 +266,8 @@ def conv_tap_classes_backward(x, dy, w_mat, KH, KW, padding, input_grad=True, pa
     dx = np.zeros(x.shape, x.dtype) if input_grad else None
     dw4 = np.zeros((F, KH, KW, C), x.dtype) if param_grads else None
     plan, most_rows, largest, widest = class_plan(*x.shape, KH, KW, padding, x.itemsize)
-    blocks, grads = np.empty(largest, x.dtype), np.empty(most_rows * F, x.dtype)
-    crops, dw_crops, parts = (np.empty(F * widest, x.dtype) for _ in range(3))
+    blocks, grads, crops, dw_crops, parts = workspace(largest, most_rows * F, F * widest, F * widest, F * widest,
+                                                      dtype=x.dtype)
     for rows, cols, chunks in plan:
         w_class = kernel_crop(w_mat, KH, KW, rows, cols, out=crops)
         positions = (rows[1] - rows[0]) * (cols[1] - cols[0])

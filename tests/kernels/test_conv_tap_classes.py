@@ -211,3 +211,31 @@ def test_dispatchers_equal_the_padded_gemm_on_any_geometry(N, H, W, C, F, KH, KW
     dx, dw = mod.conv_tap_classes_backward(x, dy, w, KH, KW, padding)
     for name, got, want in zip(("y", "dx", "dw"), (y, dx, dw), textbook(x, w, KH, KW, padding, dy)):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11, err_msg=name)
+
+
+def test_workspaces_are_kept_per_thread_and_grown_when_too_small():
+    """Scratch buffers survive calls (no fresh pages to fault in) and are never shared by threads."""
+    import threading
+    first = mod.workspace(10, 20, dtype=np.float32)
+    again = mod.workspace(5, 20, dtype=np.float32)
+    assert all(a is b for a, b in zip(first, again))
+    grown = mod.workspace(30, 20, dtype=np.float32)
+    assert grown[0].size >= 30 and grown[1] is first[1]
+    assert mod.workspace(10, dtype=np.float64)[0].dtype == np.float64
+    other = []
+    thread = threading.Thread(target=lambda: other.extend(mod.workspace(10, 20, dtype=np.float32)))
+    thread.start()
+    thread.join()
+    assert not any(np.shares_memory(a, b) for a in other for b in mod.workspace(10, 20, dtype=np.float32))
+
+
+def test_calls_from_two_threads_at_once_give_each_its_own_result(rng):
+    """fit's threads run the same layer's kernels at once: their buffers must not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+    inputs = [draw(rng, (6, 7, 7, 4), 8, 5, 5, np.float32) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda xw: [mod.conv_tap_classes(*xw, 5, 5, 2) for _ in range(20)], inputs))
+    for (x, w), outs in zip(inputs, results):
+        want = mod.conv_tap_classes_reference(x, w, 5, 5, 2)
+        for y in outs:
+            np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
