@@ -53,6 +53,7 @@ def tap_classes(size, kernel, padding):
     return classes
 
 
+@functools.lru_cache(maxsize=256)
 def real_fraction(H, W, KH, KW, padding):
     """The fraction of a padded convolution's multiply-adds that meet real pixels (1 without padding)."""
     per_axis = [sum((o1 - o0) * max(0, k1 - k0) for o0, o1, k0, k1 in tap_classes(n, k, padding)) /
