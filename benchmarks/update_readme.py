@@ -5,7 +5,7 @@ docs/performance.md (the benchmarks) and is replaced by the command's output, he
 version, so that no number in the README is typed by hand.
 
     python benchmarks/update_readme.py                 # every block (about an hour on 2 cores; the
-                                                       # reproduction is 40 minutes of it)
+                                                       # reproduction is 35 minutes of it)
     python benchmarks/update_readme.py edl-digits28    # one block
 """
 import datetime

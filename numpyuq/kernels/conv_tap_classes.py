@@ -133,45 +133,34 @@ def conv_tap_classes_backward_reference(x, dy, w_mat, KH, KW, padding):
 
 # ---- the loops: one class's columns, gathered from (and added back to) the unpadded images --------
 # Unsigned offsets, for the reason kernels/im2col_nhwc.py gives.
-def _gather_loops(x, n0, n1, rows, cols, padding, out):
-    """out[((n - n0), o, p), (k, l, c)] = x[n, o + k - padding, p + l - padding, c] over the class
-    rows = (o0, o1, k0, k1), cols = (p0, p1, l0, l1): each window row is one run of T_w * C floats."""
-    N, H, W, C = x.shape
+def _class_loops(images, block, n0, n1, rows, cols, padding, add_back):
+    """The walk over one class's window rows, rows = (o0, o1, k0, k1), cols = (p0, p1, l0, l1), images
+    n0 .. n1 - 1, each window row one run of T_w * C floats:
+
+        add_back False (gather):          block[((n - n0), o, p), (k, l, c)] = images[n, o + k - padding, p + l - padding, c]
+        add_back True (its adjoint):      images[n, o + k - padding, p + l - padding, c] += block[row, (k, l, c)]
+    """
+    N, H, W, C = images.shape
     o0, o1, k0, k1 = rows
     p0, p1, l0, l1 = cols
     run = np.uint64((l1 - l0) * C)
-    src, dst = x.reshape(-1), out.reshape(-1)
+    pixels, columns = images.reshape(-1), block.reshape(-1)
     at = np.uint64(0)
     for n in range(n0, n1):
         for o in range(o0, o1):
             for p in range(p0, p1):
                 for k in range(k0, k1):
                     start = np.uint64(((n * H + o + k - padding) * W + p + l0 - padding) * C)
-                    for j in range(run):
-                        dst[at + j] = src[start + j]
+                    if add_back:
+                        for j in range(run):
+                            pixels[start + j] += columns[at + j]
+                    else:
+                        for j in range(run):
+                            columns[at + j] = pixels[start + j]
                     at += run
 
 
-def _scatter_add_loops(block, n0, n1, rows, cols, padding, dx):
-    """The adjoint of _gather_loops: dx[n, o + k - padding, p + l - padding, c] += block[row, (k, l, c)]."""
-    N, H, W, C = dx.shape
-    o0, o1, k0, k1 = rows
-    p0, p1, l0, l1 = cols
-    run = np.uint64((l1 - l0) * C)
-    src, dst = block.reshape(-1), dx.reshape(-1)
-    at = np.uint64(0)
-    for n in range(n0, n1):
-        for o in range(o0, o1):
-            for p in range(p0, p1):
-                for k in range(k0, k1):
-                    start = np.uint64(((n * H + o + k - padding) * W + p + l0 - padding) * C)
-                    for j in range(run):
-                        dst[start + j] += src[at + j]
-                    at += run
-
-
-_gather_numba = compiled(_gather_loops)
-_scatter_add_numba = compiled(_scatter_add_loops)
+_class_numba = compiled(_class_loops)
 
 
 # ---- dispatchers --------------------------------------------------------------------------------
@@ -188,16 +177,20 @@ def check_tap_class_arguments(x, w_mat, KH, KW, padding):
 @functools.lru_cache(maxsize=64)
 def class_plan(N, H, W, C, KH, KW, padding, itemsize):
     """For N images: ((rows, cols, ((n0, n1), ...)), ...), each class's images in chunks whose columns
-    fill about CHUNK_BYTES (``conv_gemm.images_per_chunk``), and the sizes the buffers need: the
-    most rows of any chunk, the largest chunk of columns, the largest kernel crop's columns."""
+    fill about CHUNK_BYTES (``conv_gemm.images_per_chunk``); the sizes the buffers need: the most rows
+    of any chunk, the largest chunk of columns, the largest kernel crop's columns; and whether the
+    classes cover every output (not when a padding as wide as the kernel leaves windows that meet no
+    pixel: those outputs are 0, and only then must the output be zeroed first)."""
     plan, most_rows, largest, widest = [], 0, 0, 0
-    for rows, cols in classes_2d(H, W, KH, KW, padding):
+    classes = classes_2d(H, W, KH, KW, padding)
+    for rows, cols in classes:
         positions = (rows[1] - rows[0]) * (cols[1] - cols[0])
         K = (rows[3] - rows[2]) * (cols[3] - cols[2]) * C
         chunk = min(N, images_per_chunk(positions, K, itemsize))
         plan.append((rows, cols, tuple((start, min(N, start + chunk)) for start in range(0, N, chunk))))
         most_rows, largest, widest = max(most_rows, chunk * positions), max(largest, chunk * positions * K), max(widest, K)
-    return tuple(plan), most_rows, largest, widest
+    covered = len(classes) == len(tap_classes(H, KH, padding)) * len(tap_classes(W, KW, padding))
+    return tuple(plan), most_rows, largest, widest, covered
 
 
 _workspaces = threading.local()
@@ -232,17 +225,17 @@ def conv_tap_classes(x, w_mat, KH, KW, padding):
         return conv_tap_classes_reference(x, w_mat, KH, KW, padding)
     x = np.ascontiguousarray(x)
     F = w_mat.shape[0]
-    y = np.zeros(output_shape(x.shape, KH, KW, padding) + (F,), x.dtype)
+    plan, most_rows, largest, widest, covered = class_plan(*x.shape, KH, KW, padding, x.itemsize)
+    y = (np.empty if covered else np.zeros)(output_shape(x.shape, KH, KW, padding) + (F,), x.dtype)
     # One buffer each for every chunk's columns, outputs and kernel crop, kept by this thread from
     # call to call (``workspace``): fresh multi-megabyte arrays meant fresh pages to fault in.
-    plan, most_rows, largest, widest = class_plan(*x.shape, KH, KW, padding, x.itemsize)
     blocks, outputs, crops = workspace(largest, most_rows * F, F * widest, dtype=x.dtype)
     for rows, cols, chunks in plan:
         w_class = kernel_crop(w_mat, KH, KW, rows, cols, out=crops)
         positions = (rows[1] - rows[0]) * (cols[1] - cols[0])
         for n0, n1 in chunks:
             block = view(blocks, (n1 - n0) * positions, w_class.shape[1])
-            _gather_numba(x, n0, n1, rows, cols, padding, block)
+            _class_numba(x, block, n0, n1, rows, cols, padding, False)
             out = view(outputs, block.shape[0], F)
             np.matmul(block, w_class.T, out=out)
             y[n0:n1, rows[0]:rows[1], cols[0]:cols[1], :] = out.reshape(n1 - n0, rows[1] - rows[0], cols[1] - cols[0], F)
@@ -266,7 +259,7 @@ def conv_tap_classes_backward(x, dy, w_mat, KH, KW, padding, input_grad=True, pa
     dy4 = dy.reshape(N, OH, OW, F)
     dx = np.zeros(x.shape, x.dtype) if input_grad else None
     dw4 = np.zeros((F, KH, KW, C), x.dtype) if param_grads else None
-    plan, most_rows, largest, widest = class_plan(*x.shape, KH, KW, padding, x.itemsize)
+    plan, most_rows, largest, widest, _ = class_plan(*x.shape, KH, KW, padding, x.itemsize)
     blocks, grads, crops, dw_crops, parts = workspace(largest, most_rows * F, F * widest, F * widest, F * widest,
                                                       dtype=x.dtype)
     for rows, cols, chunks in plan:
@@ -279,7 +272,7 @@ def conv_tap_classes_backward(x, dy, w_mat, KH, KW, padding, input_grad=True, pa
                                                                                 cols[0]:cols[1], :]
             block = view(blocks, d.shape[0], w_class.shape[1])
             if param_grads:
-                _gather_numba(x, n0, n1, rows, cols, padding, block)
+                _class_numba(x, block, n0, n1, rows, cols, padding, False)
                 if n0 == 0:
                     np.matmul(d.T, block, out=dw_class)
                 else:
@@ -288,7 +281,7 @@ def conv_tap_classes_backward(x, dy, w_mat, KH, KW, padding, input_grad=True, pa
                     dw_class += part
             if input_grad:
                 np.matmul(d, w_class, out=block)
-                _scatter_add_numba(block, n0, n1, rows, cols, padding, dx)
+                _class_numba(dx, block, n0, n1, rows, cols, padding, True)
         if param_grads:
             dw4[:, rows[2]:rows[3], cols[2]:cols[3], :] += dw_class.reshape(
                 F, rows[3] - rows[2], cols[3] - cols[2], C)

@@ -62,8 +62,13 @@ def test_plain_pair_is_the_padded_im2col_gemm(rng, shape, F, KH, KW, padding):
 @pytest.mark.parametrize("compiled", [False, True], ids=["loops", "numba"])
 @pytest.mark.parametrize("shape, F, KH, KW, padding", CASES)
 def test_gather_and_scatter_loops_are_the_crops_im2col_and_col2im(rng, compiled, shape, F, KH, KW, padding):
-    gather = mod._gather_numba if compiled else mod._gather_loops
-    scatter = mod._scatter_add_numba if compiled else mod._scatter_add_loops
+    walk = mod._class_numba if compiled else mod._class_loops
+
+    def gather(x, n0, n1, rows, cols, padding, block):
+        walk(x, block, n0, n1, rows, cols, padding, False)
+
+    def scatter(block, n0, n1, rows, cols, padding, dx):
+        walk(dx, block, n0, n1, rows, cols, padding, True)
     x = rng.standard_normal(shape)
     for rows, cols in mod.classes_2d(shape[1], shape[2], KH, KW, padding):
         region = mod.crop(x, rows, cols, padding)
@@ -100,10 +105,10 @@ def test_dispatchers_run_the_twins_in_image_chunks(monkeypatch, rng):
     if dispatch.KERNELS == "reference":
         pytest.skip("NUMPYUQ_KERNELS=reference: the dispatcher runs no compiled code to test")
     calls = []
-    for name in ("_gather_numba", "_scatter_add_numba"):
-        twin = getattr(mod, name)
-        assert hasattr(twin, "signatures")                               # a numba dispatcher
-        monkeypatch.setattr(mod, name, lambda *a, twin=twin, name=name: calls.append((name, a[1], a[2])) or twin(*a))
+    twin = mod._class_numba
+    assert hasattr(twin, "signatures")                                   # a numba dispatcher
+    monkeypatch.setattr(mod, "_class_numba", lambda *a: calls.append(
+        ("_scatter_add_numba" if a[7] else "_gather_numba", a[2], a[3])) or twin(*a))
     monkeypatch.setattr(mod, "images_per_chunk", lambda pixels, K, itemsize: 2)   # chunks of 2 images
     x, w = draw(rng, (5, 7, 7, 3), 4, 5, 5)
     mod.class_plan.cache_clear()                           # plans are cached by geometry
@@ -128,13 +133,15 @@ def test_dispatchers_run_the_twins_in_image_chunks(monkeypatch, rng):
 def test_buffers_fit_every_class_of_every_plan():
     """The shared buffers hold each chunk's rows, columns and kernel crop, whichever class is largest."""
     for shape in ((128, 14, 14, 6), (128, 7, 7, 16), (3, 9, 4, 2), (40, 30, 5, 1)):
-        plan, most_rows, largest, widest = mod.class_plan(*shape, 5, 5, 2, 4)
+        plan, most_rows, largest, widest, _ = mod.class_plan(*shape, 5, 5, 2, 4)
         for rows, cols, chunks in plan:
             K = (rows[3] - rows[2]) * (cols[3] - cols[2]) * shape[3]
             for n0, n1 in chunks:
                 chunk_rows = (n1 - n0) * (rows[1] - rows[0]) * (cols[1] - cols[0])
                 assert chunk_rows <= most_rows and chunk_rows * K <= largest and K <= widest
         assert [n for _, _, chunks in plan[:1] for pair in chunks for n in pair][-1] == shape[0]
+    assert mod.class_plan(2, 7, 7, 3, 5, 5, 2, 4)[4]                      # SAME: every output has pixels
+    assert not mod.class_plan(1, 4, 4, 2, 3, 3, 3, 8)[4]                  # padding 3, kernel 3: corners meet none
 
 
 def test_skipped_gradients_are_none_and_the_rest_unchanged(rng):
