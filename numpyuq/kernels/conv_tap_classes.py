@@ -21,7 +21,8 @@ and each class is a convolution *without* padding of a crop of the input by a cr
 
 (O: the class's outputs, T: its taps). The plain pair below is these three lines with NumPy slices;
 the compiled path gathers each class's columns straight from the unpadded input (no crop copy, no
-padded copy) in cache-sized chunks of images. Measured alone on one core (batch 128, float32):
+padded copy) in cache-sized chunks of images, and runs a whole pass, every class's walks and GEMMs
+(``kernels/blas.py``: NumPy's own GEMM), in one compiled call. Measured alone on one core (batch 128, float32):
 LeNet5's third layer's three GEMMs 7.3 ms -> 5.4 ms; its second (14 x 14 maps, 16% on zeros)
 2.2 -> 1.9 ms. ``Conv2D`` takes this path where ``worth_tap_classes`` says at least
 SKIPPED_AT_LEAST of the multiply-adds are the padding's.
@@ -30,8 +31,10 @@ import functools
 import threading
 
 import numpy as np
+from numba.extending import register_jitable
 
 from ..backend import get_array_module
+from .blas import gemm, gemm_address
 from .conv_gemm import images_per_chunk
 from .dispatch import check_arrays, check_shape, check_window, compiled, use_numba
 from .im2col_nhwc import col2im_nhwc_reference, im2col_nhwc_reference
@@ -132,7 +135,9 @@ def conv_tap_classes_backward_reference(x, dy, w_mat, KH, KW, padding):
 
 
 # ---- the loops: one class's columns, gathered from (and added back to) the unpadded images --------
-# Unsigned offsets, for the reason kernels/im2col_nhwc.py gives.
+# Unsigned offsets, for the reason kernels/im2col_nhwc.py gives. ``register_jitable``: a plain Python
+# function that compiled loops may call too (``_forward_loops`` below).
+@register_jitable
 def _class_loops(images, block, n0, n1, rows, cols, padding, add_back):
     """The walk over one class's window rows, rows = (o0, o1, k0, k1), cols = (p0, p1, l0, l1), images
     n0 .. n1 - 1, each window row one run of T_w * C floats:
@@ -160,7 +165,128 @@ def _class_loops(images, block, n0, n1, rows, cols, padding, add_back):
                     at += run
 
 
+@register_jitable
+def _kernel_crop_loops(w_mat, KW, C, k0, k1, l0, l1, crops):
+    """w_mat (F, KH*KW*C) -> its taps k0 .. k1 - 1, l0 .. l1 - 1 as (F, T) at the front of the flat
+    ``crops`` buffer, columns ordered (k, l, c) as im2col's: ``kernel_crop`` in loops, a kernel row's
+    taps one contiguous run of (l1 - l0) C floats."""
+    F, taps = w_mat.shape
+    run = np.uint64((l1 - l0) * C)
+    w_class = crops[:F * (k1 - k0) * (l1 - l0) * C].reshape(F, -1)
+    source, dest = w_mat.reshape(-1), w_class.reshape(-1)
+    at = np.uint64(0)
+    for f in range(F):
+        for tap_h in range(k0, k1):
+            start = np.uint64(f * taps + (tap_h * KW + l0) * C)
+            for j in range(run):
+                dest[at + j] = source[start + j]
+            at += run
+    return w_class
+
+
+@register_jitable
+def _class_rows_loops(grid, rows, n0, n1, o0, o1, p0, p1, to_grid):
+    """Between a (N, OH, OW, F) grid and a class's rows (one an output position of images n0 .. n1 - 1,
+    ordered (n, o, p) as the walk's), a grid row's positions p0 .. p1 - 1 one contiguous run:
+
+        to_grid True:    grid[n, o, p, :] = rows[((n - n0), o - o0, p - p0), :]     (forward outputs)
+        to_grid False:   rows[...] = grid[n, o, p, :]                              (dy's rows)
+    """
+    N, OH, OW, F = grid.shape
+    run = np.uint64((p1 - p0) * F)
+    cells, flat = grid.reshape(-1), rows.reshape(-1)
+    at = np.uint64(0)
+    for n in range(n0, n1):
+        for o in range(o0, o1):
+            start = np.uint64(((n * OH + o) * OW + p0) * F)
+            if to_grid:
+                for j in range(run):
+                    cells[start + j] = flat[at + j]
+            else:
+                for j in range(run):
+                    flat[at + j] = cells[start + j]
+            at += run
+
+
 _class_numba = compiled(_class_loops)
+
+
+# ---- the whole layer: every class and chunk in one compiled call ---------------------------------
+# Called class by class from Python, the products and walks were ~100 calls a pass, and fit's two
+# threads took turns at the interpreter between them: each layer ran 20-30% slower beside the other
+# thread than alone, where two processes lost nothing. Inside one nogil call (``blas.gemm``: NumPy's
+# own GEMM, called from the compiled loops) the threads meet the interpreter once a pass.
+def _forward_loops(x, w_mat, KW, padding, plan, y, blocks, outputs, crops, address):
+    """The forward pass over a plan (``plan_table``: o0, o1, k0, k1, p0, p1, l0, l1, images a chunk,
+    a row a class) into y (N, OH, OW, F), the flat buffers holding each chunk's columns, outputs and
+    the class's kernel crop, ``address`` BLAS's GEMM for ``blas.gemm``:
+
+        for each class, for each chunk of images n0 .. n1 - 1:
+            block = im2col(x[n0:n1, crop]);  y[n0:n1, O_h, O_w] = block w[:, T_h, T_w]^T
+    """
+    N, C, F = x.shape[0], x.shape[3], w_mat.shape[0]
+    for c in range(plan.shape[0]):
+        o0, o1, k0, k1, p0, p1, l0, l1, chunk = plan[c]
+        w_class = _kernel_crop_loops(w_mat, KW, C, k0, k1, l0, l1, crops)
+        T = w_class.shape[1]
+        for n0 in range(0, N, chunk):
+            n1 = min(N, n0 + chunk)
+            rows = (n1 - n0) * (o1 - o0) * (p1 - p0)
+            block = blocks[:rows * T].reshape(rows, T)
+            _class_loops(x, block, n0, n1, (o0, o1, k0, k1), (p0, p1, l0, l1), padding, False)
+            out = outputs[:rows * F].reshape(rows, F)
+            gemm(address, block, w_class.T, out)
+            _class_rows_loops(y, out, n0, n1, o0, o1, p0, p1, True)
+
+
+def _backward_loops(x, dy, w_mat, KH, KW, padding, plan, dx, dw, input_grad, param_grads,
+                    blocks, grads, crops, dw_crops, parts, address):
+    """The backward pass over a plan, dy (N, OH, OW, F) -> added into dx (N, H, W, C) when
+    ``input_grad`` and dw (F, KH, KW, C) when ``param_grads``:
+
+        for each class, for each chunk:   d = dy[n0:n1, O_h, O_w]
+            dw[:, T_h, T_w] += d^T im2col(x[n0:n1, crop])
+            dx[n0:n1, crop] += col2im(d w[:, T_h, T_w])
+
+    A class's weight gradient is summed chunk by chunk in its own buffer, then added to dw.
+    """
+    N, C, F = x.shape[0], x.shape[3], w_mat.shape[0]
+    for c in range(plan.shape[0]):
+        o0, o1, k0, k1, p0, p1, l0, l1, chunk = plan[c]
+        w_class = _kernel_crop_loops(w_mat, KW, C, k0, k1, l0, l1, crops)
+        T = w_class.shape[1]
+        dw_class = dw_crops[:F * T].reshape(F, T)
+        for n0 in range(0, N, chunk):
+            n1 = min(N, n0 + chunk)
+            rows = (n1 - n0) * (o1 - o0) * (p1 - p0)
+            d = grads[:rows * F].reshape(rows, F)                  # the class's rows of dy
+            _class_rows_loops(dy, d, n0, n1, o0, o1, p0, p1, False)
+            block = blocks[:rows * T].reshape(rows, T)
+            if param_grads:
+                _class_loops(x, block, n0, n1, (o0, o1, k0, k1), (p0, p1, l0, l1), padding, False)
+                if n0 == 0:
+                    gemm(address, d.T, block, dw_class)
+                else:
+                    part = parts[:F * T].reshape(F, T)
+                    gemm(address, d.T, block, part)
+                    dw_class += part
+            if input_grad:
+                gemm(address, d, w_class, block)
+                _class_loops(dx, block, n0, n1, (o0, o1, k0, k1), (p0, p1, l0, l1), padding, True)
+        if param_grads:                                          # dw[:, T_h, T_w] += dw_class
+            run = np.uint64((l1 - l0) * C)
+            total, part_of = dw.reshape(-1), dw_class.reshape(-1)
+            at = np.uint64(0)
+            for f in range(F):
+                for tap_h in range(k0, k1):
+                    start = np.uint64(((f * KH + tap_h) * KW + l0) * C)
+                    for j in range(run):
+                        total[start + j] += part_of[at + j]
+                    at += run
+
+
+_forward_numba = compiled(_forward_loops)
+_backward_numba = compiled(_backward_loops)
 
 
 # ---- dispatchers --------------------------------------------------------------------------------
@@ -193,6 +319,17 @@ def class_plan(N, H, W, C, KH, KW, padding, itemsize):
     return tuple(plan), most_rows, largest, widest, covered
 
 
+@functools.lru_cache(maxsize=64)
+def plan_table(N, H, W, C, KH, KW, padding, itemsize):
+    """``class_plan``'s classes as the compiled loops read them: an int64 row (o0, o1, k0, k1, p0, p1,
+    l0, l1, images a chunk) a class, read-only (it is cached and shared)."""
+    plan = class_plan(N, H, W, C, KH, KW, padding, itemsize)[0]
+    table = np.array([rows + cols + (chunks[0][1] - chunks[0][0],) for rows, cols, chunks in plan],
+                     np.int64).reshape(-1, 9)
+    table.flags.writeable = False
+    return table
+
+
 _workspaces = threading.local()
 
 
@@ -213,32 +350,21 @@ def workspace(*sizes, dtype):
     return buffers
 
 
-def view(buffer, rows, K):
-    """The (rows, K) block at the front of the flat buffer."""
-    return buffer[:rows * K].reshape(rows, K)
-
-
 def conv_tap_classes(x, w_mat, KH, KW, padding):
     """As ``conv_tap_classes_reference``: x (N, H, W, C), w_mat (F, KH*KW*C) -> y (N*OH*OW, F)."""
     check_tap_class_arguments(x, w_mat, KH, KW, padding)
-    if not use_numba(x):
+    address = gemm_address(x.dtype) if use_numba(x) else 0
+    if not address:
         return conv_tap_classes_reference(x, w_mat, KH, KW, padding)
-    x = np.ascontiguousarray(x)
+    x, w_mat = np.ascontiguousarray(x), np.ascontiguousarray(w_mat)
     F = w_mat.shape[0]
-    plan, most_rows, largest, widest, covered = class_plan(*x.shape, KH, KW, padding, x.itemsize)
+    _, most_rows, largest, widest, covered = class_plan(*x.shape, KH, KW, padding, x.itemsize)
     y = (np.empty if covered else np.zeros)(output_shape(x.shape, KH, KW, padding) + (F,), x.dtype)
     # One buffer each for every chunk's columns, outputs and kernel crop, kept by this thread from
     # call to call (``workspace``): fresh multi-megabyte arrays meant fresh pages to fault in.
     blocks, outputs, crops = workspace(largest, most_rows * F, F * widest, dtype=x.dtype)
-    for rows, cols, chunks in plan:
-        w_class = kernel_crop(w_mat, KH, KW, rows, cols, out=crops)
-        positions = (rows[1] - rows[0]) * (cols[1] - cols[0])
-        for n0, n1 in chunks:
-            block = view(blocks, (n1 - n0) * positions, w_class.shape[1])
-            _class_numba(x, block, n0, n1, rows, cols, padding, False)
-            out = view(outputs, block.shape[0], F)
-            np.matmul(block, w_class.T, out=out)
-            y[n0:n1, rows[0]:rows[1], cols[0]:cols[1], :] = out.reshape(n1 - n0, rows[1] - rows[0], cols[1] - cols[0], F)
+    _forward_numba(x, w_mat, KW, padding, plan_table(*x.shape, KH, KW, padding, x.itemsize), y,
+                   blocks, outputs, crops, address)
     return y.reshape(-1, F)
 
 
@@ -252,37 +378,17 @@ def conv_tap_classes_backward(x, dy, w_mat, KH, KW, padding, input_grad=True, pa
     N, C, F = x.shape[0], x.shape[3], w_mat.shape[0]
     _, OH, OW = output_shape(x.shape, KH, KW, padding)
     check_shape(dy, (N * OH * OW, F), "dy")
-    if not use_numba(x):
+    address = gemm_address(x.dtype) if use_numba(x) else 0
+    if not address:
         dx, dw_mat = conv_tap_classes_backward_reference(x, dy, w_mat, KH, KW, padding)
         return (dx if input_grad else None), (dw_mat if param_grads else None)
-    x = np.ascontiguousarray(x)
-    dy4 = dy.reshape(N, OH, OW, F)
-    dx = np.zeros(x.shape, x.dtype) if input_grad else None
-    dw4 = np.zeros((F, KH, KW, C), x.dtype) if param_grads else None
-    plan, most_rows, largest, widest, _ = class_plan(*x.shape, KH, KW, padding, x.itemsize)
-    blocks, grads, crops, dw_crops, parts = workspace(largest, most_rows * F, F * widest, F * widest, F * widest,
-                                                      dtype=x.dtype)
-    for rows, cols, chunks in plan:
-        w_class = kernel_crop(w_mat, KH, KW, rows, cols, out=crops)
-        positions = (rows[1] - rows[0]) * (cols[1] - cols[0])
-        dw_class = view(dw_crops, F, w_class.shape[1])
-        for n0, n1 in chunks:
-            d = view(grads, (n1 - n0) * positions, F)             # the class's rows of dy
-            d.reshape(n1 - n0, rows[1] - rows[0], cols[1] - cols[0], F)[...] = dy4[n0:n1, rows[0]:rows[1],
-                                                                                cols[0]:cols[1], :]
-            block = view(blocks, d.shape[0], w_class.shape[1])
-            if param_grads:
-                _class_numba(x, block, n0, n1, rows, cols, padding, False)
-                if n0 == 0:
-                    np.matmul(d.T, block, out=dw_class)
-                else:
-                    part = view(parts, F, w_class.shape[1])
-                    np.matmul(d.T, block, out=part)
-                    dw_class += part
-            if input_grad:
-                np.matmul(d, w_class, out=block)
-                _class_numba(dx, block, n0, n1, rows, cols, padding, True)
-        if param_grads:
-            dw4[:, rows[2]:rows[3], cols[2]:cols[3], :] += dw_class.reshape(
-                F, rows[3] - rows[2], cols[3] - cols[2], C)
-    return dx, (None if dw4 is None else dw4.reshape(F, -1))
+    x, w_mat = np.ascontiguousarray(x), np.ascontiguousarray(w_mat)
+    dy4 = np.ascontiguousarray(dy).reshape(N, OH, OW, F)
+    skipped = np.empty((0, 0, 0, 0), x.dtype)                        # the loops never touch it
+    dx = np.zeros(x.shape, x.dtype) if input_grad else skipped
+    dw4 = np.zeros((F, KH, KW, C), x.dtype) if param_grads else skipped
+    _, most_rows, largest, widest, _ = class_plan(*x.shape, KH, KW, padding, x.itemsize)
+    buffers = workspace(largest, most_rows * F, F * widest, F * widest, F * widest, dtype=x.dtype)
+    _backward_numba(x, dy4, w_mat, KH, KW, padding, plan_table(*x.shape, KH, KW, padding, x.itemsize), dx, dw4,
+                    input_grad, param_grads, *buffers, address)
+    return (dx if input_grad else None), (dw4.reshape(F, -1) if param_grads else None)

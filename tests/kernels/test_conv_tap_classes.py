@@ -100,34 +100,100 @@ def test_dispatchers_equal_the_plain_pair(rng, shape, F, KH, KW, padding, dtype)
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
 
 
-def test_dispatchers_run_the_twins_in_image_chunks(monkeypatch, rng):
+def run_layer_loops(forward, backward, x, w, KH, KW, padding, dy):
+    """The forward and backward loops (plain or compiled) on fresh buffers: y, dx, dw_mat."""
+    N, _, _, C = x.shape
+    F = w.shape[0]
+    plan = mod.plan_table(*x.shape, KH, KW, padding, x.itemsize)
+    _, most_rows, largest, widest, _ = mod.class_plan(*x.shape, KH, KW, padding, x.itemsize)
+    y = np.zeros(mod.output_shape(x.shape, KH, KW, padding) + (F,), x.dtype)
+    address = mod.gemm_address(x.dtype)
+    forward(x, w, KW, padding, plan, y, np.empty(largest), np.empty(most_rows * F), np.empty(F * widest), address)
+    dx, dw = np.zeros(x.shape), np.zeros((F, KH, KW, C))
+    backward(x, dy.reshape(y.shape), w, KH, KW, padding, plan, dx, dw, True, True, np.empty(largest),
+             np.empty(most_rows * F), *(np.empty(F * widest) for _ in range(3)), address)
+    return y.reshape(-1, F), dx, dw.reshape(F, -1)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["loops", "numba"])
+def test_layer_loops_run_every_class_in_image_chunks(monkeypatch, rng, compiled):
+    """Chunks of 2 images: the plain loops walk every class once a chunk for the forward pass and
+    twice for the backward pass (gather, add back); both kinds of loops give the padded GEMM's result."""
+    calls = []
+    if not compiled:
+        walk = mod._class_loops
+        monkeypatch.setattr(mod, "_class_loops", lambda *a: calls.append((a[7], a[2], a[3])) or walk(*a))
+    monkeypatch.setattr(mod, "images_per_chunk", lambda pixels, K, itemsize: 2)
+    x, w = draw(rng, (5, 7, 7, 3), 4, 5, 5)
+    dy = rng.standard_normal((5 * 49, 4))
+    mod.class_plan.cache_clear()                           # plans are cached by geometry
+    mod.plan_table.cache_clear()
+    try:
+        assert (mod.plan_table(*x.shape, 5, 5, 2, 8)[:, 8] == 2).all()
+        loops = (mod._forward_numba, mod._backward_numba) if compiled else (mod._forward_loops, mod._backward_loops)
+        got = run_layer_loops(*loops, x, w, 5, 5, 2, dy)
+    finally:
+        mod.class_plan.cache_clear()
+        mod.plan_table.cache_clear()
+    for name, have, want in zip(("y", "dx", "dw"), got, textbook(x, w, 5, 5, 2, dy)):
+        np.testing.assert_allclose(have, want, rtol=1e-12, atol=1e-12, err_msg=name)
+    if not compiled:
+        classes = len(mod.classes_2d(7, 7, 5, 5, 2))
+        assert classes == 25
+        assert {(n0, n1) for _, n0, n1 in calls} == {(0, 2), (2, 4), (4, 5)}
+        assert [add_back for add_back, _, _ in calls].count(True) == classes * 3
+        assert [add_back for add_back, _, _ in calls].count(False) == classes * 3 * 2   # forward, weights
+
+
+@pytest.mark.parametrize("shape, F, KH, KW, padding", CASES)
+def test_kernel_crop_and_class_rows_loops_are_numpy_slices(rng, shape, F, KH, KW, padding):
+    x, w = draw(rng, shape, F, KH, KW)
+    grid = rng.standard_normal(mod.output_shape(shape, KH, KW, padding) + (F,))
+    for rows, cols in mod.classes_2d(shape[1], shape[2], KH, KW, padding):
+        (o0, o1, k0, k1), (p0, p1, l0, l1) = rows, cols
+        crops = np.full(w.size, np.nan)
+        np.testing.assert_array_equal(mod._kernel_crop_loops(w, KW, shape[3], k0, k1, l0, l1, crops),
+                                      mod.kernel_crop(w, KH, KW, rows, cols))
+        n0, n1 = (1, shape[0]) if shape[0] > 1 else (0, 1)
+        want = grid[n0:n1, o0:o1, p0:p1].reshape(-1, F)
+        out = np.full(want.shape, np.nan)
+        mod._class_rows_loops(grid, out, n0, n1, o0, o1, p0, p1, False)
+        np.testing.assert_array_equal(out, want)
+        back = np.zeros_like(grid)
+        mod._class_rows_loops(back, out, n0, n1, o0, o1, p0, p1, True)
+        np.testing.assert_array_equal(back[n0:n1, o0:o1, p0:p1], grid[n0:n1, o0:o1, p0:p1])
+        assert np.count_nonzero(back) == np.count_nonzero(grid[n0:n1, o0:o1, p0:p1])
+
+
+def test_dispatchers_run_the_compiled_loops_once_a_pass(monkeypatch, rng):
     from numpyuq.kernels import dispatch
     if dispatch.KERNELS == "reference":
         pytest.skip("NUMPYUQ_KERNELS=reference: the dispatcher runs no compiled code to test")
     calls = []
-    twin = mod._class_numba
-    assert hasattr(twin, "signatures")                                   # a numba dispatcher
-    monkeypatch.setattr(mod, "_class_numba", lambda *a: calls.append(
-        ("_scatter_add_numba" if a[7] else "_gather_numba", a[2], a[3])) or twin(*a))
-    monkeypatch.setattr(mod, "images_per_chunk", lambda pixels, K, itemsize: 2)   # chunks of 2 images
-    x, w = draw(rng, (5, 7, 7, 3), 4, 5, 5)
-    mod.class_plan.cache_clear()                           # plans are cached by geometry
-    try:
-        y = mod.conv_tap_classes(x, w, 5, 5, 2)
-        dy = rng.standard_normal(y.shape)
-        dx, dw = mod.conv_tap_classes_backward(x, dy, w, 5, 5, 2)
-    finally:
-        mod.class_plan.cache_clear()
-    want_y, want_dx, want_dw = textbook(x, w, 5, 5, 2, dy)
-    np.testing.assert_allclose(y, want_y, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx, want_dx, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dw, want_dw, rtol=1e-12, atol=1e-12)
-    classes = len(mod.classes_2d(7, 7, 5, 5, 2))
-    assert classes == 25
-    chunks = {(n0, n1) for _, n0, n1 in calls}
-    assert chunks == {(0, 2), (2, 4), (4, 5)}
-    assert [name for name, _, _ in calls].count("_scatter_add_numba") == classes * 3
-    assert [name for name, _, _ in calls].count("_gather_numba") == classes * 3 * 2   # forward, weights
+    for name in ("_forward_numba", "_backward_numba"):
+        twin = getattr(mod, name)
+        assert hasattr(twin, "signatures")                               # a numba dispatcher
+        monkeypatch.setattr(mod, name, lambda *a, twin=twin, name=name: calls.append(name) or twin(*a))
+    x, w = draw(rng, (3, 7, 7, 3), 4, 5, 5)
+    y = mod.conv_tap_classes(x, w, 5, 5, 2)
+    dy = rng.standard_normal(y.shape)
+    dx, dw = mod.conv_tap_classes_backward(x, dy, w, 5, 5, 2)
+    assert calls == ["_forward_numba", "_backward_numba"]
+    for name, have, want in zip(("y", "dx", "dw"), (y, dx, dw), textbook(x, w, 5, 5, 2, dy)):
+        np.testing.assert_allclose(have, want, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_without_a_compiled_gemm_the_dispatchers_run_the_plain_pair(monkeypatch, rng):
+    monkeypatch.setattr(mod, "gemm_address", lambda dtype: 0)
+    ran = []
+    for name in ("conv_tap_classes_reference", "conv_tap_classes_backward_reference"):
+        plain = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda *a, plain=plain, name=name: ran.append(name) or plain(*a))
+    x, w = draw(rng, (2, 7, 7, 3), 4, 5, 5, np.float32)
+    y = mod.conv_tap_classes(x, w, 5, 5, 2)
+    dx, dw = mod.conv_tap_classes_backward(x, np.ones_like(y), w, 5, 5, 2)
+    assert ran == ["conv_tap_classes_reference", "conv_tap_classes_backward_reference"]
+    assert y.dtype == dx.dtype == dw.dtype == np.float32
 
 
 def test_buffers_fit_every_class_of_every_plan():

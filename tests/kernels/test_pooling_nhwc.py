@@ -40,8 +40,11 @@ def test_fuzzed_shapes_match_the_reference(geometry):
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(arg, arg_ref)
     dy = rng.standard_normal(y.shape)
+    # Overlapping windows (stride < size) add several dy into one pixel, the two paths in other orders:
+    # where they cancel, the sum is tiny and only an absolute tolerance applies.
     np.testing.assert_allclose(pool.maxpool_nhwc_backward(dy, arg, shape, size, stride),
-                               pool.maxpool_nhwc_backward_reference(dy, arg_ref, shape, size, stride), rtol=1e-12)
+                               pool.maxpool_nhwc_backward_reference(dy, arg_ref, shape, size, stride),
+                               rtol=1e-12, atol=1e-14 * size * size)
 
 
 @pytest.mark.parametrize("loops", [pool._maxpool_nhwc_max_loops, pool._maxpool_nhwc_max_numba], ids=["loops", "numba"])
