@@ -312,16 +312,18 @@ def predict_logits(model, x, batch_size=4096, threads=1):
 
 
 def run_split(model, batches, threads):
-    """Inference of every batch, each split into ``threads`` parts run concurrently."""
+    """Inference of every batch, each split into ``threads`` parts, all parts queued at once on the
+    pool: a thread that finishes its part takes the next (of this batch or the next) instead of
+    waiting for the others at every batch."""
     def part(chunk):
         return model(chunk, training=False)
 
     with single_threaded_blas_pool(threads) as pool:
         # slice_bounds never makes an empty slice (np.array_split did for a batch of fewer rows than
         # threads, and a model cannot run on zero rows)
-        return [np.concatenate(list(pool.map(part, [batch[start:stop] for start, stop in
-                                                    slice_bounds(batch.shape[0], threads)])))
-                for batch in batches]
+        parts = [pool.submit(part, batch[start:stop]) for batch in batches
+                 for start, stop in slice_bounds(batch.shape[0], threads)]
+        return [part.result() for part in parts]
 
 
 def predict(model, x, batch_size=4096, threads=1):

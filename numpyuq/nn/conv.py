@@ -40,8 +40,8 @@ import numpy as np
 from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from ..kernels.conv_gemm import gemm_col2im, im2col_gemm, im2col_gemm_weights
-from ..kernels.conv_single_channel import (DIRECT_UP_TO_FILTERS, conv_single_channel, conv_single_channel_pooled_weights,
-                                           conv_single_channel_weights)
+from ..kernels.conv_single_channel import (DIRECT_UP_TO_FILTERS, conv_single_channel, conv_single_channel_pooled,
+                                           conv_single_channel_pooled_weights, conv_single_channel_weights)
 from ..kernels.conv_tap_classes import conv_tap_classes, conv_tap_classes_backward, worth_tap_classes
 from ..kernels.dispatch import use_numba
 from ..kernels.im2col import col2im_reference, conv_output_size, im2col_reference
@@ -136,7 +136,15 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, -1)                # (F, KH*KW*C), a small copy
     direct = uses_direct_kernels(x, F, stride)
     by_tap_classes = not direct and worth_tap_classes(x, KH, KW, stride, padding)
-    if direct:                                                    # one channel: no im2col, keep x
+    argmax, pooled_from = None, None
+    if direct and pool is not None:                               # one channel, pooled by the loops
+        keep_input, cols = keep_cache, None
+        pooled_from = (N, OH, OW, F)
+        y, argmax = conv_single_channel_pooled(x.reshape(N, H, W), w.reshape(F, KH, KW), padding, pool,
+                                               with_argmax=keep_cache)
+        OH, OW = OH // pool, OW // pool
+        argmax = None if argmax is None else argmax.reshape(N, OH, OW, F)
+    elif direct:                                                  # one channel: no im2col, keep x
         keep_input, cols = keep_cache, None
         y = conv_single_channel(x.reshape(N, H, W), w.reshape(F, KH, KW), padding)
     elif by_tap_classes:                                          # padding skipped: keep x
@@ -145,8 +153,7 @@ def conv2d_nhwc_forward(x, w, b, stride=1, padding=0, activation=None, pool=None
     else:
         keep_input = keep_cache and KW * C >= REBUILD_COLUMNS_FROM_RUN
         cols, y = im2col_gemm(x, w_mat, KH, KW, stride, padding, keep_cols=keep_cache and not keep_input)
-    argmax, pooled_from = None, None
-    if pool is not None:
+    if pool is not None and pooled_from is None:
         # Pool first, then add the bias and apply the ReLU to the pooled quarter only: the bias is
         # constant over a window and ReLU is monotone, so act(b + max z) = max act(z + b), the
         # conv -> ReLU -> pool of LeNet, and the full activation is never written back.

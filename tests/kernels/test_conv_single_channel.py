@@ -22,7 +22,7 @@ def run_loops(x, w, padding, compiled):
     forward = mod.twins(KH, KW)[0] if compiled else mod._forward_loops(KH, KW)
     weights = mod.twins(KH, KW)[1] if compiled else mod._weights_loops(KH, KW)
     z = np.full((N * OH * OW, F), np.nan, x.dtype)
-    forward(xpad, OH, OW, w, z, np.full((F, L), np.nan, x.dtype))
+    forward(xpad, OH, OW, w, z, np.full((F, L), np.nan, x.dtype), np.zeros(0, np.int8), False)
     dz = np.cos(np.arange(z.size, dtype=x.dtype)).reshape(z.shape)
     dw = np.full(w.shape, np.nan, x.dtype)
     weights(xpad, OH, OW, dz, np.zeros(0, np.int8), dw, np.zeros((F, L), x.dtype))
@@ -233,3 +233,73 @@ def test_pooled_weights_refuse_bad_arguments_alike_on_both_paths(monkeypatch, rn
         mod.conv_single_channel_pooled_weights(x, dp, argmax + 3, 3, 3, 1, 2)
     with pytest.raises(ValueError, match="window does not fit"):
         mod.conv_single_channel_pooled_weights(x, dp, argmax, 3, 3, 1, 9)
+
+
+# ---- the forward pass pooled by the loops (a first layer's conv -> pool) ---------------------------
+def pooled_reference(x, w, padding, pool):
+    from numpyuq.kernels.pooling_nhwc import maxpool_nhwc_forward_reference
+    N, H, W = x.shape
+    OH, OW = mod.output_size(H, W, *w.shape[1:], padding)
+    p, argmax = maxpool_nhwc_forward_reference(mod.conv_single_channel_reference(x, w, padding).reshape(
+        N, OH, OW, -1), pool, pool)
+    return p.reshape(-1, w.shape[0]), argmax.reshape(-1, w.shape[0])
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["loops", "numba"])
+@pytest.mark.parametrize("shape, F, KH, KW, padding, pool", POOLED)
+def test_pooled_forward_loops_are_the_convolution_then_the_pooling(rng, compiled, shape, F, KH, KW, padding, pool):
+    """Odd output sizes: the cropped border is dropped, as the pooling drops it."""
+    x, w = rng.standard_normal(shape), rng.standard_normal((F, KH, KW))
+    x[0, 0, :] = 0.0                                        # ties: the first offset wins
+    x[-1, -1, -1] = np.nan
+    N, H, W = shape
+    OH, OW = mod.output_size(H, W, KH, KW, padding)
+    forward = mod.pooled_forward_twin(KH, KW, pool) if compiled else mod._forward_loops(KH, KW, pool)
+    want_p, want_argmax = pooled_reference(x, w, padding, pool)
+    p, argmax = np.full(want_p.shape, -1.0), np.full(want_p.shape, -1, np.int8)
+    forward(mod.padded_for_loops(x, KH, KW, padding), OH, OW, w, p,
+            np.full((F, mod.plane_length(H, W, KH, KW, padding)), np.nan), argmax, True)
+    np.testing.assert_allclose(p, want_p, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(argmax, want_argmax)
+
+
+@pytest.mark.parametrize("shape, F, KH, KW, padding, pool", POOLED)
+def test_pooled_forward_dispatcher_pools_the_unpooled_output_bit_for_bit(rng, shape, F, KH, KW, padding, pool):
+    """The same planes, so the same maxima: equal to pooling ``conv_single_channel``'s rows."""
+    from numpyuq.kernels.pooling_nhwc import maxpool_nhwc_forward
+    x, w = rng.standard_normal(shape).astype(np.float32), rng.standard_normal((F, KH, KW)).astype(np.float32)
+    N, H, W = shape
+    OH, OW = mod.output_size(H, W, KH, KW, padding)
+    p, argmax = mod.conv_single_channel_pooled(x, w, padding, pool)
+    want_p, want_argmax = maxpool_nhwc_forward(mod.conv_single_channel(x, w, padding).reshape(N, OH, OW, F), pool, pool)
+    np.testing.assert_array_equal(p, want_p.reshape(-1, F))
+    np.testing.assert_array_equal(argmax, want_argmax.reshape(-1, F))
+    values, none = mod.conv_single_channel_pooled(x, w, padding, pool, with_argmax=False)
+    assert none is None
+    np.testing.assert_array_equal(values, p)
+
+
+def test_pooled_forward_dispatcher_runs_its_twin(monkeypatch, rng):
+    from numpyuq.kernels import dispatch
+    if dispatch.KERNELS == "reference":
+        pytest.skip("NUMPYUQ_KERNELS=reference: the dispatcher runs no compiled code to test")
+    calls, real = [], mod.pooled_forward_twin
+    monkeypatch.setattr(mod, "pooled_forward_twin", lambda *a: calls.append(a) or real(*a))
+    x, w = rng.standard_normal((2, 9, 9)), rng.standard_normal((3, 5, 5))
+    p, argmax = mod.conv_single_channel_pooled(x, w, 2, 2)
+    assert calls == [(5, 5, 2)] and hasattr(real(5, 5, 2), "signatures")
+    want_p, want_argmax = pooled_reference(x, w, 2, 2)
+    np.testing.assert_allclose(p, want_p, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(argmax, want_argmax)
+
+
+@pytest.mark.parametrize("kernels", ["numba", "reference"])
+def test_pooled_forward_bad_arguments_give_the_same_errors_on_both_paths(monkeypatch, rng, kernels):
+    from numpyuq.kernels import dispatch
+    monkeypatch.setattr(dispatch, "KERNELS", kernels)
+    x, w = rng.standard_normal((2, 6, 6)), rng.standard_normal((3, 3, 3))
+    for pool in (5, 0, 2.0, True):                                  # the output is 4 x 4
+        with pytest.raises(ValueError, match=r"pool must be an integer in \[1, 4\] \(the 4 x 4 output"):
+            mod.conv_single_channel_pooled(x, w, 0, pool)
+    with pytest.raises(TypeError, match="w must have dtype float64"):
+        mod.conv_single_channel_pooled(x, w.astype(np.float32), 0, 2)
