@@ -34,6 +34,7 @@ import sys
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload, register_jitable
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112          # the CBLAS enumerations
@@ -49,12 +50,37 @@ def gemm(address, a, b, out):
 
 @overload(gemm)
 def _gemm_compiled(address, a, b, out):
+    arrays = (a, b, out)
+    if not all(isinstance(t, types.Array) and t.ndim == 2 for t in arrays) or \
+            not a.dtype == b.dtype == out.dtype or out.dtype not in (types.float32, types.float64):
+        raise TypingError(f"gemm takes three 2-D float32 or float64 arrays of one dtype, got {arrays}")
+
     def impl(address, a, b, out):
+        if a.shape[0] != out.shape[0] or a.shape[1] != b.shape[0] or b.shape[1] != out.shape[1]:
+            raise ValueError("gemm: a (m, k), b (k, n) and out (m, n) do not match")
+        # Other strides, which the loops never pass, are copied, so that every input np.matmul takes works.
+        a = a if _strided_as_blas(a) else np.ascontiguousarray(a)
+        b = b if _strided_as_blas(b) else np.ascontiguousarray(b)
+        rows_contiguous = out.shape[1] == 1 or out.strides[1] == out.itemsize
+        c = out if rows_contiguous else np.empty(out.shape, out.dtype)
         trans_a, ld_a = _operand(a)
         trans_b, ld_b = _operand(b)
-        _cblas_gemm(address, trans_a, trans_b, out.shape[0], out.shape[1], a.shape[1], a, ld_a, b, ld_b, out,
-                    out.strides[0] // out.itemsize)
+        _cblas_gemm(address, trans_a, trans_b, out.shape[0], out.shape[1], a.shape[1], a, ld_a, b, ld_b, c,
+                    max(1, c.strides[0] // c.itemsize, c.shape[1]))
+        if not rows_contiguous:
+            out[...] = c
     return impl
+
+
+@register_jitable
+def _strided_as_blas(m):
+    """Whether BLAS can read m as it is: a C-contiguous matrix or the transpose of one (either
+    stride one element, the other at least a row's length)."""
+    if m.shape[0] <= 1 or m.shape[1] <= 1:
+        return m.strides[0] % m.itemsize == 0 and m.strides[1] % m.itemsize == 0 and m.strides[0] >= 0 \
+            and m.strides[1] >= 0
+    return (m.strides[1] == m.itemsize and m.strides[0] >= m.shape[1] * m.itemsize) or \
+        (m.strides[0] == m.itemsize and m.strides[1] >= m.shape[0] * m.itemsize)
 
 
 @register_jitable
@@ -63,7 +89,6 @@ def _operand(m):
     if m.shape[1] == 1 or m.strides[1] == m.itemsize:                # rows are contiguous
         return NO_TRANS, max(1, m.strides[0] // m.itemsize, m.shape[1])
     return TRANS, max(1, m.strides[1] // m.itemsize, m.shape[0])    # columns are: a transposed view
-
 
 
 @intrinsic

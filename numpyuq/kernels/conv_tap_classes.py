@@ -208,9 +208,6 @@ def _class_rows_loops(grid, rows, n0, n1, o0, o1, p0, p1, to_grid):
             at += run
 
 
-_class_numba = compiled(_class_loops)
-
-
 # ---- the whole layer: every class and chunk in one compiled call ---------------------------------
 # Called class by class from Python, the products and walks were ~100 calls a pass, and fit's two
 # threads took turns at the interpreter between them: each layer ran 20-30% slower beside the other

@@ -85,3 +85,20 @@ def test_numpys_own_blas_is_chosen_among_the_loaded_ones(monkeypatch):
     assert blas.numpy_blas_path() is None                                       # unclear: no compiled GEMM
     loaded[:] = []
     assert blas.numpy_blas_path() is None
+
+
+@needs_blas
+def test_compiled_gemm_takes_what_matmul_takes(rng):
+    """Mismatched shapes raise on both paths; strided operands and outputs give matmul's product."""
+    address = blas.gemm_address(np.float64)
+    a, b = rng.standard_normal((4, 6)), rng.standard_normal((6, 5))
+    for bad in ((a, b[:5], np.empty((4, 5))), (a, b, np.empty((4, 4)))):
+        for path in (blas.gemm, product):
+            with pytest.raises(ValueError):
+                path(address, *bad)
+    out = np.full((4, 10), np.nan)
+    for left, right, target in ((a[:, ::2], b[:3], out[:, :5]), (a[::-1], b, out[:, ::2]), (a, b[:, ::-1], out[:, 5:])):
+        product(address, left, right, target)
+        np.testing.assert_array_equal(target, left @ right)
+    with pytest.raises(numba.core.errors.TypingError, match="one dtype"):
+        product(address, a.astype(np.float32), b, np.empty((4, 5)))

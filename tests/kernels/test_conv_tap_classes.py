@@ -1,6 +1,7 @@
 """The padded convolution by tap classes: the classes' geometry, the plain pair against im2col + GEMM,
 the loops and their numba twins against NumPy slices, the dispatchers against the plain pair, and the
 same errors on both paths."""
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -62,7 +63,7 @@ def test_plain_pair_is_the_padded_im2col_gemm(rng, shape, F, KH, KW, padding):
 @pytest.mark.parametrize("compiled", [False, True], ids=["loops", "numba"])
 @pytest.mark.parametrize("shape, F, KH, KW, padding", CASES)
 def test_gather_and_scatter_loops_are_the_crops_im2col_and_col2im(rng, compiled, shape, F, KH, KW, padding):
-    walk = mod._class_numba if compiled else mod._class_loops
+    walk = numba.njit(mod._class_loops) if compiled else mod._class_loops      # the walk alone, compiled
 
     def gather(x, n0, n1, rows, cols, padding, block):
         walk(x, block, n0, n1, rows, cols, padding, False)
