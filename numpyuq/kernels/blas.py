@@ -33,7 +33,7 @@ import sys
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import objmode, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload, register_jitable
 
@@ -56,39 +56,50 @@ def _gemm_compiled(address, a, b, out):
         raise TypingError(f"gemm takes three 2-D float32 or float64 arrays of one dtype, got {arrays}")
 
     def impl(address, a, b, out):
-        if a.shape[0] != out.shape[0] or a.shape[1] != b.shape[0] or b.shape[1] != out.shape[1]:
+        m, n, p = a.shape[0], a.shape[1], b.shape[1]
+        if b.shape[0] != n or out.shape[0] != m or out.shape[1] != p:
             raise ValueError("gemm: a (m, k), b (k, n) and out (m, n) do not match")
-        # Other strides, which the loops never pass, are copied, so that every input np.matmul takes works.
-        a = a if _strided_as_blas(a) else np.ascontiguousarray(a)
-        b = b if _strided_as_blas(b) else np.ascontiguousarray(b)
-        rows_contiguous = out.shape[1] == 1 or out.strides[1] == out.itemsize
-        c = out if rows_contiguous else np.empty(out.shape, out.dtype)
-        trans_a, ld_a = _operand(a)
-        trans_b, ld_b = _operand(b)
-        _cblas_gemm(address, trans_a, trans_b, out.shape[0], out.shape[1], a.shape[1], a, ld_a, b, ld_b, c,
-                    max(1, c.strides[0] // c.itemsize, c.shape[1]))
-        if not rows_contiguous:
-            out[...] = c
+        if _numpy_calls_gemm(a, b, out):
+            trans_a, ld_a = _operand(a)
+            trans_b, ld_b = _operand(b)
+            _cblas_gemm(address, trans_a, trans_b, m, p, n, a, ld_a, b, ld_b, out, out.strides[0] // out.itemsize)
+        else:
+            # A vector, an empty side, a strided or transposed output, or a times its own transpose:
+            # NumPy runs ?gemv, ?dot, ?syrk or loops of its own. Rare in the loops (a class of one
+            # output position of one image): NumPy itself computes it, with the interpreter's lock.
+            with objmode():
+                np.matmul(a, b, out=out)
     return impl
 
 
 @register_jitable
-def _strided_as_blas(m):
-    """Whether BLAS can read m as it is: a C-contiguous matrix or the transpose of one (either
-    stride one element, the other at least a row's length)."""
-    if m.shape[0] <= 1 or m.shape[1] <= 1:
-        return m.strides[0] % m.itemsize == 0 and m.strides[1] % m.itemsize == 0 and m.strides[0] >= 0 \
-            and m.strides[1] >= 0
-    return (m.strides[1] == m.itemsize and m.strides[0] >= m.shape[1] * m.itemsize) or \
-        (m.strides[0] == m.itemsize and m.strides[1] >= m.shape[0] * m.itemsize)
+def _blasable(m, transposed):
+    """NumPy's test of whether BLAS reads m (or m^T, when ``transposed``) as a row-major matrix:
+    unit steps along a row, and rows at least a row's length apart."""
+    along, across = (m.strides[0], m.strides[1]) if transposed else (m.strides[1], m.strides[0])
+    length = m.shape[0] if transposed else m.shape[1]
+    return along == m.itemsize and across % m.itemsize == 0 and across // m.itemsize >= length
+
+
+@register_jitable
+def _numpy_calls_gemm(a, b, out):
+    """Whether ``np.matmul(a, b, out=out)`` calls ?gemm on these arrays as they are: every side at
+    least 2, both operands readable by BLAS as they are or transposed, a row-major output, and not
+    a matrix times its own transpose (NumPy's ?syrk)."""
+    if a.shape[0] < 2 or a.shape[1] < 2 or b.shape[1] < 2 or not _blasable(out, False):
+        return False
+    if not (_blasable(a, False) or _blasable(a, True)) or not (_blasable(b, False) or _blasable(b, True)):
+        return False
+    return not (a.ctypes.data == b.ctypes.data and a.shape[0] == b.shape[1] and a.strides[0] == b.strides[1]
+                and a.strides[1] == b.strides[0] and _blasable(a, False) != _blasable(b, False))
 
 
 @register_jitable
 def _operand(m):
-    """(transposed?, leading dimension) of a C-contiguous matrix or the transpose of one."""
-    if m.shape[1] == 1 or m.strides[1] == m.itemsize:                # rows are contiguous
-        return NO_TRANS, max(1, m.strides[0] // m.itemsize, m.shape[1])
-    return TRANS, max(1, m.strides[1] // m.itemsize, m.shape[0])    # columns are: a transposed view
+    """(transposed?, leading dimension) of an operand as NumPy passes it to ?gemm."""
+    if _blasable(m, False):
+        return NO_TRANS, m.strides[0] // m.itemsize
+    return TRANS, m.strides[1] // m.itemsize
 
 
 @intrinsic

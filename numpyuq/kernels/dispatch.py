@@ -15,9 +15,12 @@ by default: on 2 cores numba's thread pool and OpenBLAS's compete for the same c
 slower LeNet training with ``OMP_WAIT_POLICY=passive``, far slower without it).
 
 Compiled kernels are cached on disk in the user's cache folder (``cache_dir()``), never beside the
-installed sources, which may be read-only.
+installed sources, which may be read-only, in a subfolder named by a digest of the kernels' sources
+(``SOURCES``): numba reuses a cached function while its own file is unchanged, even when a function
+it calls from another file has changed (``blas.gemm`` inside the tap classes' loops).
 """
 import contextlib
+import hashlib
 import os
 import sys
 
@@ -32,6 +35,20 @@ if KERNELS not in ("numba", "reference"):
     raise ValueError(f"NUMPYUQ_KERNELS must be 'numba' or 'reference', got {KERNELS!r}")
 
 COMPILED = []       # every numba twin made by ``compiled``, so a test can prove none ran
+
+
+def sources_digest(folder=os.path.dirname(os.path.abspath(__file__))):
+    """A short digest of every kernel module's source in ``folder``: the cache subfolder's name, so
+    that a change to any kernel file compiles every twin afresh."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as source:
+                digest.update(name.encode() + b"\0" + source.read())
+    return digest.hexdigest()[:16]
+
+
+SOURCES = sources_digest()
 
 
 def cache_dir():
@@ -64,10 +81,10 @@ def compiled(loops, parallel=False, fastmath=False):
 
     numba's cache key holds the signature but not ``parallel``: a serial twin cached by one process
     would be loaded by another that asked for a parallel one (and the reverse). The two kinds are
-    therefore cached in separate subfolders of ``cache_dir()``.
+    therefore cached in separate subfolders of ``cache_dir()``, each under the sources' digest.
     """
     parallel = parallel and PARALLEL
-    with numba_cache_dir(os.path.join(cache_dir(), "parallel" if parallel else "serial")):
+    with numba_cache_dir(os.path.join(cache_dir(), "parallel" if parallel else "serial", SOURCES)):
         twin = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=parallel, fastmath=fastmath)(loops)
     COMPILED.append(twin)
     return twin

@@ -37,6 +37,28 @@ def test_compiled_gemm_is_matmul_to_the_bit(rng, dtype, m, k, n, trans_a, trans_
 
 
 @needs_blas
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m, k, n", [(1, 7, 5), (6, 7, 1), (1, 9, 1), (5, 1, 4), (1, 1, 3), (0, 3, 4), (3, 0, 4)])
+def test_vectors_and_empty_sides_are_matmuls_own_results(rng, dtype, m, k, n):
+    """Where np.matmul runs ?gemv, ?dot or loops of its own, the compiled path gives its result."""
+    address = blas.gemm_address(dtype)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    out = np.full((m, n), np.nan, dtype)
+    product(address, a, b, out)
+    np.testing.assert_array_equal(out, np.matmul(a, b))
+
+
+@needs_blas
+def test_a_matrix_times_its_transpose_is_matmuls_own_result(rng):
+    """np.matmul(a, a.T) runs ?syrk and mirrors a triangle; the compiled path gives the same."""
+    address = blas.gemm_address(np.float32)
+    a = rng.standard_normal((6, 40)).astype(np.float32)
+    out = np.full((6, 6), np.nan, np.float32)
+    product(address, a, a.T, out)
+    np.testing.assert_array_equal(out, np.matmul(a, a.T))
+
+
+@needs_blas
 def test_compiled_gemm_writes_into_a_view_of_a_flat_buffer(rng):
     """The loops' buffers are the front of a flat array: only that front is written."""
     address = blas.gemm_address(np.float64)

@@ -317,3 +317,19 @@ print("ok")
 """
     out = run_python(code, env={"NUMBA_CACHE_DIR": str(tmp_path), "NUMPYUQ_PARALLEL_KERNELS": "1"})
     assert out.returncode == 0 and out.stdout.split() == ["ok"], out.stderr[-2000:]
+
+
+def test_the_cache_folder_changes_with_any_kernel_source(tmp_path):
+    """numba keeps a cached function while its own file is unchanged, even when a function it calls
+    from another file changed: the folder is named by a digest of every kernel source instead."""
+    from numpyuq.kernels import dispatch
+    for name, text in (("a.py", "x = 1\n"), ("b.py", "y = 2\n"), ("notes.txt", "not a source\n")):
+        (tmp_path / name).write_text(text)
+    first = dispatch.sources_digest(str(tmp_path))
+    (tmp_path / "notes.txt").write_text("changed, but not a source\n")
+    assert dispatch.sources_digest(str(tmp_path)) == first
+    (tmp_path / "b.py").write_text("y = 3\n")
+    assert dispatch.sources_digest(str(tmp_path)) != first
+    assert dispatch.SOURCES == dispatch.sources_digest()
+    from numpyuq.kernels import bias_relu
+    assert dispatch.SOURCES in bias_relu._bias_relu_forward_numba._cache._cache_path
