@@ -2,8 +2,8 @@
 
 A layer that runs many small products (one per tap class of ``kernels/conv_tap_classes.py``) spends
 its time between them in Python when NumPy makes each one, and threads that share a process take
-turns at the interpreter there: ``fit``'s two threads each ran such a layer 20-30% slower than one
-thread alone, where two processes lost nothing. Called from inside one compiled loop, the products
+turns at the interpreter there: ``fit``'s two threads each ran such a layer a fifth to a third
+slower than one thread alone, where two processes lost nothing. Called from inside one compiled loop, the products
 need the interpreter once for the whole layer.
 
 The plain version is the product itself:
@@ -11,11 +11,15 @@ The plain version is the product itself:
     gemm(address, a, b, out):   out = a @ b          (a: (m, k), b: (k, n), out: (m, n))
 
 which ``gemm`` runs with ``np.matmul`` when called from Python. Inside a numba twin it calls the
-``cblas_?gemm`` function at ``address`` instead, the very function ``np.matmul`` calls for two
-matrices (for a vector it calls ``?gemv``), so the result is the same to the bit (tested), and BLAS's thread settings (``threadpoolctl``,
-``OPENBLAS_NUM_THREADS``) apply to it as to NumPy's products. numba's own ``np.dot`` calls SciPy's
-copy of BLAS instead: a second pool of BLAS threads, which spun against NumPy's on 2 cores and made
-a plain training loop 3x slower (measured).
+``cblas_?gemm`` function at ``address`` with the arguments ``np.matmul`` would pass it, wherever
+``np.matmul`` would call it (two matrices, every side at least 2, operands BLAS reads as they are or
+transposed, a row-major output, and not a matrix times its own transpose); the rest (vectors, which
+NumPy gives to ``?gemv`` or ``?dot``, empty sides, other strides, ``?syrk``) it hands to
+``np.matmul`` itself, taking the interpreter's lock for it. So the result is the same to the bit
+on every input (tested), and BLAS's thread settings (``threadpoolctl``, ``OPENBLAS_NUM_THREADS``)
+apply to it as to NumPy's products. numba's own ``np.dot`` calls SciPy's copy of BLAS instead: a
+second pool of BLAS threads, which spun against NumPy's on 2 cores and made a plain training loop
+several times slower (measured).
 
 ``gemm_address(dtype)`` finds the function in the BLAS that NumPy loaded (``numpy_blas_path``):
 ``cblas_sgemm`` / ``cblas_dgemm`` under the names that OpenBLAS builds give it (NumPy's wheels:
@@ -42,9 +46,9 @@ NAMES = {"f": "sgemm", "d": "dgemm"}
 
 
 def gemm(address, a, b, out):
-    """out = a @ b for 2-D arrays a (m, k), b (k, n), out (m, n) C-contiguous, a and b each
-    C-contiguous or a transposed C-contiguous array. From Python: ``np.matmul``; inside compiled
-    loops: the BLAS function at ``address`` (``gemm_address``), the same product."""
+    """out = a @ b for 2-D float arrays a (m, k), b (k, n), out (m, n) of one dtype. From Python:
+    ``np.matmul``; inside compiled loops: the BLAS function at ``address`` (``gemm_address``) where
+    ``np.matmul`` would call it, the same product to the bit."""
     np.matmul(a, b, out=out)
 
 
