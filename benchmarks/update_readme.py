@@ -39,6 +39,7 @@ BLOCKS = {
     "bench-lenet5": [PY, "benchmarks/lenet.py", "--model", "lenet5", "--rounds", "3", "--profile"],
     "reproduce-singles": [PY, "benchmarks/single_networks.py", "--out", "reproduce_output"],
     "gemm-threads": [PY, "benchmarks/gemm_threads.py"],
+    "layer-threads": [PY, "benchmarks/layer_threads.py"],
 }
 PAGES = ("README.md", "docs/performance.md")         # where the blocks live
 # Blocks that show the Markdown table and the figures the command wrote, instead of its output.
@@ -55,7 +56,8 @@ FIGURES = {
 
 # The speed benchmarks run with the BLAS kernels OpenBLAS picks for the CPU: some machines here set
 # OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) for older OpenBLAS builds, which slows a current one.
-NATIVE_BLAS = ("bench-moons", "bench-lenet", "bench-evidential", "bench-cluster", "bench-lenet5", "gemm-threads")
+NATIVE_BLAS = ("bench-moons", "bench-lenet", "bench-evidential", "bench-cluster", "bench-lenet5", "gemm-threads",
+               "layer-threads")
 # Tables a command writes outside docs/figures (beside model files that are never committed): copied
 # there, where the README and the site build read them.
 COPIES = {"reproduce-ub": "reproduce_output/reproduce_uncertainty_baselines.md"}

@@ -88,3 +88,16 @@ def test_gemm_threads_compares_threads_with_processes():
     out = run_benchmark("gemm_threads.py", "--size", "64", "--seconds", "0.05").stdout
     for row in ("one thread alone", "Python threads", "pinned", "processes", "threads / processes"):
         assert row in out
+
+
+@pytest.mark.slow                       # two worker processes import numpyuq and compile its kernels
+def test_layer_threads_times_each_convolution_three_ways(tmp_path):
+    """benchmarks/layer_threads.py times every LeNet5 convolution alone, in threads and in processes,
+    and leaves no start files behind."""
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "layer_threads.py"), "--images", "2", "--steps", "2"],
+                         capture_output=True, text=True, timeout=600, env={**__import__("os").environ,
+                                                                           "TMPDIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line for line in out.stdout.splitlines() if line.strip().startswith("Conv2D")]
+    assert len(rows) == 3 and all(len(row.split()) == 6 for row in rows)
+    assert not list(tmp_path.iterdir())
