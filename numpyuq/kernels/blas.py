@@ -19,7 +19,7 @@ NumPy gives to ``?gemv`` or ``?dot``, empty sides, other strides, ``?syrk``) it 
 on every input (tested), and BLAS's thread settings (``threadpoolctl``, ``OPENBLAS_NUM_THREADS``)
 apply to it as to NumPy's products. numba's own ``np.dot`` calls SciPy's copy of BLAS instead: a
 second pool of BLAS threads, which spun against NumPy's on 2 cores and made a plain training loop
-several times slower (measured).
+almost three times slower (measured).
 
 ``gemm_address(dtype)`` finds the function in the BLAS that NumPy loaded (``numpy_blas_path``):
 ``cblas_sgemm`` / ``cblas_dgemm`` under the names that OpenBLAS builds give it (NumPy's wheels:
