@@ -321,9 +321,9 @@ def run_split(model, batches, threads):
     with single_threaded_blas_pool(threads) as pool:
         # slice_bounds never makes an empty slice (np.array_split did for a batch of fewer rows than
         # threads, and a model cannot run on zero rows)
-        parts = [pool.submit(part, batch[start:stop]) for batch in batches
-                 for start, stop in slice_bounds(batch.shape[0], threads)]
-        return [part.result() for part in parts]
+        futures = [pool.submit(part, batch[start:stop]) for batch in batches
+                   for start, stop in slice_bounds(batch.shape[0], threads)]
+        return [future.result() for future in futures]
 
 
 def predict(model, x, batch_size=4096, threads=1):

@@ -259,9 +259,7 @@ def conv_single_channel_pooled(x, w, padding, pool, with_argmax=True):
     N, H, W = x.shape
     F, KH, KW = w.shape
     OH, OW = output_size(H, W, KH, KW, padding)
-    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or not 1 <= pool <= min(OH, OW):
-        raise ValueError(f"pool must be an integer in [1, {min(OH, OW)}] (the {OH} x {OW} output's smaller "
-                         f"side), got {pool!r}")
+    check_pool(pool, OH, OW)
     if not use_numba(x):
         z = conv_single_channel_reference(x, w, padding).reshape(N, OH, OW, F)
         p, argmax = maxpool_nhwc_forward_reference(z, pool, pool)
@@ -273,6 +271,13 @@ def conv_single_channel_pooled(x, w, padding, pool, with_argmax=True):
                                       np.empty((F, plane_length(H, W, KH, KW, padding)), x.dtype), argmax,
                                       with_argmax)
     return p, (argmax if with_argmax else None)
+
+
+def check_pool(pool, OH, OW):
+    """pool: an s x s max-pooling window (stride s) that fits the OH x OW convolution output."""
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or not 1 <= pool <= min(OH, OW):
+        raise ValueError(f"pool must be an integer in [1, {min(OH, OW)}] (the {OH} x {OW} output's smaller "
+                         f"side; a larger pooling window does not fit), got {pool!r}")
 
 
 def check_gradient_input(x, grad, name, KH, KW, padding):
@@ -302,7 +307,7 @@ def conv_single_channel_pooled_weights(x, dp, argmax, KH, KW, padding, pool):
     pooling's backward pass followed by ``conv_single_channel_weights``, without writing the
     N*OH*OW*F gradient between them (s^2 times dp's size)."""
     OH, OW = check_gradient_input(x, dp, "dp", KH, KW, padding)
-    check_window(OH, OW, pool, pool, pool, 0)
+    check_pool(pool, OH, OW)
     pooled = (x.shape[0], OH // pool, OW // pool, dp.shape[1])
     check_shape(dp, (pooled[0] * pooled[1] * pooled[2], pooled[3]), "dp")
     check_argmax(argmax, dp.shape, pool)

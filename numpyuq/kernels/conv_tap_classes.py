@@ -166,20 +166,29 @@ def _class_loops(images, block, n0, n1, rows, cols, padding, add_back):
 
 
 @register_jitable
-def _kernel_crop_loops(w_mat, KW, C, k0, k1, l0, l1, crops):
-    """w_mat (F, KH*KW*C) -> its taps k0 .. k1 - 1, l0 .. l1 - 1 as (F, T) at the front of the flat
-    ``crops`` buffer, columns ordered (k, l, c) as im2col's: ``kernel_crop`` in loops, a kernel row's
-    taps one contiguous run of (l1 - l0) C floats."""
+def _kernel_crop_loops(w_mat, KW, C, k0, k1, l0, l1, crops, add_back):
+    """Between w_mat (F, KH*KW*C) and its taps k0 .. k1 - 1, l0 .. l1 - 1 as (F, T) at the front of
+    the flat ``crops`` buffer, columns ordered (k, l, c) as im2col's, a kernel row's taps one
+    contiguous run of (l1 - l0) C floats:
+
+        add_back False (``kernel_crop`` in loops):   crops[f, (k, l, c)] = w_mat[f, (k, l, c)]
+        add_back True (a crop's gradient back):      w_mat[f, (k, l, c)] += crops[f, (k, l, c)]
+
+    Returns the (F, T) view of ``crops``."""
     F, taps = w_mat.shape
     run = np.uint64((l1 - l0) * C)
     w_class = crops[:F * (k1 - k0) * (l1 - l0) * C].reshape(F, -1)
-    source, dest = w_mat.reshape(-1), w_class.reshape(-1)
+    kernel, crop = w_mat.reshape(-1), w_class.reshape(-1)
     at = np.uint64(0)
     for f in range(F):
         for tap_h in range(k0, k1):
             start = np.uint64(f * taps + (tap_h * KW + l0) * C)
-            for j in range(run):
-                dest[at + j] = source[start + j]
+            if add_back:
+                for j in range(run):
+                    kernel[start + j] += crop[at + j]
+            else:
+                for j in range(run):
+                    crop[at + j] = kernel[start + j]
             at += run
     return w_class
 
@@ -224,7 +233,7 @@ def _forward_loops(x, w_mat, KW, padding, plan, y, blocks, outputs, crops, addre
     N, C, F = x.shape[0], x.shape[3], w_mat.shape[0]
     for c in range(plan.shape[0]):
         o0, o1, k0, k1, p0, p1, l0, l1, chunk = plan[c]
-        w_class = _kernel_crop_loops(w_mat, KW, C, k0, k1, l0, l1, crops)
+        w_class = _kernel_crop_loops(w_mat, KW, C, k0, k1, l0, l1, crops, False)
         T = w_class.shape[1]
         for n0 in range(0, N, chunk):
             n1 = min(N, n0 + chunk)
@@ -236,10 +245,10 @@ def _forward_loops(x, w_mat, KW, padding, plan, y, blocks, outputs, crops, addre
             _class_rows_loops(y, out, n0, n1, o0, o1, p0, p1, True)
 
 
-def _backward_loops(x, dy, w_mat, KH, KW, padding, plan, dx, dw, input_grad, param_grads,
+def _backward_loops(x, dy, w_mat, KW, padding, plan, dx, dw, input_grad, param_grads,
                     blocks, grads, crops, dw_crops, parts, address):
     """The backward pass over a plan, dy (N, OH, OW, F) -> added into dx (N, H, W, C) when
-    ``input_grad`` and dw (F, KH, KW, C) when ``param_grads``:
+    ``input_grad`` and dw (F, KH*KW*C) when ``param_grads``:
 
         for each class, for each chunk:   d = dy[n0:n1, O_h, O_w]
             dw[:, T_h, T_w] += d^T im2col(x[n0:n1, crop])
@@ -250,7 +259,7 @@ def _backward_loops(x, dy, w_mat, KH, KW, padding, plan, dx, dw, input_grad, par
     N, C, F = x.shape[0], x.shape[3], w_mat.shape[0]
     for c in range(plan.shape[0]):
         o0, o1, k0, k1, p0, p1, l0, l1, chunk = plan[c]
-        w_class = _kernel_crop_loops(w_mat, KW, C, k0, k1, l0, l1, crops)
+        w_class = _kernel_crop_loops(w_mat, KW, C, k0, k1, l0, l1, crops, False)
         T = w_class.shape[1]
         dw_class = dw_crops[:F * T].reshape(F, T)
         for n0 in range(0, N, chunk):
@@ -271,15 +280,7 @@ def _backward_loops(x, dy, w_mat, KH, KW, padding, plan, dx, dw, input_grad, par
                 gemm(address, d, w_class, block)
                 _class_loops(dx, block, n0, n1, (o0, o1, k0, k1), (p0, p1, l0, l1), padding, True)
         if param_grads:                                          # dw[:, T_h, T_w] += dw_class
-            run = np.uint64((l1 - l0) * C)
-            total, part_of = dw.reshape(-1), dw_class.reshape(-1)
-            at = np.uint64(0)
-            for f in range(F):
-                for tap_h in range(k0, k1):
-                    start = np.uint64(((f * KH + tap_h) * KW + l0) * C)
-                    for j in range(run):
-                        total[start + j] += part_of[at + j]
-                    at += run
+            _kernel_crop_loops(dw, KW, C, k0, k1, l0, l1, dw_crops, True)
 
 
 _forward_numba = compiled(_forward_loops)
@@ -381,11 +382,10 @@ def conv_tap_classes_backward(x, dy, w_mat, KH, KW, padding, input_grad=True, pa
         return (dx if input_grad else None), (dw_mat if param_grads else None)
     x, w_mat = np.ascontiguousarray(x), np.ascontiguousarray(w_mat)
     dy4 = np.ascontiguousarray(dy).reshape(N, OH, OW, F)
-    skipped = np.empty((0, 0, 0, 0), x.dtype)                        # the loops never touch it
-    dx = np.zeros(x.shape, x.dtype) if input_grad else skipped
-    dw4 = np.zeros((F, KH, KW, C), x.dtype) if param_grads else skipped
+    dx = np.zeros(x.shape, x.dtype) if input_grad else np.empty((0, 0, 0, 0), x.dtype)   # skipped: untouched
+    dw_mat = np.zeros(w_mat.shape, x.dtype) if param_grads else np.empty((0, 0), x.dtype)
     _, most_rows, largest, widest, _ = class_plan(*x.shape, KH, KW, padding, x.itemsize)
     buffers = workspace(largest, most_rows * F, F * widest, F * widest, F * widest, dtype=x.dtype)
-    _backward_numba(x, dy4, w_mat, KH, KW, padding, plan_table(*x.shape, KH, KW, padding, x.itemsize), dx, dw4,
+    _backward_numba(x, dy4, w_mat, KW, padding, plan_table(*x.shape, KH, KW, padding, x.itemsize), dx, dw_mat,
                     input_grad, param_grads, *buffers, address)
-    return (dx if input_grad else None), (dw4.reshape(F, -1) if param_grads else None)
+    return (dx if input_grad else None), (dw_mat if param_grads else None)

@@ -103,17 +103,16 @@ def test_dispatchers_equal_the_plain_pair(rng, shape, F, KH, KW, padding, dtype)
 
 def run_layer_loops(forward, backward, x, w, KH, KW, padding, dy):
     """The forward and backward loops (plain or compiled) on fresh buffers: y, dx, dw_mat."""
-    N, _, _, C = x.shape
     F = w.shape[0]
     plan = mod.plan_table(*x.shape, KH, KW, padding, x.itemsize)
     _, most_rows, largest, widest, _ = mod.class_plan(*x.shape, KH, KW, padding, x.itemsize)
     y = np.zeros(mod.output_shape(x.shape, KH, KW, padding) + (F,), x.dtype)
     address = mod.gemm_address(x.dtype)
     forward(x, w, KW, padding, plan, y, np.empty(largest), np.empty(most_rows * F), np.empty(F * widest), address)
-    dx, dw = np.zeros(x.shape), np.zeros((F, KH, KW, C))
-    backward(x, dy.reshape(y.shape), w, KH, KW, padding, plan, dx, dw, True, True, np.empty(largest),
+    dx, dw = np.zeros(x.shape), np.zeros(w.shape)
+    backward(x, dy.reshape(y.shape), w, KW, padding, plan, dx, dw, True, True, np.empty(largest),
              np.empty(most_rows * F), *(np.empty(F * widest) for _ in range(3)), address)
-    return y.reshape(-1, F), dx, dw.reshape(F, -1)
+    return y.reshape(-1, F), dx, dw
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["loops", "numba"])
@@ -153,8 +152,13 @@ def test_kernel_crop_and_class_rows_loops_are_numpy_slices(rng, shape, F, KH, KW
     for rows, cols in mod.classes_2d(shape[1], shape[2], KH, KW, padding):
         (o0, o1, k0, k1), (p0, p1, l0, l1) = rows, cols
         crops = np.full(w.size, np.nan)
-        np.testing.assert_array_equal(mod._kernel_crop_loops(w, KW, shape[3], k0, k1, l0, l1, crops),
+        np.testing.assert_array_equal(mod._kernel_crop_loops(w, KW, shape[3], k0, k1, l0, l1, crops, False),
                                       mod.kernel_crop(w, KH, KW, rows, cols))
+        added = np.ones_like(w)                                   # the crop added back: its taps only
+        mod._kernel_crop_loops(added, KW, shape[3], k0, k1, l0, l1, crops, True)
+        want_added = np.ones((F, KH, KW, shape[3]))
+        want_added[:, k0:k1, l0:l1, :] += mod.kernel_crop(w, KH, KW, rows, cols).reshape(F, k1 - k0, l1 - l0, -1)
+        np.testing.assert_array_equal(added, want_added.reshape(F, -1))
         n0, n1 = (1, shape[0]) if shape[0] > 1 else (0, 1)
         want = grid[n0:n1, o0:o1, p0:p1].reshape(-1, F)
         out = np.full(want.shape, np.nan)
