@@ -90,6 +90,16 @@ def test_gemm_threads_compares_threads_with_processes():
         assert row in out
 
 
+def test_dense_input_gradient_prints_every_cell():
+    """benchmarks/dense_input_gradient.py prints a ratio for every layer and batch size, marking the
+    cells where input_gradient takes the transposed form (8 N <= D)."""
+    out = run_benchmark("dense_input_gradient.py", "--repeats", "1").stdout
+    rows = [line.split() for line in out.splitlines() if " x " in line and line.strip()[0].isdigit()]
+    assert len(rows) == 5 and all(len(row) == 3 + 5 for row in rows)
+    marked = {(int(row[0]), n) for row in rows for n, cell in zip((16, 32, 64, 128, 256), row[3:]) if cell.endswith("*")}
+    assert marked == {(d, n) for d in (800, 400, 120, 128, 1024) for n in (16, 32, 64, 128, 256) if 8 * n <= d}
+
+
 @pytest.mark.slow                       # two worker processes import numpyuq and compile its kernels
 def test_layer_threads_times_each_convolution_three_ways(tmp_path):
     """benchmarks/layer_threads.py times every LeNet5 convolution alone, in threads and in processes,

@@ -1,7 +1,7 @@
 """Fully connected layer, y = act(x w + b)."""
 import numpy as np
 
-from ..backend import asarray
+from ..backend import asarray, get_array_module
 from ..kernels.bias_relu import bias_relu_forward, relu_bias_backward
 from ..seeding import as_generator
 from ..validation import check_choice, check_features, check_float_dtype, check_positive_int, check_upstream
@@ -23,10 +23,23 @@ def dense_backward(dy, cache, input_grad=True, param_grads=True):
     # Each output is $y_{nm} = \sum_d x_{nd} W_{dm} + b_m$, so the chain rule gives one GEMM per
     # gradient: $dx = dy\,W^\top$, $dW = x^\top dy$, and $db$ is $dy$ summed over the batch.
     x, w = cache
-    dx = dy @ w.T if input_grad else None
+    dx = input_gradient(dy, w) if input_grad else None
     if not param_grads:
         return dx, None, None
     return dx, x.T @ dy, dy.sum(axis=0)
+
+
+def input_gradient(dy, w):
+    """dx = dy w^T.  dy: (N, M), w: (D, M) -> (N, D), C-contiguous.
+
+    A short batch against a wide layer (8 N <= D) is computed as (w dy^T)^T: the same products,
+    summed in an order the BLAS picks. OpenBLAS's SkylakeX kernels (AVX-512, AMD and Intel alike)
+    run that GEMM 1.3-2.1x faster there: LeNet's 800 x 500 layer on a 32-row slice of a split batch,
+    one core, 0.24 -> 0.13 ms; on larger batches it is the slower one
+    (``python benchmarks/dense_input_gradient.py`` prints both for a grid of shapes)."""
+    if 8 * dy.shape[0] > w.shape[0]:
+        return dy @ w.T
+    return get_array_module(dy).ascontiguousarray((w @ dy.T).T)
 
 
 def dense_relu_forward(x, w, b):

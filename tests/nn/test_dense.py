@@ -4,7 +4,7 @@ import pytest
 
 from numpyuq.gradcheck import check_module, check_pair
 from numpyuq.nn import Dense
-from numpyuq.nn.dense import dense_pair
+from numpyuq.nn.dense import dense_pair, input_gradient
 from tests.helpers import assert_grad_ok
 
 
@@ -59,3 +59,17 @@ def test_dense_backward_skips_what_it_is_told_to(rng):
         assert dx is None and dw is not None and db is not None
         dx, dw, db = backward(dy, cache, param_grads=False)
         assert dx is not None and dw is None and db is None
+
+
+@pytest.mark.parametrize("rows, features", [(4, 32), (5, 32), (32, 800), (3, 7)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_gradient_either_form_is_dy_times_w_transposed(rows, features, dtype):
+    """input_gradient takes (w dy^T)^T where 8 N <= D and dy w^T elsewhere: the same products,
+    C-contiguous either way (the layer before reshapes it)."""
+    rng = np.random.default_rng(rows + features)
+    dy = rng.standard_normal((rows, 10)).astype(dtype)
+    w = rng.standard_normal((features, 10)).astype(dtype)
+    dx = input_gradient(dy, w)
+    exact = dy.astype(np.float64) @ w.T.astype(np.float64)
+    assert dx.dtype == dtype and dx.shape == (rows, features) and dx.flags.c_contiguous
+    np.testing.assert_allclose(dx, exact, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
