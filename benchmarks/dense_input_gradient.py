@@ -1,6 +1,6 @@
 """A Dense layer's input gradient dx = dy w^T, computed as written and as (w dy^T)^T, for a grid of
 batch rows N and layer sizes D x M, one thread. ``nn.dense.input_gradient`` takes the second form
-where 8 N <= D; this prints what each form costs there and elsewhere, on the BLAS at hand.
+where 8 N <= D and M >= 100; this prints what each form costs there and elsewhere, on the BLAS at hand.
 
     python benchmarks/dense_input_gradient.py [--dtype float32] [--repeats 200]
 
@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import header  # noqa: E402
 
 ROWS = (16, 32, 64, 128, 256)
-LAYERS = ((800, 500), (400, 120), (120, 84), (128, 128), (1024, 1024))   # (D, M): LeNet's, LeNet5's, DeepResNet's
+LAYERS = ((800, 500), (400, 120), (120, 84), (128, 128), (1024, 1024), (800, 32), (800, 64), (500, 10), (1024, 10), (1024, 2))   # (D, M): LeNet's, LeNet5's, DeepResNet's, output layers
 
 
 def median_ms(function, repeats):
@@ -49,7 +49,7 @@ def main():
                 dy = rng.standard_normal((n, M)).astype(args.dtype)
                 written = median_ms(lambda: dy @ w.T, args.repeats)
                 swapped = median_ms(lambda: np.ascontiguousarray((w @ dy.T).T), args.repeats)
-                cells.append(f"{written / swapped:5.2f}{'*' if 8 * n <= D else ' '}   ")
+                cells.append(f"{written / swapped:5.2f}{'*' if 8 * n <= D and M >= 100 else ' '}   ")
             print(f"  {D:4d} x {M:<4d}  " + "".join(cells))
 
 

@@ -92,12 +92,14 @@ def test_gemm_threads_compares_threads_with_processes():
 
 def test_dense_input_gradient_prints_every_cell():
     """benchmarks/dense_input_gradient.py prints a ratio for every layer and batch size, marking the
-    cells where input_gradient takes the transposed form (8 N <= D)."""
+    cells where input_gradient takes the transposed form (8 N <= D and M >= 100)."""
     out = run_benchmark("dense_input_gradient.py", "--repeats", "1").stdout
     rows = [line.split() for line in out.splitlines() if " x " in line and line.strip()[0].isdigit()]
-    assert len(rows) == 5 and all(len(row) == 3 + 5 for row in rows)
-    marked = {(int(row[0]), n) for row in rows for n, cell in zip((16, 32, 64, 128, 256), row[3:]) if cell.endswith("*")}
-    assert marked == {(d, n) for d in (800, 400, 120, 128, 1024) for n in (16, 32, 64, 128, 256) if 8 * n <= d}
+    layers = [(int(row[0]), int(row[2])) for row in rows]
+    assert (800, 500) in layers and (1024, 2) in layers and all(len(row) == 3 + 5 for row in rows)
+    marked = {(int(row[0]), int(row[2]), n) for row in rows
+              for n, cell in zip((16, 32, 64, 128, 256), row[3:]) if cell.endswith("*")}
+    assert marked == {(d, m, n) for d, m in layers for n in (16, 32, 64, 128, 256) if 8 * n <= d and m >= 100}
 
 
 @pytest.mark.slow                       # two worker processes import numpyuq and compile its kernels

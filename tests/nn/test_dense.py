@@ -61,14 +61,14 @@ def test_dense_backward_skips_what_it_is_told_to(rng):
         assert dx is not None and dw is None and db is None
 
 
-@pytest.mark.parametrize("rows, features", [(4, 32), (5, 32), (32, 800), (3, 7)])
+@pytest.mark.parametrize("rows, features, outputs", [(4, 32, 100), (5, 32, 100), (32, 800, 120), (3, 800, 10), (3, 7, 100)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_input_gradient_either_form_is_dy_times_w_transposed(rows, features, dtype):
-    """input_gradient takes (w dy^T)^T where 8 N <= D and dy w^T elsewhere: the same products,
-    C-contiguous either way (the layer before reshapes it)."""
+def test_input_gradient_either_form_is_dy_times_w_transposed(rows, features, outputs, dtype):
+    """input_gradient takes (w dy^T)^T where 8 N <= D and M >= 100, dy w^T elsewhere: the same
+    products, C-contiguous either way (the layer before reshapes it)."""
     rng = np.random.default_rng(rows + features)
-    dy = rng.standard_normal((rows, 10)).astype(dtype)
-    w = rng.standard_normal((features, 10)).astype(dtype)
+    dy = rng.standard_normal((rows, outputs)).astype(dtype)
+    w = rng.standard_normal((features, outputs)).astype(dtype)
     dx = input_gradient(dy, w)
     exact = dy.astype(np.float64) @ w.T.astype(np.float64)
     assert dx.dtype == dtype and dx.shape == (rows, features) and dx.flags.c_contiguous
