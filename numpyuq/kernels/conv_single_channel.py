@@ -264,7 +264,9 @@ def padded_for_loops(x, KH, KW, padding):
     N, H, W = x.shape
     WP = W + 2 * padding
     rows = -(-((KH - 1) * WP + KW - 1 + plane_length(H, W, KH, KW, padding)) // WP)
-    return np.pad(x, ((0, 0), (padding, rows - H - padding), (padding, padding)))
+    xpad = np.zeros((N, rows, WP), x.dtype)         # np.pad: 5x slower here (15 us at 32 images), GIL held
+    xpad[:, padding:padding + H, padding:padding + W] = x
+    return xpad
 
 
 def conv_single_channel(x, w, padding=0):

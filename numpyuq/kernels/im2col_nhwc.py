@@ -104,7 +104,10 @@ def pad_nhwc(x, padding):
     """x (N, H, W, C) with ``padding`` zeros on every side of H and W (x itself when 0)."""
     if not padding:
         return x
-    return np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    N, H, W, C = x.shape
+    xpad = np.zeros((N, H + 2 * padding, W + 2 * padding, C), x.dtype)   # as np.pad, without its Python
+    xpad[:, padding:padding + H, padding:padding + W] = x
+    return xpad
 
 
 _im2col_nhwc_numba = compiled(_im2col_nhwc_loops, parallel=True)
