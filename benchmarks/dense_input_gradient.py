@@ -19,7 +19,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import header  # noqa: E402
 
 ROWS = (16, 32, 64, 128, 256)
-LAYERS = ((800, 500), (400, 120), (120, 84), (128, 128), (1024, 1024), (800, 32), (800, 64), (500, 10), (1024, 10), (1024, 2))   # (D, M): LeNet's, LeNet5's, DeepResNet's, output layers
+# (D, M): LeNet's, LeNet5's and DeepResNet's hidden layers, a wide one, then short inner dimensions
+# down to output layers' classes
+LAYERS = ((800, 500), (400, 120), (120, 84), (128, 128), (1024, 1024), (800, 32), (800, 64), (500, 10),
+          (1024, 10), (1024, 2))
 
 
 def median_ms(function, repeats):

@@ -33,11 +33,12 @@ def input_gradient(dy, w):
     """dx = dy w^T.  dy: (N, M), w: (D, M) -> (N, D), C-contiguous.
 
     A short batch against a wide layer (8 N <= D, M >= 100) is computed as (w dy^T)^T: the same
-    products, summed in an order the BLAS picks. OpenBLAS's SkylakeX kernels (AVX-512, AMD and Intel
-    alike) run that GEMM 1.3-2.3x faster there: LeNet's 800 x 500 layer on a 32-row slice of a
-    split batch, one core, 0.24 -> 0.13 ms. On more rows, or a shorter inner dimension M (an output
-    layer's classes), it is the slower form, up to 5x; under the Haswell kernels it is within 10% either
-    way (``python benchmarks/dense_input_gradient.py`` prints both forms on a grid of shapes)."""
+    products, summed in an order the BLAS picks. OpenBLAS's SkylakeX kernels (the ones it picks on
+    AVX-512 CPUs) ran that GEMM 1.2-2.4x faster there on an AMD EPYC: LeNet's 800 x 500 layer on a
+    32-row slice of a split batch, one core, 0.24 -> 0.13 ms. On more rows, or a shorter inner
+    dimension M (an output layer's classes), it is the slower form, up to 5x; under the Haswell
+    kernels it is within 10% either way (``python benchmarks/dense_input_gradient.py`` prints both
+    forms on a grid of shapes, for the BLAS at hand)."""
     N, M = dy.shape
     if 8 * N > w.shape[0] or M < 100:
         return dy @ w.T
