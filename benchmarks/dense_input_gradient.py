@@ -1,21 +1,24 @@
 """A Dense layer's input gradient dx = dy w^T, computed as written and as (w dy^T)^T, for a grid of
 batch rows N and layer sizes D x M, one thread. ``nn.dense.input_gradient`` takes the second form
-where 8 N <= D and M >= 100; this prints what each form costs there and elsewhere, on the BLAS at hand.
+where ``transposed_form`` says (8 N <= D and M >= 100); this prints what each form costs there and elsewhere, on the BLAS at hand.
 
-    python benchmarks/dense_input_gradient.py [--dtype float32] [--repeats 200]
+    python benchmarks/dense_input_gradient.py [--dtype float32] [--repeats 20]
 
 Each cell: ms of dy @ w.T / ms of (w @ dy.T).T made C-contiguous (above 1: the second is faster),
-with '*' where ``input_gradient`` picks the second form. Medians of ``--repeats`` calls.
+with '*' where ``input_gradient`` picks the second form. Each form timed as ``lenet.best_ms`` times
+a layer's pass: the best of 7 blocks of ``--repeats`` calls.
 """
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from numpyuq.nn.dense import transposed_form
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lenet import best_ms  # noqa: E402
 from machine import header  # noqa: E402
 
 ROWS = (16, 32, 64, 128, 256)
@@ -25,20 +28,10 @@ LAYERS = ((800, 500), (400, 120), (120, 84), (128, 128), (1024, 1024), (800, 32)
           (1024, 10), (1024, 2))
 
 
-def median_ms(function, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=20, help="calls a timed block (default 20)")
     args = parser.parse_args()
     print(header())
     rng = np.random.default_rng(0)
@@ -50,9 +43,9 @@ def main():
             cells = []
             for n in ROWS:
                 dy = rng.standard_normal((n, M)).astype(args.dtype)
-                written = median_ms(lambda: dy @ w.T, args.repeats)
-                swapped = median_ms(lambda: np.ascontiguousarray((w @ dy.T).T), args.repeats)
-                cells.append(f"{written / swapped:5.2f}{'*' if 8 * n <= D and M >= 100 else ' '}   ")
+                written = best_ms(lambda: dy @ w.T, args.repeats)
+                swapped = best_ms(lambda: np.ascontiguousarray((w @ dy.T).T), args.repeats)
+                cells.append(f"{written / swapped:5.2f}{'*' if transposed_form(n, D, M) else ' '}   ")
             print(f"  {D:4d} x {M:<4d}  " + "".join(cells))
 
 

@@ -169,8 +169,9 @@ def main():
     print(f"  numpyuq's slowest epoch / its first: {drift:.3f}  (target <= 1.05: no slowdown as training goes on)")
     # Single epochs move by 5-10% on a shared machine; a slowdown that grows with training (as
     # subnormal moments made on Intel cores) shows as the later half's median above the earlier's.
-    trend = max(statistics.median(e[len(e) // 2:]) / statistics.median(e[:len(e) // 2])
-                for _, _, _, e in results["numpyuq"] if len(e) > 1) if epochs > 1 else 1.0
+    half = epochs // 2
+    trend = max(statistics.median(e[half:]) / statistics.median(e[:half]) for _, _, _, e in results["numpyuq"]) \
+        if half else 1.0
     print(f"  numpyuq's later epochs / its earlier ones (medians of the halves): {trend:.3f}")
     if "torch" in medians:
         print(f"  speed-up numpyuq vs PyTorch: {medians['torch'] / medians['numpyuq']:.2f}x  (target >= 2x)")

@@ -1,4 +1,5 @@
 """The benchmark scripts run end to end in CI-size time (--quick); speed itself is never asserted."""
+import os
 import pathlib
 import subprocess
 import sys
@@ -107,8 +108,7 @@ def test_layer_threads_times_each_convolution_three_ways(tmp_path):
     """benchmarks/layer_threads.py times every LeNet5 convolution alone, in threads and in processes,
     and leaves no start files behind."""
     out = subprocess.run([sys.executable, str(BENCHMARKS / "layer_threads.py"), "--images", "2", "--steps", "2"],
-                         capture_output=True, text=True, timeout=600, env={**__import__("os").environ,
-                                                                           "TMPDIR": str(tmp_path)})
+                         capture_output=True, text=True, timeout=600, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [line for line in out.stdout.splitlines() if line.strip().startswith("Conv2D")]
     assert len(rows) == 3

@@ -39,10 +39,14 @@ def input_gradient(dy, w):
     dimension M (an output layer's classes), it is the slower form, up to 5x; under the Haswell
     kernels it is within 10% either way (``python benchmarks/dense_input_gradient.py`` prints both
     forms on a grid of shapes, for the BLAS at hand)."""
-    N, M = dy.shape
-    if 8 * N > w.shape[0] or M < 100:
+    if not transposed_form(dy.shape[0], w.shape[0], dy.shape[1]):
         return dy @ w.T
     return get_array_module(dy).ascontiguousarray((w @ dy.T).T)
+
+
+def transposed_form(N, D, M):
+    """Whether ``input_gradient`` computes an (N, M) by (D, M)^T product as (w dy^T)^T."""
+    return 8 * N <= D and M >= 100
 
 
 def dense_relu_forward(x, w, b):
