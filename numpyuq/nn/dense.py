@@ -39,6 +39,9 @@ def input_gradient(dy, w):
     dimension M (an output layer's classes), it is the slower form, up to 5x; under the Haswell
     kernels it is within 10% either way (``python benchmarks/dense_input_gradient.py`` prints both
     forms on a grid of shapes, for the BLAS at hand)."""
+    if dy.ndim != 2 or w.ndim != 2 or dy.shape[1] != w.shape[1]:
+        raise ValueError(f"dy must be (N, M) and w (D, M) with the same M, got dy {tuple(dy.shape)} "
+                         f"and w {tuple(w.shape)}")
     if not transposed_form(dy.shape[0], w.shape[0], dy.shape[1]):
         return dy @ w.T
     return get_array_module(dy).ascontiguousarray((w @ dy.T).T)

@@ -73,3 +73,11 @@ def test_input_gradient_either_form_is_dy_times_w_transposed(rows, features, out
     exact = dy.astype(np.float64) @ w.T.astype(np.float64)
     assert dx.dtype == dtype and dx.shape == (rows, features) and dx.flags.c_contiguous
     np.testing.assert_allclose(dx, exact, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+@pytest.mark.parametrize("dy_shape, w_shape", [((4, 100), (32, 99)), ((4,), (32, 100)), ((4, 100), (100,))])
+def test_input_gradient_names_both_arguments_on_mismatched_shapes(dy_shape, w_shape):
+    dy, w = np.ones(dy_shape), np.ones(w_shape)
+    with pytest.raises(ValueError, match=r"dy must be \(N, M\) and w \(D, M\).*got dy"):
+        input_gradient(dy, w)
+    assert (dy == 1).all() and (w == 1).all()
