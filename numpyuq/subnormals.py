@@ -3,7 +3,8 @@ cores run arithmetic on many times slower than on normal floats (AMD's much less
 
 Where they come from in training: a quantity that decays geometrically towards zero instead of
 being set to it. Adam's moments of a parameter whose gradient is zero (a dead ReLU unit) decay by
-beta1 and beta2 every step (``kernels/adam.py`` flushes them); anything else that decays the same way
+beta1 and beta2 every step (``kernels/adam.py`` flushes them), SGD's momentum buffer by its momentum
+(``optim/sgd.py`` flushes it with ``flush_subnormals``); anything else that decays the same way
 shows up in the probes below, which ``benchmarks/subnormals.py`` runs on the seeds' models.
 
     report = state_subnormals(model, optimizer)          # {name: (subnormal count, size)}
@@ -24,6 +25,17 @@ def subnormal_count(array):
     xp = get_array_module(array)
     magnitude = xp.abs(array)
     return int(((magnitude > 0) & (magnitude < np.finfo(dtype).tiny)).sum())
+
+
+def flush_subnormals(array):
+    """Set the subnormal entries of a floating array to zero, in place; returns the array.
+
+    What an optimizer's decaying state needs (Adam's moments, SGD's momentum buffer): a value below
+    the dtype's smallest normal moves no parameter of ordinary size, and zero costs nothing on any core.
+    """
+    xp = get_array_module(array)
+    array[xp.abs(array) < xp.finfo(array.dtype).tiny] = 0
+    return array
 
 
 def state_subnormals(model, optimizer=None):

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from ..backend import get_array_module
+from ..subnormals import flush_subnormals
 from .dispatch import check_arrays, check_shape, compiled, use_numba
 
 
@@ -49,9 +50,8 @@ def adam_update_reference(value, grad, m, v, lr, beta1, beta2, eps, weight_decay
     m += (1 - beta1) * grad
     v *= beta2
     v += (1 - beta2) * grad * grad
-    tiny = xp.finfo(m.dtype).tiny                   # the smallest normal: flush what falls below it
-    m[xp.abs(m) < tiny] = 0
-    v[v < tiny] = 0
+    flush_subnormals(m)                             # below the smallest normal: 0, the same update
+    flush_subnormals(v)
     step_size = lr / (1 - beta1 ** step)
     if eps_placement == "raw":
         value -= step_size * m / ((xp.sqrt(v) + eps) / math.sqrt(1 - beta2 ** step))
