@@ -40,6 +40,7 @@ BLOCKS = {
     "reproduce-singles": [PY, "benchmarks/single_networks.py", "--out", "reproduce_output"],
     "gemm-threads": [PY, "benchmarks/gemm_threads.py"],
     "layer-threads": [PY, "benchmarks/layer_threads.py"],
+    "cross-core": [PY, "benchmarks/cross_core.py", "--processes", "8"],
 }
 PAGES = ("README.md", "docs/performance.md")         # where the blocks live
 # Blocks that show the Markdown table and the figures the command wrote, instead of its output.
@@ -57,7 +58,7 @@ FIGURES = {
 # The speed benchmarks run with the BLAS kernels OpenBLAS picks for the CPU: some machines here set
 # OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) for older OpenBLAS builds, which slows a current one.
 NATIVE_BLAS = ("bench-moons", "bench-lenet", "bench-evidential", "bench-cluster", "bench-lenet5", "gemm-threads",
-               "layer-threads")
+               "layer-threads", "cross-core")
 # Tables a command writes outside docs/figures (beside model files that are never committed): copied
 # there, where the README and the site build read them.
 COPIES = {"reproduce-ub": "reproduce_output/reproduce_uncertainty_baselines.md"}

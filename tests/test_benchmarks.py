@@ -115,3 +115,13 @@ def test_layer_threads_times_each_convolution_three_ways(tmp_path):
     for row in rows:                    # name (three words), alone, threads, processes, their ratio
         assert len(row.split()) == 7 and all(float(value) > 0 for value in row.split()[3:])
     assert not list(tmp_path.iterdir())
+
+
+def test_cross_core_prints_every_row_for_every_process():
+    """benchmarks/cross_core.py (the performance page's cross-core block): one column per process."""
+    from benchmarks.cross_core import ROWS
+    out = run_benchmark("cross_core.py", "--processes", "2").stdout
+    for row in ROWS:
+        line = next(line for line in out.splitlines() if line.strip().startswith(row + " "))
+        assert len(line[len(row) + 3:].split()) == 2, line
+    assert "write cost across processes" in out
