@@ -1,10 +1,10 @@
 """Where do subnormal floats appear in training? The probes of ``numpyuq.subnormals`` on the seeds' models.
 
 Subnormals (below 1.2e-38 in float32) slow arithmetic down many times on Intel cores. This trains
-the EDL experiment's LeNet (Fashion-MNIST when installed, else digits28), the SNGP seed's
-DeepResNetSNGP on two moons (the GP precision, the spectral-norm vectors) and LeNetSNGP, then counts
-the subnormals in every parameter, gradient, buffer and optimizer entry, and in every module's output
-on one training pass.
+the EDL experiment's LeNet (Fashion-MNIST when installed, else digits28; with its Adam, then with
+SGD and momentum 0.9), the SNGP seed's DeepResNetSNGP on two moons (the GP precision, the
+spectral-norm vectors) and LeNetSNGP, then counts the subnormals in every parameter, gradient,
+buffer and optimizer entry, and in every module's output on one training pass.
 
     python benchmarks/subnormals.py [--epochs 2] [--quick]
 """
@@ -39,7 +39,7 @@ def main():
     from numpyuq.experiments.data import load_dataset
     from numpyuq.losses import AnnealedEvidentialLoss, SoftmaxCrossEntropy
     from numpyuq.models import DeepResNetSNGP, LeNetSNGP
-    from numpyuq.optim import keras_adam, labml_adam
+    from numpyuq.optim import SGD, keras_adam, labml_adam
     from numpyuq.training import fit
 
     dataset = "fashion-mnist" if os.path.isdir(FASHION_MNIST_DIR) and not args.quick else "digits28"
@@ -52,6 +52,14 @@ def main():
         batch_size=64, progress=False, threads=config.threads)
     report(f"EDL LeNet, {dataset}, {config.epochs} epoch(s)", model, optimizer, data.x_train[:256],
            time.perf_counter() - start)
+
+    model = edl.make_model(config)                   # the same, with SGD's momentum buffer as the state
+    optimizer = SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    start = time.perf_counter()
+    fit(model, AnnealedEvidentialLoss("mse"), optimizer, data.x_train, data.y_train, epochs=config.epochs,
+        batch_size=64, progress=False, threads=config.threads)
+    report(f"EDL LeNet with SGD (momentum 0.9), {dataset}, {config.epochs} epoch(s)", model, optimizer,
+           data.x_train[:256], time.perf_counter() - start)
 
     x, y = make_moons_data(seed=0)
     model = DeepResNetSNGP(2, num_layers=6, num_hidden=128)

@@ -60,7 +60,8 @@ def test_lenet_profile_tables_run():
 @pytest.mark.slow
 def test_the_subnormal_probe_runs_on_the_seeds_models(tmp_path):
     out = run_benchmark("subnormals.py", "--quick", cwd=tmp_path)
-    assert out.stdout.startswith("# machine: ") and out.stdout.count("activations on one training pass") == 3
+    assert out.stdout.startswith("# machine: ") and out.stdout.count("activations on one training pass") == 4
+    assert "EDL LeNet with SGD (momentum 0.9)" in out.stdout
 
 
 @pytest.mark.slow
