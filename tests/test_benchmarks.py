@@ -9,10 +9,11 @@ import pytest
 BENCHMARKS = pathlib.Path(__file__).parent.parent / "benchmarks"
 
 
-def run_benchmark(script, *args, cwd=None):
-    """Run benchmarks/<script> with its arguments; fail with its stderr unless it exits 0."""
+def run_benchmark(script, *args, cwd=None, env=None):
+    """Run benchmarks/<script> with its arguments (and ``env`` over this process's environment); fail
+    with its stderr unless it exits 0."""
     out = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
-                         timeout=600, cwd=cwd)
+                         timeout=600, cwd=cwd, env=None if env is None else {**os.environ, **env})
     assert out.returncode == 0, out.stderr[-2000:]
     return out
 
@@ -108,9 +109,7 @@ def test_dense_input_gradient_prints_every_cell():
 def test_layer_threads_times_each_convolution_three_ways(tmp_path):
     """benchmarks/layer_threads.py times every LeNet5 convolution alone, in threads and in processes,
     and leaves no start files behind."""
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "layer_threads.py"), "--images", "2", "--steps", "2"],
-                         capture_output=True, text=True, timeout=600, env={**os.environ, "TMPDIR": str(tmp_path)})
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_benchmark("layer_threads.py", "--images", "2", "--steps", "2", env={"TMPDIR": str(tmp_path)})
     rows = [line for line in out.stdout.splitlines() if line.strip().startswith("Conv2D")]
     assert len(rows) == 3
     for row in rows:                    # name (three words), alone, threads, processes, their ratio

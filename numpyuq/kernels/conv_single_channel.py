@@ -37,6 +37,7 @@ from numba.extending import register_jitable
 
 from ..backend import get_array_module
 from .dispatch import check_arrays, check_shape, check_window, compiled, use_numba
+from .im2col_nhwc import zero_padded
 from .pooling_nhwc import check_argmax, maxpool_nhwc_backward, maxpool_nhwc_forward_reference
 
 DIRECT_UP_TO_FILTERS = 20
@@ -264,9 +265,7 @@ def padded_for_loops(x, KH, KW, padding):
     N, H, W = x.shape
     WP = W + 2 * padding
     rows = -(-((KH - 1) * WP + KW - 1 + plane_length(H, W, KH, KW, padding)) // WP)
-    xpad = np.zeros((N, rows, WP), x.dtype)         # np.pad: 5x slower here (15 us at 32 images), GIL held
-    xpad[:, padding:padding + H, padding:padding + W] = x
-    return xpad
+    return zero_padded(x, ((0, 0), (padding, rows - H - padding), (padding, padding)))
 
 
 def conv_single_channel(x, w, padding=0):

@@ -104,10 +104,16 @@ def pad_nhwc(x, padding):
     """x (N, H, W, C) with ``padding`` zeros on every side of H and W (x itself when 0)."""
     if not padding:
         return x
-    N, H, W, C = x.shape
-    xpad = np.zeros((N, H + 2 * padding, W + 2 * padding, C), x.dtype)   # as np.pad, without its Python
-    xpad[:, padding:padding + H, padding:padding + W] = x
-    return xpad
+    return zero_padded(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+
+
+def zero_padded(x, widths):
+    """``np.pad(x, widths)`` (zeros, ``widths`` one (before, after) pair an axis) as one allocation
+    and one slice copy: np.pad's Python took 5x as long at LeNet's 32-image slices, with the GIL
+    held while the other split thread waited."""
+    out = np.zeros(tuple(n + a + b for n, (a, b) in zip(x.shape, widths)), x.dtype)
+    out[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, widths))] = x
+    return out
 
 
 _im2col_nhwc_numba = compiled(_im2col_nhwc_loops, parallel=True)

@@ -73,3 +73,13 @@ def test_fuzzed_shapes_match_the_references(geometry):
     c = rng.standard_normal(cols.shape)
     np.testing.assert_allclose(mod.col2im_nhwc(c, shape, kh, kw, s, p),
                                mod.col2im_nhwc_reference(c, shape, kh, kw, s, p), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, widths", [((3, 5, 4, 2), ((0, 0), (1, 2), (3, 0), (0, 1))),
+                                           ((2, 4, 4), ((0, 0), (0, 0), (0, 0))), ((1, 28, 28), ((0, 0), (2, 9), (2, 2)))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_padded_is_np_pad(rng, shape, widths, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    padded = mod.zero_padded(x, widths)
+    assert padded.dtype == dtype and padded is not x
+    np.testing.assert_array_equal(padded, np.pad(x, widths))
