@@ -33,8 +33,13 @@ def flush_subnormals(array):
     What an optimizer's decaying state needs (Adam's moments, SGD's momentum buffer): a value below
     the dtype's smallest normal moves no parameter of ordinary size, and zero costs nothing on any core.
     """
+    dtype = getattr(array, "dtype", None)
+    if dtype is None:
+        raise TypeError(f"flush_subnormals needs an array to change in place, got array of type {type(array).__name__}")
+    if dtype.kind != "f":
+        return array                                # integers and booleans have no subnormals
     xp = get_array_module(array)
-    array[xp.abs(array) < xp.finfo(array.dtype).tiny] = 0
+    array[xp.abs(array) < xp.finfo(dtype).tiny] = 0
     return array
 
 

@@ -85,3 +85,12 @@ def test_flush_subnormals_zeroes_exactly_the_subnormals():
     assert out is values
     np.testing.assert_array_equal(values, expected)              # NaN where NaN was, the rest bit for bit
     assert subnormal_count(values) == 0
+
+
+def test_flush_subnormals_names_a_non_array_and_leaves_integers_alone():
+    values = [1e-40, 1.0]
+    with pytest.raises(TypeError, match="array of type list"):
+        flush_subnormals(values)
+    assert values == [1e-40, 1.0]
+    counts = np.array([0, 1, 2])
+    assert flush_subnormals(counts) is counts and counts.tolist() == [0, 1, 2]

@@ -111,6 +111,8 @@ def zero_padded(x, widths):
     """``np.pad(x, widths)`` (zeros, ``widths`` one (before, after) pair an axis) as one allocation
     and one slice copy: np.pad's Python took 5x as long at LeNet's 32-image slices, with the GIL
     held while the other split thread waited."""
+    if len(widths) != x.ndim:
+        raise ValueError(f"widths must give one (before, after) pair for each of x's {x.ndim} axes, got {widths!r}")
     out = np.zeros(tuple(n + a + b for n, (a, b) in zip(x.shape, widths)), x.dtype)
     out[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, widths))] = x
     return out

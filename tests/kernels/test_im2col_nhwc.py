@@ -83,3 +83,10 @@ def test_zero_padded_is_np_pad(rng, shape, widths, dtype):
     padded = mod.zero_padded(x, widths)
     assert padded.dtype == dtype and padded is not x
     np.testing.assert_array_equal(padded, np.pad(x, widths))
+
+
+def test_zero_padded_names_widths_that_miss_an_axis():
+    x = np.ones((2, 3, 3))
+    with pytest.raises(ValueError, match=r"widths must give one \(before, after\) pair for each of x's 3 axes"):
+        mod.zero_padded(x, ((0, 0), (1, 1)))
+    assert (x == 1).all()
